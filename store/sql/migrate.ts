@@ -21,7 +21,7 @@ export async function migrate(sql: SqlClient, migrations: readonly Migration[]):
     for (const migration of ordered) {
       if (done.has(migration.id)) continue;
       try {
-        await tx.query(migration.sql);
+        await tx.exec(migration.sql);
       } catch (error) {
         throw new Error(`Migration ${migration.id} failed: ${(error as Error).message}`, { cause: error });
       }

@@ -33,6 +33,9 @@ export class PgliteClient implements SqlClient {
           const result = await tx.query<Row>(text, params as unknown[] | undefined);
           return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
         },
+        async exec(script: string) {
+          await tx.exec(script);
+        },
       }),
     );
   }

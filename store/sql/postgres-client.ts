@@ -33,6 +33,9 @@ export class PostgresClient implements SqlClient {
           const result = await client.query(text, params as unknown[] | undefined);
           return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
         },
+        async exec(script: string) {
+          await client.query(script);
+        },
       });
       await client.query('COMMIT');
       return value;

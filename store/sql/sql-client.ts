@@ -8,14 +8,14 @@ export interface QueryResult<Row> {
 
 export interface SqlExecutor {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
 }
 
 export interface SqlClient extends SqlExecutor {
   readonly dialect: 'pglite' | 'postgres';
   /** Runs fn in one transaction (BEGIN … COMMIT, ROLLBACK on throw). */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
-  /** Runs a script of several statements without parameters (migrations). */
-  exec(script: string): Promise<void>;
   close(): Promise<void>;
 }
 
