@@ -62,6 +62,8 @@ export interface MllpClientEvents {
 }
 
 interface PendingReply {
+  /** The connection the frame was written on: only its replies, or its close, settle this. */
+  readonly socket: net.Socket;
   readonly resolve: (reply: Buffer) => void;
   readonly reject: (error: MllpError) => void;
   readonly isFinalReply: ((reply: Buffer) => boolean) | undefined;
@@ -197,6 +199,7 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
         if (this.pending === pending) this.pending = undefined;
       };
       const pending: PendingReply = {
+        socket,
         resolve: (reply) => {
           settle();
           resolve(reply);
@@ -300,7 +303,8 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
           new MllpError(
             MllpErrorCode.ConnectTimeout,
             `Could not connect to ${this.peer} within ${this.connectTimeoutMs} ms; check the address, the firewall ` +
-              `and that the receiver accepts connections.`,
+              `and that the receiver accepts connections` +
+              (useTls ? ' (and that it expects TLS on this port: a plain MLLP port never answers a TLS handshake).' : '.'),
             { peer: this.peer },
           ),
         );
@@ -338,7 +342,9 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     this.socket = socket;
     this.decoder = this.newDecoder();
     let lastError: Error | undefined;
+    let receivedAnything = false;
     socket.on('data', (chunk: Buffer) => {
+      receivedAnything = true;
       if (this.socket !== socket) return;
       for (const decoded of this.decoder.push(chunk)) {
         if (decoded.type === 'frame') this.onReply(decoded.payload);
@@ -351,14 +357,18 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     socket.once('close', () => {
       if (this.socket === socket) this.socket = undefined;
       const pending = this.pending;
-      if (pending) {
+      if (pending?.socket === socket) {
         pending.reject(
           lastError
             ? this.connectionError(lastError, 'before the reply arrived')
             : new MllpError(
                 MllpErrorCode.ConnectionClosed,
                 `${this.peer} closed the connection before replying; the message may or may not have been processed. ` +
-                  `Resend it (the receiver de-duplicates).`,
+                  `Resend it (the receiver de-duplicates).` +
+                  (secure && !receivedAnything
+                    ? ' Over TLS, this is also how a server that requires a client certificate rejects one it does ' +
+                      'not trust: check tls.key and tls.cert and that the server trusts their CA.'
+                    : ''),
                 { peer: this.peer },
               ),
         );

@@ -215,6 +215,8 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
   private readonly handshaken = new Set<string>();
   /** Keys of TLS sockets refused at accept, whose failed handshake is not to be reported twice. */
   private readonly refused = new Set<string>();
+  /** Keys of TLS sockets whose handshake failure was already reported. */
+  private readonly tlsReported = new Set<string>();
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
 
@@ -236,7 +238,11 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
       const server = tls.createServer({ ...this.options.tls, handshakeTimeout: this.options.tlsHandshakeTimeoutMs });
       server.on('secureConnection', accept);
       server.on('tlsClientError', (error, socket) => {
-        if (this.refused.delete(peerKey(socket))) return;
+        // A socket already gone (no address left) was reported by the raw socket's close, with its address.
+        if (socket.remoteAddress === undefined) return;
+        const key = peerKey(socket);
+        if (this.refused.has(key) || this.tlsReported.has(key)) return;
+        this.tlsReported.add(key);
         this.notify(
           'connectionRefused',
           { remoteAddress: socket.remoteAddress ?? '?', remotePort: socket.remotePort ?? 0 },
@@ -341,9 +347,23 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
     this.sockets.set(key, socket);
     socket.on('error', () => undefined); // reported through the connection's close, never thrown
     socket.once('close', () => {
+      if (this.options.tls && !this.handshaken.has(key) && !this.tlsReported.has(key) && !this.closing) {
+        // Node closes a TLS socket whose client certificate fails verification without an error event.
+        this.notify(
+          'connectionRefused',
+          { remoteAddress: socket.remoteAddress ?? '?', remotePort: socket.remotePort ?? 0 },
+          new MllpError(
+            MllpErrorCode.TlsHandshakeFailed,
+            `TLS connection from ${describePeer(socket)} closed before its handshake completed: its client ` +
+              `certificate was not signed by the configured CA (or has expired), or the client gave up.`,
+            { peer: describePeer(socket) },
+          ),
+        );
+      }
       this.sockets.delete(key);
       this.handshaken.delete(key);
       this.refused.delete(key);
+      this.tlsReported.delete(key);
     });
   }
 
