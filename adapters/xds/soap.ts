@@ -216,13 +216,13 @@ export function buildSoapFault(options: FaultOptions): string {
   );
 }
 
-/** HTTP status for a fault: 400 for the sender's mistakes, 500 otherwise (SOAP 1.2 HTTP binding). */
+/** HTTP status for a fault (SOAP 1.2 HTTP binding): 400 for env:Sender, 500 for the others. */
 export function faultHttpStatus(code: SoapFaultCode): number {
   switch (code) {
     case SoapFaultCode.sender:
+      return 400;
     case SoapFaultCode.versionMismatch:
     case SoapFaultCode.mustUnderstand:
-      return code === SoapFaultCode.sender ? 400 : 500;
     case SoapFaultCode.receiver:
       return 500;
     default:
