@@ -42,6 +42,11 @@ export interface XmlParseOptions {
    * Useful for transports that carry the charset out of band (a MIME `charset=` parameter).
    */
   defaultEncoding?: string;
+  /**
+   * Prefixes treated as declared when a document uses them without declaring them (e.g. `xsi` in CDA documents
+   * that forget xmlns:xsi). Only fills gaps: a declaration in the document wins.
+   */
+  additionalNamespaces?: Record<string, string>;
 }
 
 const UTF8 = 'utf-8';
@@ -78,7 +83,7 @@ export class XmlPushParser {
   constructor(options: XmlParseOptions = {}) {
     this.options = options;
     this.limits = { ...DEFAULT_XML_LIMITS, ...options.limits };
-    this.sax = new SaxesParser({ xmlns: true, position: true });
+    this.sax = new SaxesParser({ xmlns: true, position: true, ...(options.additionalNamespaces ? { additionalNamespaces: options.additionalNamespaces } : {}) });
     this.stack.push({ children: [] });
     this.wire();
   }
