@@ -1,6 +1,7 @@
 // The hub's configuration, read once from the environment into a typed object (no hidden global reads
 // elsewhere). Invalid values stop the start-up with a message that names the variable and the fix.
 import { resolve } from 'node:path';
+import { kafkaChangeLogOptionsFromEnv, type KafkaChangeLogOptions } from '../store/log/kafka-log-config.js';
 
 export const Profile = { Embedded: 'embedded', Server: 'server', Cluster: 'cluster' } as const;
 export type Profile = (typeof Profile)[keyof typeof Profile];
@@ -15,6 +16,8 @@ export interface HubConfig {
   publicUrl?: string;
   databaseUrl?: string;
   kafkaBrokers?: string[];
+  /** Kafka client settings (KENEY_KAFKA_*), cluster profile only. */
+  kafka?: KafkaChangeLogOptions;
   kafkaTopic: string;
   /** Partitions of the change log (fixed once the log exists). */
   logPartitions: number;
@@ -70,7 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     httpPort: integer(env, 'KENEY_HTTP_PORT', 8080, 0, 65535),
     ...(publicUrl ? { publicUrl } : {}),
     ...(databaseUrl ? { databaseUrl } : {}),
-    ...(kafkaBrokers?.length ? { kafkaBrokers } : {}),
+    ...(kafkaBrokers?.length ? { kafkaBrokers, kafka: kafkaChangeLogOptionsFromEnv(env) } : {}),
     kafkaTopic: env.KENEY_KAFKA_TOPIC?.trim() || 'keney.changes',
     logPartitions: integer(env, 'KENEY_LOG_PARTITIONS', profile === Profile.Cluster ? 12 : 1, 1, 1024),
     ...(adminToken ? { adminToken } : {}),

@@ -63,9 +63,9 @@ async function openDatabase(config: HubConfig): Promise<SqlClient> {
 
 async function openLog(config: HubConfig, sql: SqlClient, logger: Logger): Promise<ChangeLog> {
   if (config.profile === Profile.Cluster) {
-    const { KafkaChangeLog, kafkaChangeLogOptionsFromEnv } = await import('../store/log/kafka-log.js');
+    const { KafkaChangeLog } = await import('../store/log/kafka-log.js');
     return new KafkaChangeLog({
-      ...kafkaChangeLogOptionsFromEnv(process.env),
+      ...config.kafka!,
       brokers: config.kafkaBrokers!,
       topic: config.kafkaTopic,
       partitions: config.logPartitions,

@@ -58,6 +58,8 @@ const MAX_AUDITED_PATIENTS = 50;
 export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, options) => {
   const { store } = options;
 
+  // FHIR bodies are JSON: anything else is refused with 415, not read as text.
+  app.removeContentTypeParser('text/plain');
   for (const type of ['application/fhir+json', 'application/json+fhir']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, done) => {
       try {

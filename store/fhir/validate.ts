@@ -44,12 +44,42 @@ export function validateForWrite(resource: unknown, expectedType?: string): Oper
     if (!found?.issue) throw error;
     issues = found.issue;
   }
-  issues = issues.filter((issue) => !isAcceptableBase64(resource, issue));
+  issues = issues.filter((issue) => !isAcceptableBase64(resource, issue)).map((issue) => withConcretePaths(resource, issue));
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length > 0) {
     throw new FhirError(400, { resourceType: 'OperationOutcome', issue: errors });
   }
   return issues;
+}
+
+/** `Observation.value[x].value` → `Observation.valueQuantity.value`: the element the resource actually has. */
+function withConcretePaths(resource: object, issue: OperationOutcomeIssue): OperationOutcomeIssue {
+  if (!issue.expression?.some((e) => e.includes('[x]'))) return issue;
+  return { ...issue, expression: issue.expression.map((path) => concretePath(resource, path)) };
+}
+
+function concretePath(resource: object, path: string): string {
+  const parts = path.split('.');
+  let current: unknown = resource;
+  const out = [parts[0]!];
+  for (const part of parts.slice(1)) {
+    const match = /^([^[\]]+)(\[x\])?(?:\[(\d+)\])?$/.exec(part);
+    if (!match || current === null || typeof current !== 'object') {
+      out.push(part);
+      current = undefined;
+      continue;
+    }
+    let name = match[1]!;
+    if (match[2]) {
+      const prefix = name;
+      name = Object.keys(current).find((k) => k.startsWith(prefix) && /^[A-Z]/.test(k.slice(prefix.length))) ?? `${prefix}[x]`;
+    }
+    current = (current as Record<string, unknown>)[name];
+    if (match[3] !== undefined) current = Array.isArray(current) ? current[Number(match[3])] : undefined;
+    else if (Array.isArray(current) && current.length === 1) current = current[0];
+    out.push(match[3] !== undefined ? `${name}[${match[3]}]` : name);
+  }
+  return out.join('.');
 }
 
 function isAcceptableBase64(resource: object, issue: OperationOutcomeIssue): boolean {

@@ -54,6 +54,8 @@ export class SqlChangeLog implements ChangeLog {
   private readonly committer: GroupCommitter<ChangeSet, AppendResult>;
   private readonly pollIntervalMs: number;
   private closed = false;
+  /** Durable writes (group commits) made so far. */
+  flushes = 0;
 
   constructor(
     private readonly sql: SqlClient,
@@ -108,6 +110,7 @@ export class SqlChangeLog implements ChangeLog {
         return { partition: row.partition, offset: Number(row.offset), appendedAt: toIso(row.appended_at) };
       });
     });
+    this.flushes++;
     for (const partition of new Set(results.map((r) => r.partition))) this.appended.emit(`p${partition}`);
     return results;
   }
