@@ -117,3 +117,40 @@ export function elementAtPath(dataSet: DataSet, path: readonly string[]): { data
   }
   return undefined;
 }
+
+/**
+ * DICOM JSON → elements for our writer (C-FIND responses are built from indexed DICOM JSON). Text is
+ * written as UTF-8: the caller sets Specific Character Set to ISO_IR 192. Bulk data is left out.
+ */
+export function fromDicomJson(json: DicomJson): import('./writer.js').ElementValue[] {
+  const out: import('./writer.js').ElementValue[] = [];
+  for (const [hex, attribute] of Object.entries(json)) {
+    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) continue;
+    const tag = parseInt(hex, 16) >>> 0;
+    const { vr } = attribute;
+    const values = attribute.Value ?? [];
+    if (vr === 'SQ') {
+      out.push({ tag, vr, value: values.map((item) => fromDicomJson(item as DicomJson)) });
+    } else if (attribute.InlineBinary !== undefined) {
+      out.push({ tag, vr, value: Buffer.from(attribute.InlineBinary, 'base64') });
+    } else if (attribute.BulkDataURI !== undefined) {
+      continue;
+    } else if (vr === 'PN') {
+      out.push({
+        tag,
+        vr,
+        value: values.map((v) => {
+          const name = (v ?? {}) as DicomJsonPersonName;
+          return [name.Alphabetic ?? '', name.Ideographic ?? '', name.Phonetic ?? ''].join('=').replace(/=+$/, '');
+        }),
+      });
+    } else if (['US', 'SS', 'UL', 'SL', 'FL', 'FD'].includes(vr)) {
+      out.push({ tag, vr, value: values.filter((v): v is number => typeof v === 'number') });
+    } else if (vr === 'AT') {
+      out.push({ tag, vr, value: values.map((v) => parseInt(String(v), 16) >>> 0) });
+    } else {
+      out.push({ tag, vr, value: values.length ? values.map((v) => (v === null ? '' : String(v))) : '' });
+    }
+  }
+  return out;
+}
