@@ -127,7 +127,7 @@ function printDigest(digest: Record<string, string>): void {
 /** Opens the hub's stores without listening, runs fn, closes. */
 async function offline(fn: (hub: Hub) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const hub = await createHub(config, { modules: [], logger: (await import('./logger.js')).createLogger('warn') });
+  const hub = await createHub(config, { modules: [], offline: true, logger: (await import('./logger.js')).createLogger('warn') });
   try {
     if (config.profile === 'cluster') {
       const live = await hub.context.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`);

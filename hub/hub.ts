@@ -48,6 +48,8 @@ export interface CreateHubOptions {
   logger?: Logger;
   /** Opens the database (tests pass a prepared one); by default from the configuration. */
   sql?: SqlClient;
+  /** Offline administration (CLI): no first-start token is created. */
+  offline?: boolean;
 }
 
 declare module 'fastify' {
@@ -123,7 +125,7 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
     const tokens = new TokenStore(sql);
     let firstAdminToken: string | undefined;
     if (config.adminToken) await tokens.ensure('KENEY_ADMIN_TOKEN', config.adminToken, [Role.Admin]);
-    else if ((await tokens.count()) === 0) firstAdminToken = (await tokens.create('first admin', [Role.Admin])).token;
+    else if (!options.offline && (await tokens.count()) === 0) firstAdminToken = (await tokens.create('first admin', [Role.Admin])).token;
 
     const principalOf = (request: FastifyRequest): TokenPrincipal => {
       if (!request.principal) throw fhirErrors.unauthorized('Authentication required: send Authorization: Bearer <token> (see `keney token create`).');

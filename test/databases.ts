@@ -55,3 +55,14 @@ export async function openTestPostgres(): Promise<{ client: PostgresClient; url:
     },
   };
 }
+
+/** Fills `<dataDir>/pglite` with a copy of the template (a hub process then opens it in about a second). */
+export async function prepareEmbeddedDataDir(dataDir: string): Promise<void> {
+  await preparePgliteTemplate();
+  const target = join(dataDir, 'pglite');
+  const { mkdir } = await import('node:fs/promises');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  await mkdir(target, { recursive: true });
+  await promisify(execFile)('tar', ['-xf', PGLITE_TEMPLATE, '-C', target]);
+}

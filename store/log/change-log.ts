@@ -16,7 +16,7 @@ export interface ReadOptions {
   maxRecords?: number;
   /** When nothing is available yet, wait up to this long for new records (long poll; default 0). */
   waitMs?: number;
-  /** Aborts a waiting read (shutdown). */
+  /** Aborts a waiting read (shutdown): the read then resolves with [] (as it does when the log is closed). */
   signal?: AbortSignal;
 }
 
@@ -29,6 +29,9 @@ export interface ChangeLog {
   /**
    * Appends change sets durably: resolves only once the records are committed (SQL commit, or Kafka
    * acks=all). Concurrent calls are grouped into one flush (group commit). Results are in input order.
+   * A rejected call may still have written some of its change sets (Kafka, across partitions), and a
+   * retried change set may appear twice in the log (Kafka cannot refuse a duplicate id): the projector
+   * applies a change set id once, whatever the log holds.
    */
   append(changeSets: ChangeSet[]): Promise<AppendResult[]>;
   /** Records of one partition with offset >= fromOffset, in offset order. */

@@ -210,7 +210,8 @@ export class ChangeSetApplier {
   private async rewriteReferences(entries: PlannedEntry[]): Promise<void> {
     const conditional = new Map<string, string>();
     for (const entry of entries) {
-      if (!entry.resource) continue;
+      // A stored Bundle (document, collection…) keeps its own internal urn:uuid links as written.
+      if (!entry.resource || entry.resource.resourceType === 'Bundle') continue;
       const pending: { holder: Record<string, unknown>; key: string; value: string }[] = [];
       visitStrings(entry.resource, (holder, key, value) => {
         const mapped = this.idMap.get(value);
