@@ -204,6 +204,20 @@ describe('MllpServer', () => {
     }
   });
 
+  it('treats a handler that returns no reply object (a JavaScript caller’s bug) as a failure, not a crash', async () => {
+    const { port } = await servers.start({
+      handler: ((payload: Buffer) => (payload.toString() === 'sync' ? undefined : Promise.resolve(null))) as unknown as () => MllpReply,
+      onFailure: (failure) => ({ payload: `fallback:${failure.code === MllpErrorCode.HandlerFailed && (failure.error as Error).message}` }),
+    });
+    const client = new MllpClient({ host: '127.0.0.1', port });
+    try {
+      expect((await client.send('sync')).toString()).toMatch(/^fallback:.*with undefined instead of an MllpReply/);
+      expect((await client.send('async')).toString()).toMatch(/^fallback:.*with null instead of an MllpReply/);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('on a handler timeout, aborts the handler signal and closes the connection when there is no fallback', async () => {
     const aborted = deferred<unknown>();
     const { server, port } = await servers.start({

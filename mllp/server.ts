@@ -392,6 +392,28 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
   }
 }
 
+/** An abort signal created only if the handler reads it (most never do, and an AbortController is not free). */
+class LazyAbort {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 class ServerConnection implements MllpConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -402,7 +424,7 @@ class ServerConnection implements MllpConnection {
 
   private readonly decoder: MllpFrameDecoder;
   private readonly queue: QueueItem[] = [];
-  private readonly inFlight = new Set<AbortController>();
+  private readonly inFlight = new Set<LazyAbort>();
   private readonly pendingWrites = new Set<(error: Error) => void>();
   private pumping = false;
   private handlerRunning = false;
@@ -536,8 +558,9 @@ class ServerConnection implements MllpConnection {
       }
     }
     if (this.queue.length > 0) {
-      this.socket.pause(); // backpressure: read no more until these are answered
-      void this.pump();
+      // Backpressure: data that arrives while frames are being answered stops the reading until they are.
+      if (this.pumping) this.socket.pause();
+      else void this.pump();
     }
   }
 
@@ -550,35 +573,61 @@ class ServerConnection implements MllpConnection {
         if (item.kind === 'frame') await this.handleFrame(item.payload);
         else await this.handleFailure({ code: item.code, framing: item.framing }, ++this.framesReceived);
       }
+    } catch (error) {
+      // A bug of ours must cost this connection, never the process.
+      this.server.notify(
+        'handlerFailed',
+        this,
+        new MllpError(MllpErrorCode.HandlerFailed, `Internal error on ${this.id}: ${toError(error).message}`, { cause: error }),
+      );
+      this.closeNow(MllpCloseReason.Failure);
     } finally {
       this.pumping = false;
     }
     if (this.finishing) this.endSocket();
-    else if (!this.closed) this.socket.resume();
+    else if (!this.closed && this.socket.isPaused()) this.socket.resume();
   }
 
   private async handleFrame(payload: Buffer): Promise<void> {
     const frameNumber = ++this.framesReceived;
     this.server.notify('frameReceived', this, { frameNumber, bytes: payload.length });
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     this.inFlight.add(controller);
-    const context: MllpFrameContext = { connection: this, frameNumber, signal: controller.signal };
+    const context: MllpFrameContext = {
+      connection: this,
+      frameNumber,
+      get signal() {
+        return controller.signal;
+      },
+    };
     type Outcome = { kind: 'reply'; reply: MllpReply } | { kind: 'error'; error: unknown } | { kind: 'timeout' };
-    const running: Promise<Outcome> = (async () => this.options.handler(payload, context))().then(
-      (reply) => ({ kind: 'reply', reply }) as const,
-      (error: unknown) => ({ kind: 'error', error }) as const,
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Outcome>((resolve) => {
-      if (this.options.handlerTimeoutMs > 0) timer = setTimeout(() => resolve({ kind: 'timeout' }), this.options.handlerTimeoutMs);
-    });
-    this.handlerRunning = true;
-    let outcome: Outcome;
+    let outcome: Outcome | undefined;
+    let result: MllpReply | Promise<MllpReply> | undefined;
     try {
-      outcome = await Promise.race([running, timeout]);
-    } finally {
-      clearTimeout(timer);
-      this.handlerRunning = false;
+      result = this.options.handler(payload, context);
+    } catch (error) {
+      outcome = { kind: 'error', error };
+    }
+    // A handler that answered synchronously needs no timer; a promise races the handler timeout.
+    let running: Promise<Outcome> = Promise.resolve({ kind: 'timeout' });
+    if (!outcome && typeof (result as Promise<MllpReply> | undefined)?.then !== 'function') {
+      outcome = { kind: 'reply', reply: result as MllpReply };
+    } else if (!outcome) {
+      running = Promise.resolve(result as Promise<MllpReply>).then(
+        (reply) => ({ kind: 'reply', reply }) as const,
+        (error: unknown) => ({ kind: 'error', error }) as const,
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<Outcome>((resolve) => {
+        if (this.options.handlerTimeoutMs > 0) timer = setTimeout(() => resolve({ kind: 'timeout' }), this.options.handlerTimeoutMs);
+      });
+      this.handlerRunning = true;
+      try {
+        outcome = await Promise.race([running, timeout]);
+      } finally {
+        clearTimeout(timer);
+        this.handlerRunning = false;
+      }
     }
     if (this.closed) {
       this.inFlight.delete(controller);
@@ -662,6 +711,17 @@ class ServerConnection implements MllpConnection {
 
   /** Writes a reply; `payload` is the frame the handler answered (absent when the reply is a fallback). */
   private async writeReply(reply: MllpReply, frameNumber: number, payload: Buffer | undefined): Promise<void> {
+    if (reply === null || typeof reply !== 'object') {
+      const error = new MllpError(
+        MllpErrorCode.HandlerFailed,
+        `The handler answered frame ${frameNumber} of ${this.id} with ${String(reply)} instead of an MllpReply ` +
+          `object ({ payload?, close? }).`,
+      );
+      this.server.notify('handlerFailed', this, error);
+      if (payload) await this.handleFailure({ code: MllpErrorCode.HandlerFailed, payload, error }, frameNumber);
+      else this.finish(MllpCloseReason.Failure);
+      return;
+    }
     if (reply.payload !== undefined) {
       let frame: Buffer;
       try {
