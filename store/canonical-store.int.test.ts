@@ -86,6 +86,64 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
       expect(found.matches).toHaveLength(0);
     });
 
+    it('merges a patient into another (Patient/$merge): links, references moved, idempotent on replay', async () => {
+      const ipp = 'urn:oid:1.2.250.1.999.1.1';
+      const setup = await t.store.submit({
+        origin: api,
+        bundle: transaction(
+          { fullUrl: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001', request: { method: 'PUT', url: `Patient?identifier=${ipp}|OLD-1` }, resource: { resourceType: 'Patient', identifier: [{ system: ipp, value: 'OLD-1' }], name: [{ family: 'Doublon' }] } },
+          { request: { method: 'POST', url: 'Encounter' }, resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' }, subject: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' } } },
+          { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { text: 'K' }, subject: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' } } },
+        ),
+      });
+      expect(setup.status).toBe('applied');
+      const [sourceId, encounterId, observationId] = (setup.response as Bundle).entry!.map((e) => e.response!.location!.split('/')[1]!);
+      const merge = transaction(
+        { fullUrl: 'urn:uuid:bbbbbbbb-0000-4000-8000-000000000002', request: { method: 'PUT', url: `Patient?identifier=${ipp}|KEEP-1` }, resource: { resourceType: 'Patient', identifier: [{ system: ipp, value: 'KEEP-1' }], name: [{ family: 'Survivant' }] } },
+        {
+          request: { method: 'POST', url: 'Patient/$merge' },
+          resource: {
+            resourceType: 'Parameters',
+            parameter: [
+              { name: 'source-patient', valueReference: { reference: `Patient?identifier=${ipp}|OLD-1` } },
+              { name: 'target-patient', valueReference: { reference: 'urn:uuid:bbbbbbbb-0000-4000-8000-000000000002' } },
+            ],
+          } as never,
+        },
+      );
+      const merged = await t.store.submit({ origin: api, bundle: merge });
+      expect(merged.status).toBe('applied');
+      const targetId = (merged.response as Bundle).entry![0]!.response!.location!.split('/')[1]!;
+      const source = JSON.parse((await t.store.read('Patient', sourceId!)).content) as Patient;
+      const target = JSON.parse((await t.store.read('Patient', targetId)).content) as Patient;
+      expect(source.active).toBe(false);
+      expect(source.link).toEqual([{ other: { reference: `Patient/${targetId}` }, type: 'replaced-by' }]);
+      expect(target.link).toEqual([{ other: { reference: `Patient/${sourceId}` }, type: 'replaces' }]);
+      expect(JSON.parse((await t.store.read('Encounter', encounterId!)).content).subject.reference).toBe(`Patient/${targetId}`);
+      const obs = await t.store.read('Observation', observationId!);
+      expect(JSON.parse(obs.content).subject.reference).toBe(`Patient/${targetId}`);
+      const byTarget = await t.store.search(parseSearch('Observation', [['subject', `Patient/${targetId}`]]));
+      expect(byTarget.matches.map((m) => m.id)).toEqual([observationId]);
+      // The Provenance of the first change set still points at the versions it recorded.
+      const firstProvenance = await t.store.search(parseSearch('Provenance', [['target', `Observation/${observationId}`]]));
+      expect(firstProvenance.matches.length).toBe(2);
+
+      const again = await t.store.submit({ origin: api, bundle: merge });
+      expect(again.status).toBe('applied');
+      expect((await t.store.read('Observation', observationId!)).versionId).toBe(obs.versionId);
+      expect((await t.store.read('Patient', sourceId!)).versionId).toBe(2);
+
+      const unknown = await t.store.submit({
+        origin: api,
+        bundle: transaction({
+          request: { method: 'POST', url: 'Patient/$merge' },
+          resource: { resourceType: 'Parameters', parameter: [{ name: 'source-patient', valueReference: { reference: `Patient?identifier=${ipp}|NOBODY` } }, { name: 'target-patient', valueReference: { reference: `Patient/${targetId}` } }] } as never,
+        }),
+      });
+      expect(unknown.status).toBe('rejected');
+      expect(unknown.httpStatus).toBe(412);
+    });
+
     it('rebuild from offset 0 gives the identical digest', async () => {
       await t.projector.catchUp();
       const before = await projectionDigest(t.sql);

@@ -194,6 +194,31 @@ for (const { profile, available } of HUB_PROFILES) {
       expect(invalid.body.issue.flatMap((i) => i.expression ?? [])).toContain('Bundle.entry[1].resource.status');
     });
 
+    it('merges two patients with Patient/$merge and moves their references', async () => {
+      const a = await call<Patient>('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Merge-Source' }] });
+      const b = await call<Patient>('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Merge-Target' }] });
+      const obs = await call<Observation>('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'Na' }, subject: { reference: `Patient/${a.body.id}` } });
+      const merged = await call<OperationOutcome>('POST', 'Patient/$merge', {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'source-patient', valueReference: { reference: `Patient/${a.body.id}` } },
+          { name: 'target-patient', valueReference: { reference: `Patient/${b.body.id}` } },
+        ],
+      });
+      expect(merged.status).toBe(200);
+      expect(merged.body.issue[0]!.details!.text).toContain('1 resource(s)');
+      expect((await call<Observation>('GET', `Observation/${obs.body.id}`)).body.subject!.reference).toBe(`Patient/${b.body.id}`);
+      expect((await call<Patient>('GET', `Patient/${a.body.id}`)).body.active).toBe(false);
+      const same = await call<OperationOutcome>('POST', 'Patient/$merge', {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'source-patient', valueReference: { reference: `Patient/${b.body.id}` } },
+          { name: 'target-patient', valueReference: { reference: `Patient/${b.body.id}` } },
+        ],
+      });
+      expect(same.status).toBe(400);
+    });
+
     it('applies a batch entry by entry', async () => {
       const batch = await call<Bundle>('POST', '', {
         resourceType: 'Bundle',

@@ -148,7 +148,8 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     if (!kind) throw fhirErrors.badRequest('POST to the base accepts a Bundle of type transaction or batch.');
     (bundle.entry ?? []).forEach((entry, i) => {
       options.authorize(principal, entry.request?.method === 'GET' ? 'read' : 'write', entry.request?.url?.split(/[/?]/)[0]);
-      if (entry.resource && (entry.request?.method === 'POST' || entry.request?.method === 'PUT')) {
+      const isOperation = entry.request?.url?.includes('$') ?? false;
+      if (entry.resource && !isOperation && (entry.request?.method === 'POST' || entry.request?.method === 'PUT')) {
         try {
           validateForWrite(entry.resource);
         } catch (error) {
@@ -281,6 +282,20 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     const version = await store.vread(type, id, versionId);
     request.fhirAudit!.patientIds = patientIdsOf(JSON.parse(version.content) as Resource);
     return sendVersion(reply, version, baseOf(request));
+  });
+
+  // Patient/$merge (the R5 operation, on R4 resources): Parameters with source-patient and target-patient.
+  app.post('/Patient/$merge', async (request, reply) => {
+    const principal = guard(request, 'write', 'Patient', { action: 'operation', resourceType: 'Patient', query: '$merge' });
+    const parameters = request.body as Resource;
+    if (parameters?.resourceType !== 'Parameters') throw fhirErrors.badRequest('Patient/$merge takes a Parameters resource with source-patient and target-patient.');
+    const result = await store.submit({
+      origin: { ...originOf(principal, request), reason: 'merge' },
+      bundle: transaction({ request: { method: 'POST', url: 'Patient/$merge' }, resource: parameters }),
+    });
+    if (result.status === 'rejected') return sendOutcome(reply, result);
+    const response = (result.response as Bundle).entry?.[0]?.response;
+    return reply.type(FHIR_JSON).send(response?.outcome ?? outcome('information', 'informational', 'Merged.'));
   });
 
   app.get<{ Params: { id: string } }>('/Patient/:id/$everything', async (request, reply) => {

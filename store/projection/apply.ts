@@ -43,6 +43,13 @@ interface PlannedEntry {
   decided?: BundleEntry['response'] & { resource?: Resource };
   creating?: boolean;
   searchQuery?: string;
+  /** `POST Patient/$merge`: runs after the creates and updates of the same transaction. */
+  operation?: 'merge';
+}
+
+/** Sort key: FHIR's processing order (DELETE, POST, PUT, then GET), with $merge after the writes it may rely on. */
+function orderOf(entry: PlannedEntry): number {
+  return entry.operation === 'merge' ? 2.5 : ORDER[entry.method];
 }
 
 const SAFE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -66,7 +73,7 @@ export class ChangeSetApplier {
     const entries = await this.plan(bundle.entry ?? []);
     await this.rewriteReferences(entries);
     const results: BundleEntry[] = new Array(entries.length);
-    for (const entry of [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
+    for (const entry of [...entries].sort((a, b) => orderOf(a) - orderOf(b) || a.index - b.index)) {
       results[entry.index] = await this.execute(entry);
     }
     await this.flush();
@@ -130,6 +137,13 @@ export class ChangeSetApplier {
         else p.searchQuery = query ?? '';
         if (extra.length > 0) throw fhirErrors.notSupported(`${where}: only reads and searches are supported in GET entries.`);
         planned.push(p);
+        continue;
+      }
+      if (method === 'POST' && type === 'Patient' && id === '$merge') {
+        if (entry.resource?.resourceType !== 'Parameters') {
+          throw fhirErrors.badRequest(`${where}: Patient/$merge takes a Parameters resource (source-patient, target-patient).`);
+        }
+        planned.push({ ...p, resource: structuredClone(entry.resource), operation: 'merge' });
         continue;
       }
       if (method === 'POST' || method === 'PUT') {
@@ -216,7 +230,8 @@ export class ChangeSetApplier {
       visitStrings(entry.resource, (holder, key, value) => {
         const mapped = this.idMap.get(value);
         if (mapped) holder[key] = mapped;
-        else if (key === 'reference' && /^[A-Z][A-Za-z]+\?/.test(value)) pending.push({ holder, key, value });
+        // $merge resolves its patients when it runs, after the writes of the same transaction.
+        else if (key === 'reference' && /^[A-Z][A-Za-z]+\?/.test(value) && entry.operation !== 'merge') pending.push({ holder, key, value });
         else if (key === 'reference' && value.startsWith('urn:uuid:')) {
           throw fhirErrors.badRequest(`Bundle.entry[${entry.index}]: reference "${value}" matches no fullUrl in the Bundle.`);
         }
@@ -266,6 +281,7 @@ export class ChangeSetApplier {
       }
       return { response: entry.decided };
     }
+    if (entry.operation === 'merge') return this.executeMerge(entry);
     switch (entry.method) {
       case 'GET':
       case 'HEAD':
@@ -332,6 +348,77 @@ export class ChangeSetApplier {
       },
       response: { status: '200 OK' },
     };
+  }
+
+  /**
+   * Patient/$merge: the source patient becomes inactive with `link: replaced-by → target`, the target gets
+   * `link: replaces → source`, and every resource whose indexed references point at the source is updated to
+   * point at the target (Provenance and AuditEvent are history and keep theirs). Applying it again changes nothing.
+   */
+  private async executeMerge(entry: PlannedEntry): Promise<BundleEntry> {
+    const where = `Bundle.entry[${entry.index}]`;
+    const parameters = (entry.resource as { parameter?: { name?: string; valueReference?: { reference?: string } }[] }).parameter ?? [];
+    const patientOf = async (name: string): Promise<string> => {
+      const reference = parameters.find((p) => p.name === name)?.valueReference?.reference;
+      if (!reference) throw fhirErrors.badRequest(`${where}: Patient/$merge needs the parameter ${name} (valueReference).`);
+      if (reference.startsWith('Patient/')) return reference.split('/')[1]!;
+      if (reference.startsWith('Patient?')) {
+        const ids = await this.searchIds('Patient', reference.slice('Patient?'.length), where);
+        if (ids.length !== 1) {
+          throw fhirErrors.preconditionFailed(`${where}: ${name} "${reference}" matched ${ids.length} patients (exactly one is required).`);
+        }
+        return ids[0]!;
+      }
+      throw fhirErrors.badRequest(`${where}: ${name} must reference a Patient ("Patient/id" or "Patient?identifier=…"), got "${reference}".`);
+    };
+    await this.flush();
+    const source = await patientOf('source-patient');
+    const target = await patientOf('target-patient');
+    if (source === target) throw fhirErrors.badRequest(`${where}: source and target are the same patient (Patient/${source}).`);
+    const sourceRow = await this.current('Patient', source);
+    const targetRow = await this.current('Patient', target);
+    if (!sourceRow || sourceRow.deleted) throw fhirErrors.preconditionFailed(`${where}: the source Patient/${source} does not exist.`);
+    if (!targetRow || targetRow.deleted) throw fhirErrors.preconditionFailed(`${where}: the target Patient/${target} does not exist.`);
+
+    const referencing = await this.tx.query<CurrentRow>(
+      `SELECT r.resource_type, r.id, r.version_id, r.deleted, r.content FROM resources r
+        WHERE NOT r.deleted AND r.resource_type NOT IN ('Provenance', 'AuditEvent')
+          AND (r.resource_type, r.id) IN (SELECT DISTINCT x.resource_type, x.id FROM sp_reference x WHERE x.target_type = 'Patient' AND x.target_id = $1)
+        ORDER BY r.resource_type, r.id FOR UPDATE`,
+      [source],
+    );
+    const sourceReference = new RegExp(`^Patient/${source.replace(/[.]/g, '\\.')}(/_history/[^/]+)?$`);
+    let moved = 0;
+    for (const row of referencing.rows) {
+      if (row.resource_type === 'Patient' && (row.id === source || row.id === target)) continue;
+      const content = JSON.parse(row.content) as Resource;
+      visitStrings(content, (holder, key, value) => {
+        if (key === 'reference' && sourceReference.test(value)) holder[key] = `Patient/${target}`;
+      });
+      if (this.stageVersion(row, content)) moved++;
+    }
+    const link = (patient: Resource, other: string, type: 'replaced-by' | 'replaces'): Resource => {
+      const p = patient as Resource & { link?: { other: { reference?: string }; type: string }[]; active?: boolean };
+      const links = (p.link ?? []).filter((l) => !(l.other.reference === `Patient/${other}` && l.type === type));
+      return { ...p, link: [...links, { other: { reference: `Patient/${other}` }, type }] } as Resource;
+    };
+    this.stageVersion(sourceRow, { ...link(JSON.parse(sourceRow.content) as Resource, target, 'replaced-by'), active: false } as Resource);
+    this.stageVersion(targetRow, link(JSON.parse(targetRow.content) as Resource, source, 'replaces'));
+    return {
+      response: {
+        status: '200 OK',
+        location: `Patient/${target}`,
+        outcome: outcome('information', 'informational', `Patient/${source} merged into Patient/${target}; ${moved} resource(s) now reference Patient/${target}.`),
+      },
+    };
+  }
+
+  /** Queues a new version of a stored resource unless its content is unchanged; true when a version is written. */
+  private stageVersion(row: CurrentRow, content: Resource): boolean {
+    if (sameContent(JSON.parse(row.content) as Resource, content)) return false;
+    const stored = withMeta(content, row.id, row.version_id + 1, this.record.appendedAt);
+    this.written.push({ resource: stored, method: 'PUT', deleted: false, rows: indexResource(stored) });
+    return true;
   }
 
   private responseFor(type: string, id: string, version: number, status: string): BundleEntry {
