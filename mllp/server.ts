@@ -558,9 +558,10 @@ class ServerConnection implements MllpConnection {
       }
     }
     if (this.queue.length > 0) {
-      // Backpressure: data that arrives while frames are being answered stops the reading until they are.
-      if (this.pumping) this.socket.pause();
-      else void this.pump();
+      // Backpressure: once more than one frame waits behind the one being answered, stop reading until they
+      // are answered. (A sender that waits for each ACK never gets here, and pays no pause/resume.)
+      if (!this.pumping) void this.pump();
+      else if (this.queue.length > 1) this.socket.pause();
     }
   }
 
