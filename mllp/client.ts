@@ -174,9 +174,13 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
   }
 
   private closedError(): MllpError {
-    return new MllpError(MllpErrorCode.Closed, `The MLLP client for ${this.peer} is closed; create a new one to send.`, {
-      peer: this.peer,
-    });
+    return new MllpError(
+      MllpErrorCode.Closed,
+      `The MLLP client for ${this.peer} is closed; create a new one to send.`,
+      {
+        peer: this.peer,
+      },
+    );
   }
 
   private newDecoder(): MllpFrameDecoder {
@@ -304,7 +308,9 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
             MllpErrorCode.ConnectTimeout,
             `Could not connect to ${this.peer} within ${this.connectTimeoutMs} ms; check the address, the firewall ` +
               `and that the receiver accepts connections` +
-              (useTls ? ' (and that it expects TLS on this port: a plain MLLP port never answers a TLS handshake).' : '.'),
+              (useTls
+                ? ' (and that it expects TLS on this port: a plain MLLP port never answers a TLS handshake).'
+                : '.'),
             { peer: this.peer },
           ),
         );
@@ -375,7 +381,11 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
       }
       this.emit('disconnected', lastError ? { error: lastError } : {});
     });
-    this.emit('connected', { remoteAddress: socket.remoteAddress ?? this.host, remotePort: socket.remotePort ?? this.port, secure });
+    this.emit('connected', {
+      remoteAddress: socket.remoteAddress ?? this.host,
+      remotePort: socket.remotePort ?? this.port,
+      secure,
+    });
   }
 
   private onReply(payload: Buffer): void {

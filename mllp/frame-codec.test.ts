@@ -208,7 +208,9 @@ describe('MllpFrameDecoder', () => {
     });
 
     it('reports a frame abandoned by a new start block, and decodes the new frame', () => {
-      const out = new MllpFrameDecoder().push(Buffer.concat([Buffer.from([VT]), Buffer.from('MSH|partial'), framed('MSH|whole\r')]));
+      const out = new MllpFrameDecoder().push(
+        Buffer.concat([Buffer.from([VT]), Buffer.from('MSH|partial'), framed('MSH|whole\r')]),
+      );
       expect(framesOf(out)).toEqual(['MSH|whole\r']);
       const [error] = errorsOf(out);
       expect(error?.code).toBe(MllpErrorCode.UnterminatedFrame);

@@ -50,8 +50,7 @@ export interface MllpFramingError {
 }
 
 export type MllpDecoded =
-  | { readonly type: 'frame'; readonly payload: Buffer }
-  | { readonly type: 'error'; readonly error: MllpFramingError };
+  { readonly type: 'frame'; readonly payload: Buffer } | { readonly type: 'error'; readonly error: MllpFramingError };
 
 const State = {
   /** Between frames: waiting for 0x0B. */

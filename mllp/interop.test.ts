@@ -13,7 +13,9 @@ import { MllpClient } from './client.js';
 import type { MllpFailure, MllpReply } from './server.js';
 import { deferred, freePort, TestServers } from './test-support.js';
 
-const ORU_TEMPLATE = readFileSync(new URL('./fixtures/oru-r01-lab.hl7', import.meta.url), 'utf8').trim().replace(/\n/g, '\r');
+const ORU_TEMPLATE = readFileSync(new URL('./fixtures/oru-r01-lab.hl7', import.meta.url), 'utf8')
+  .trim()
+  .replace(/\n/g, '\r');
 
 /** The fixture ORU with its own control id (MSH-10). */
 function oru(controlId: string): string {
@@ -34,10 +36,14 @@ afterEach(async () => {
 function labHandler() {
   const deliveries = new Map<string, number>();
   let acknowledged = 0;
-  const handler = (payload: Buffer, { connection }: { connection: { id: string; remoteAddress: string } }): MllpReply => {
+  const handler = (
+    payload: Buffer,
+    { connection }: { connection: { id: string; remoteAddress: string } },
+  ): MllpReply => {
     const message = Hl7Message.parse(payload.toString('utf8'));
     const type = message.getSegment('MSH')?.getField(9)?.toString();
-    if (!type?.startsWith('ORU^R01')) throw new Error(`MSH-9 is ${type ?? 'missing'}; this channel accepts ORU^R01 only`);
+    if (!type?.startsWith('ORU^R01'))
+      throw new Error(`MSH-9 is ${type ?? 'missing'}; this channel accepts ORU^R01 only`);
     const controlId = message.getSegment('MSH')?.getField(10)?.toString() ?? '';
     const key = `${connection.remoteAddress}|${controlId}|${createHash('sha256').update(payload).digest('hex')}`;
     deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
@@ -50,14 +56,19 @@ function labHandler() {
     const message = Hl7Message.parse(failure.payload.toString('utf8'));
     const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
     const ack = message.buildAck({ ackCode: 'AR' });
-    ack.segments.push(Hl7Message.parse(`MSH|^~\\&|\rERR|||200^Unsupported message type^HL70357|E||||${reason}`).segments[1]!);
+    ack.segments.push(
+      Hl7Message.parse(`MSH|^~\\&|\rERR|||200^Unsupported message type^HL70357|E||||${reason}`).segments[1]!,
+    );
     return { payload: ack.toString() };
   };
   return { handler, onFailure, deliveries, acknowledged: () => acknowledged };
 }
 
 function msa(reply: Hl7Message): { code: string | undefined; controlId: string | undefined } {
-  return { code: reply.getSegment('MSA')?.getField(1)?.toString(), controlId: reply.getSegment('MSA')?.getField(2)?.toString() };
+  return {
+    code: reply.getSegment('MSA')?.getField(1)?.toString(),
+    controlId: reply.getSegment('MSA')?.getField(2)?.toString(),
+  };
 }
 
 describe('interoperability with third-party MLLP peers', () => {
@@ -102,9 +113,29 @@ describe('interoperability with third-party MLLP peers', () => {
   it('node-hl7-client over TLS: ORU messages are acknowledged AA', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keney-mllp-interop-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { cwd: dir, stdio: 'pipe' },
+    );
     const key = readFileSync(join(dir, 'key.pem'), 'utf8');
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const lab = labHandler();
@@ -142,7 +173,9 @@ describe('interoperability with third-party MLLP peers', () => {
     });
     server.start(port);
     cleanups.push(() => server.stop({ forceDrainTimeoutMs: 100 }));
-    await new Promise<void>((resolve) => (server.server!.listening ? resolve() : server.server!.once('listening', () => resolve())));
+    await new Promise<void>((resolve) =>
+      server.server!.listening ? resolve() : server.server!.once('listening', () => resolve()),
+    );
 
     const client = new MllpClient({ host: '127.0.0.1', port, ackTimeoutMs: 10_000 });
     cleanups.push(() => client.close());

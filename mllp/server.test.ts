@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MllpClient } from './client.js';
-import { MllpError, MllpErrorCode } from './errors.js';
+import { MllpErrorCode, type MllpError } from './errors.js';
 import { MllpCloseReason, type MllpConnectionSummary, type MllpFailure, type MllpReply } from './server.js';
 import { connectRaw, deferred, frame, TestServers, waitForEvent } from './test-support.js';
 
@@ -10,8 +10,12 @@ afterEach(() => servers.closeAll());
 const echo = (payload: Buffer): MllpReply => ({ payload: `ACK:${payload.toString()}` });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function closedSummary(server: { once(event: 'connectionClosed', listener: (c: unknown, s: MllpConnectionSummary) => void): unknown }) {
-  return new Promise<MllpConnectionSummary>((resolve) => server.once('connectionClosed', (_c, summary) => resolve(summary)));
+function closedSummary(server: {
+  once(event: 'connectionClosed', listener: (c: unknown, s: MllpConnectionSummary) => void): unknown;
+}) {
+  return new Promise<MllpConnectionSummary>((resolve) =>
+    server.once('connectionClosed', (_c, summary) => resolve(summary)),
+  );
 }
 
 describe('MllpServer', () => {
@@ -182,7 +186,10 @@ describe('MllpServer', () => {
       expect((await client.send('throw')).toString()).toBe('NACK:cannot read MSH-9');
       expect((await client.send('reject')).toString()).toBe('NACK:database down');
       expect((await client.send('fine')).toString()).toBe('ACK:fine'); // same connection, still serving
-      expect(seenFailures.map((f) => f.code === MllpErrorCode.HandlerFailed && f.payload.toString())).toEqual(['throw', 'reject']);
+      expect(seenFailures.map((f) => f.code === MllpErrorCode.HandlerFailed && f.payload.toString())).toEqual([
+        'throw',
+        'reject',
+      ]);
     } finally {
       await client.close();
     }
@@ -206,8 +213,11 @@ describe('MllpServer', () => {
 
   it('treats a handler that returns no reply object (a JavaScript caller’s bug) as a failure, not a crash', async () => {
     const { port } = await servers.start({
-      handler: ((payload: Buffer) => (payload.toString() === 'sync' ? undefined : Promise.resolve(null))) as unknown as () => MllpReply,
-      onFailure: (failure) => ({ payload: `fallback:${failure.code === MllpErrorCode.HandlerFailed && (failure.error as Error).message}` }),
+      handler: ((payload: Buffer) =>
+        payload.toString() === 'sync' ? undefined : Promise.resolve(null)) as unknown as () => MllpReply,
+      onFailure: (failure) => ({
+        payload: `fallback:${failure.code === MllpErrorCode.HandlerFailed && (failure.error as Error).message}`,
+      }),
     });
     const client = new MllpClient({ host: '127.0.0.1', port });
     try {
@@ -272,7 +282,8 @@ describe('MllpServer', () => {
       handler: echo,
       onFailure: (failure) => {
         failures.push(failure);
-        if ('framing' in failure) return { payload: `AR:${failure.code}:${failure.framing.head.subarray(0, 8).toString()}` };
+        if ('framing' in failure)
+          return { payload: `AR:${failure.code}:${failure.framing.head.subarray(0, 8).toString()}` };
         return undefined;
       },
     });
@@ -308,7 +319,10 @@ describe('MllpServer', () => {
     probe.socket.write('GET / HTTP/1.1\r\nHost: hub\r\n\r\n');
     probe.socket.write(frame('after probe'));
     expect((await probe.nextFrame()).toString()).toBe('ACK:after probe');
-    expect(frameErrors[0]).toEqual({ code: MllpErrorCode.BytesOutsideFrame, head: 'GET / HTTP/1.1\r\nHost: hub\r\n\r\n' });
+    expect(frameErrors[0]).toEqual({
+      code: MllpErrorCode.BytesOutsideFrame,
+      head: 'GET / HTTP/1.1\r\nHost: hub\r\n\r\n',
+    });
 
     const summary = closedSummary(server);
     const flood = await connectRaw(port);
@@ -343,10 +357,17 @@ describe('MllpServer', () => {
   });
 
   it('exposes the connection to the handler and reports opened/received/sent/closed events with counts', async () => {
-    const contexts: { id: string; remoteAddress: string; remotePort: number; secure: boolean; frameNumber: number }[] = [];
+    const contexts: { id: string; remoteAddress: string; remotePort: number; secure: boolean; frameNumber: number }[] =
+      [];
     const { server, port } = await servers.start({
       handler: (payload, { connection, frameNumber }) => {
-        contexts.push({ id: connection.id, remoteAddress: connection.remoteAddress, remotePort: connection.remotePort, secure: connection.secure, frameNumber });
+        contexts.push({
+          id: connection.id,
+          remoteAddress: connection.remoteAddress,
+          remotePort: connection.remotePort,
+          secure: connection.secure,
+          frameNumber,
+        });
         return echo(payload);
       },
     });
@@ -371,7 +392,13 @@ describe('MllpServer', () => {
     expect(contexts[0]?.remoteAddress).toBe('127.0.0.1');
     expect(contexts[0]?.remotePort).toBe(peer.socket.localPort);
     expect(events).toEqual(['opened c1', 'frame c1 #1 3B', 'reply c1 #1 7B', 'frame c1 #2 2B', 'reply c1 #2 6B']);
-    expect(closed).toMatchObject({ reason: MllpCloseReason.PeerClosed, framesReceived: 2, bytesReceived: 11, bytesSent: 19, framesDropped: 0 });
+    expect(closed).toMatchObject({
+      reason: MllpCloseReason.PeerClosed,
+      framesReceived: 2,
+      bytesReceived: 11,
+      bytesSent: 19,
+      framesDropped: 0,
+    });
   });
 
   it('closes gracefully: stops accepting, finishes the running handler, drops unstarted frames, then closes', async () => {
@@ -402,7 +429,10 @@ describe('MllpServer', () => {
   });
 
   it('destroys connections whose handlers outlive the close timeout', async () => {
-    const { server, port } = await servers.start({ handler: () => new Promise<MllpReply>(() => undefined), handlerTimeoutMs: 0 });
+    const { server, port } = await servers.start({
+      handler: () => new Promise<MllpReply>(() => undefined),
+      handlerTimeoutMs: 0,
+    });
     const peer = await connectRaw(port);
     servers.track(peer.socket);
     peer.socket.write(frame('forever'));
@@ -413,7 +443,9 @@ describe('MllpServer', () => {
   });
 
   it('lets the handler close the connection after its reply', async () => {
-    const { port } = await servers.start({ handler: (payload) => ({ payload: `bye:${payload.toString()}`, close: true }) });
+    const { port } = await servers.start({
+      handler: (payload) => ({ payload: `bye:${payload.toString()}`, close: true }),
+    });
     const peer = await connectRaw(port);
     servers.track(peer.socket);
     peer.socket.write(Buffer.concat([frame('a'), frame('b')]));
@@ -433,7 +465,12 @@ describe('MllpServer', () => {
     peer.socket.write(frame('x'));
     await peer.nextFrame();
     peer.socket.destroy();
-    expect(await sendLater.promise.then(() => 'sent', (error: MllpError) => error.code)).toBe(MllpErrorCode.ConnectionClosed);
+    expect(
+      await sendLater.promise.then(
+        () => 'sent',
+        (error: MllpError) => error.code,
+      ),
+    ).toBe(MllpErrorCode.ConnectionClosed);
   });
 
   it('reports a refused listen (port in use) as an MllpError', async () => {

@@ -72,7 +72,10 @@ export interface MllpFrameContext {
 export type MllpHandler = (payload: Buffer, context: MllpFrameContext) => Promise<MllpReply> | MllpReply;
 
 /** The framing failures a sender waits on an answer for (stray bytes and abandoned frames expect none). */
-export type AnswerableFramingCode = Exclude<MllpFramingErrorCode, 'mllp.bytes-outside-frame' | 'mllp.unterminated-frame'>;
+export type AnswerableFramingCode = Exclude<
+  MllpFramingErrorCode,
+  'mllp.bytes-outside-frame' | 'mllp.unterminated-frame'
+>;
 
 /** Something that went wrong with one frame, which the sender is waiting on an answer for. */
 export type MllpFailure =
@@ -328,14 +331,21 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
   private track(socket: net.Socket): void {
     if (this.closing || this.sockets.size >= this.options.maxConnections) {
       const error = this.closing
-        ? new MllpError(MllpErrorCode.Closed, `The listener is closing; connection from ${describePeer(socket)} refused.`)
+        ? new MllpError(
+            MllpErrorCode.Closed,
+            `The listener is closing; connection from ${describePeer(socket)} refused.`,
+          )
         : new MllpError(
             MllpErrorCode.TooManyConnections,
             `Connection from ${describePeer(socket)} refused: ${this.options.maxConnections} connections are already ` +
               `open (maxConnections); the sender should retry later or use fewer connections.`,
             { peer: describePeer(socket) },
           );
-      this.notify('connectionRefused', { remoteAddress: socket.remoteAddress ?? '?', remotePort: socket.remotePort ?? 0 }, error);
+      this.notify(
+        'connectionRefused',
+        { remoteAddress: socket.remoteAddress ?? '?', remotePort: socket.remotePort ?? 0 },
+        error,
+      );
       if (this.options.tls) this.refused.add(peerKey(socket));
       socket.on('error', () => undefined);
       // A FIN rather than a reset: the sender sees an orderly close before any data.
@@ -442,7 +452,10 @@ class ServerConnection implements MllpConnection {
     private readonly server: MllpServer,
     readonly id: string,
     readonly socket: net.Socket,
-    private readonly options: MllpServerOptions & Required<Pick<MllpServerOptions, 'maxFrameBytes' | 'idleTimeoutMs' | 'handlerTimeoutMs' | 'maxBytesOutsideFrame'>>,
+    private readonly options: MllpServerOptions &
+      Required<
+        Pick<MllpServerOptions, 'maxFrameBytes' | 'idleTimeoutMs' | 'handlerTimeoutMs' | 'maxBytesOutsideFrame'>
+      >,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '?';
     this.remotePort = socket.remotePort ?? 0;
@@ -579,7 +592,9 @@ class ServerConnection implements MllpConnection {
       this.server.notify(
         'handlerFailed',
         this,
-        new MllpError(MllpErrorCode.HandlerFailed, `Internal error on ${this.id}: ${toError(error).message}`, { cause: error }),
+        new MllpError(MllpErrorCode.HandlerFailed, `Internal error on ${this.id}: ${toError(error).message}`, {
+          cause: error,
+        }),
       );
       this.closeNow(MllpCloseReason.Failure);
     } finally {
@@ -620,7 +635,8 @@ class ServerConnection implements MllpConnection {
       );
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<Outcome>((resolve) => {
-        if (this.options.handlerTimeoutMs > 0) timer = setTimeout(() => resolve({ kind: 'timeout' }), this.options.handlerTimeoutMs);
+        if (this.options.handlerTimeoutMs > 0)
+          timer = setTimeout(() => resolve({ kind: 'timeout' }), this.options.handlerTimeoutMs);
       });
       this.handlerRunning = true;
       try {
@@ -646,10 +662,14 @@ class ServerConnection implements MllpConnection {
         this.server.notify(
           'handlerFailed',
           this,
-          new MllpError(MllpErrorCode.HandlerFailed, `The handler failed on frame ${frameNumber} of ${this.id}: ${cause.message}`, {
-            peer: `${this.remoteAddress}:${this.remotePort}`,
-            cause,
-          }),
+          new MllpError(
+            MllpErrorCode.HandlerFailed,
+            `The handler failed on frame ${frameNumber} of ${this.id}: ${cause.message}`,
+            {
+              peer: `${this.remoteAddress}:${this.remotePort}`,
+              cause,
+            },
+          ),
         );
         await this.handleFailure({ code: MllpErrorCode.HandlerFailed, payload, error: outcome.error }, frameNumber);
         return;
@@ -696,9 +716,13 @@ class ServerConnection implements MllpConnection {
         this.server.notify(
           'handlerFailed',
           this,
-          new MllpError(MllpErrorCode.HandlerFailed, `onFailure threw while answering ${failure.code}: ${toError(error).message}`, {
-            cause: error,
-          }),
+          new MllpError(
+            MllpErrorCode.HandlerFailed,
+            `onFailure threw while answering ${failure.code}: ${toError(error).message}`,
+            {
+              cause: error,
+            },
+          ),
         );
       }
     }
@@ -734,7 +758,8 @@ class ServerConnection implements MllpConnection {
           { cause: error },
         );
         this.server.notify('handlerFailed', this, failure);
-        if (payload) await this.handleFailure({ code: MllpErrorCode.HandlerFailed, payload, error: failure }, frameNumber);
+        if (payload)
+          await this.handleFailure({ code: MllpErrorCode.HandlerFailed, payload, error: failure }, frameNumber);
         else this.finish(MllpCloseReason.Failure);
         return;
       }
@@ -766,7 +791,11 @@ class ServerConnection implements MllpConnection {
       this.socket.write(frame, (error) => {
         if (!this.pendingWrites.delete(fail)) return;
         if (error) {
-          reject(new MllpError(MllpErrorCode.ConnectionClosed, `Writing to ${this.id} failed: ${error.message}`, { cause: error }));
+          reject(
+            new MllpError(MllpErrorCode.ConnectionClosed, `Writing to ${this.id} failed: ${error.message}`, {
+              cause: error,
+            }),
+          );
         } else {
           this.bytesSent += frame.length;
           this.server.notify('bytesSent', this, frame.length);
@@ -781,7 +810,10 @@ class ServerConnection implements MllpConnection {
     this.closed = true;
     this.framesDropped += this.queue.filter((item) => item.kind === 'frame').length;
     this.queue.length = 0;
-    const closedError = new MllpError(MllpErrorCode.ConnectionClosed, `Connection ${this.id} closed (${this.closeReason}).`);
+    const closedError = new MllpError(
+      MllpErrorCode.ConnectionClosed,
+      `Connection ${this.id} closed (${this.closeReason}).`,
+    );
     for (const controller of this.inFlight) controller.abort(closedError);
     for (const fail of [...this.pendingWrites]) fail(closedError);
     this.server.notify('connectionClosed', this, {

@@ -26,16 +26,61 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'keney-mllp-tls-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Keney Test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Keney Test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt',
-    '-days', '2', '-extfile', 'server.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
   openssl('req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/O=CH Exemple/CN=lab-client');
-  openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt',
-    '-days', '2', '-extfile', 'client.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'client.ext',
+  );
   openssl('req', '-x509', ...ec, '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '2', '-subj', '/CN=intruder');
   const read = (name: string) => readFileSync(join(dir, name), 'utf8');
   pem = {
@@ -58,7 +103,11 @@ afterEach(async () => {
   await servers.closeAll();
 });
 
-function client(port: number, tls: ConstructorParameters<typeof MllpClient>[0]['tls'], extra: Partial<ConstructorParameters<typeof MllpClient>[0]> = {}) {
+function client(
+  port: number,
+  tls: ConstructorParameters<typeof MllpClient>[0]['tls'],
+  extra: Partial<ConstructorParameters<typeof MllpClient>[0]> = {},
+) {
   const created = new MllpClient({ host: '127.0.0.1', port, tls, reconnect: { maxAttempts: 1 }, ...extra });
   clients.push(created);
   return created;
@@ -77,7 +126,10 @@ async function failure(promise: Promise<unknown>): Promise<MllpError> {
 /** A handler that answers and records what it knew of the peer. */
 function recordingHandler() {
   const peers: { secure: boolean; certificate: MllpPeerCertificate | undefined }[] = [];
-  const handler = (payload: Buffer, { connection }: { connection: { secure: boolean; peerCertificate: MllpPeerCertificate | undefined } }): MllpReply => {
+  const handler = (
+    payload: Buffer,
+    { connection }: { connection: { secure: boolean; peerCertificate: MllpPeerCertificate | undefined } },
+  ): MllpReply => {
     peers.push({ secure: connection.secure, certificate: connection.peerCertificate });
     return { payload: `ACK:${payload.toString()}` };
   };
@@ -94,7 +146,10 @@ describe('MLLP over TLS', () => {
   });
 
   it('fails with mllp.tls-handshake-failed when the client does not trust the server certificate', async () => {
-    const { server, port } = await servers.start({ handler: recordingHandler().handler, tls: { key: pem.serverKey, cert: pem.serverCert } });
+    const { server, port } = await servers.start({
+      handler: recordingHandler().handler,
+      tls: { key: pem.serverKey, cert: pem.serverCert },
+    });
     const error = await failure(client(port, true).send('MSH|1\r'));
     expect(error.code).toBe(MllpErrorCode.TlsHandshakeFailed);
     expect(error.message).toContain('tls.ca');
@@ -132,13 +187,18 @@ describe('MLLP over TLS', () => {
       const anonymous = await failure(client(port, { ca: pem.caCert }).send('MSH|anonymous\r'));
       expect(anonymous.code).toBe(MllpErrorCode.TlsHandshakeFailed);
       expect(anonymous.message).toContain('client certificate');
-      const rogue = await failure(client(port, { ca: pem.caCert, key: pem.rogueKey, cert: pem.rogueCert }).send('MSH|rogue\r'));
+      const rogue = await failure(
+        client(port, { ca: pem.caCert, key: pem.rogueKey, cert: pem.rogueCert }).send('MSH|rogue\r'),
+      );
       // Node's server closes after the handshake without an alert: the client cannot know why for sure, but says.
       expect(rogue.code).toBe(MllpErrorCode.ConnectionClosed);
       expect(rogue.message).toContain('requires a client certificate');
 
       expect(peers).toEqual([]); // neither frame reached the handler
-      expect(refusals.map((error) => error.code)).toEqual([MllpErrorCode.TlsHandshakeFailed, MllpErrorCode.TlsHandshakeFailed]);
+      expect(refusals.map((error) => error.code)).toEqual([
+        MllpErrorCode.TlsHandshakeFailed,
+        MllpErrorCode.TlsHandshakeFailed,
+      ]);
       expect(refusals[1]?.message).toContain('client certificate was not signed by the configured CA');
 
       const good = client(port, { ca: pem.caCert, key: pem.clientKey, cert: pem.clientCert });
@@ -147,7 +207,10 @@ describe('MLLP over TLS', () => {
 
     it('with requestCert but not rejectUnauthorized, lets the handler see an unauthorized certificate', async () => {
       const { peers, handler } = recordingHandler();
-      const { port } = await servers.start({ handler, tls: { ...requireClientCertificate(), rejectUnauthorized: false } });
+      const { port } = await servers.start({
+        handler,
+        tls: { ...requireClientCertificate(), rejectUnauthorized: false },
+      });
       const sender = client(port, { ca: pem.caCert, key: pem.rogueKey, cert: pem.rogueCert });
       expect((await sender.send('MSH|1\r')).toString()).toBe('ACK:MSH|1\r');
       expect(peers[0]?.certificate).toMatchObject({ subjectText: 'CN=intruder', authorized: false });
@@ -156,8 +219,13 @@ describe('MLLP over TLS', () => {
   });
 
   it('drops a plain MLLP client on a TLS port without disturbing the listener', async () => {
-    const { server, port } = await servers.start({ handler: recordingHandler().handler, tls: { key: pem.serverKey, cert: pem.serverCert } });
-    const refused = new Promise<MllpError>((resolve) => server.once('connectionRefused', (_peer, error) => resolve(error)));
+    const { server, port } = await servers.start({
+      handler: recordingHandler().handler,
+      tls: { key: pem.serverKey, cert: pem.serverCert },
+    });
+    const refused = new Promise<MllpError>((resolve) =>
+      server.once('connectionRefused', (_peer, error) => resolve(error)),
+    );
     const error = await failure(client(port, undefined, { ackTimeoutMs: 5_000 }).send('MSH|plain\r'));
     expect(error.code).toBe(MllpErrorCode.ConnectionClosed);
     expect((await refused).code).toBe(MllpErrorCode.TlsHandshakeFailed);

@@ -19,7 +19,9 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
-export async function startEchoServer(options: { host?: string; port?: number; ack?: string } = {}): Promise<EchoServer> {
+export async function startEchoServer(
+  options: { host?: string; port?: number; ack?: string } = {},
+): Promise<EchoServer> {
   const reply = Buffer.concat([Buffer.from([START]), Buffer.from(options.ack ?? FIXED_ACK), Buffer.from([END, 0x0d])]);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -57,7 +59,10 @@ export function argument(args: string[], name: string): string | undefined {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
-  const server = await startEchoServer({ host: argument(args, 'host') ?? '127.0.0.1', port: Number(argument(args, 'port') ?? 2575) });
+  const server = await startEchoServer({
+    host: argument(args, 'host') ?? '127.0.0.1',
+    port: Number(argument(args, 'port') ?? 2575),
+  });
   console.log(JSON.stringify({ port: server.port }));
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

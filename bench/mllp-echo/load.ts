@@ -134,5 +134,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     messages: Number(argument(args, 'messages') ?? 10_000),
     warmupPerConnection: Number(argument(args, 'warmup') ?? 200),
   });
-  console.log(args.includes('--json') ? JSON.stringify(result) : formatResult(`${argument(args, 'host') ?? '127.0.0.1'}:${port}`, result));
+  console.log(
+    args.includes('--json')
+      ? JSON.stringify(result)
+      : formatResult(`${argument(args, 'host') ?? '127.0.0.1'}:${port}`, result),
+  );
 }

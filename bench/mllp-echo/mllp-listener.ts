@@ -15,7 +15,10 @@ export async function startMllpListener(options: { host?: string; port?: number 
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
-  const server = await startMllpListener({ host: argument(args, 'host') ?? '127.0.0.1', port: Number(argument(args, 'port') ?? 2575) });
+  const server = await startMllpListener({
+    host: argument(args, 'host') ?? '127.0.0.1',
+    port: Number(argument(args, 'port') ?? 2575),
+  });
   console.log(JSON.stringify({ port: server.address?.port }));
   const stop = () => void server.close({ timeoutMs: 1_000 }).then(() => process.exit(0));
   process.once('SIGINT', stop);

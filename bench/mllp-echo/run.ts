@@ -14,7 +14,9 @@ const TARGETS = {
 type Target = keyof typeof TARGETS;
 
 async function startTarget(target: Target): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', TARGETS[target], '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', TARGETS[target], '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -62,7 +64,9 @@ for (let round = 1; round <= rounds; round += 1) {
   }
 }
 
-console.log('\n| connections | echo msg/s | MllpServer msg/s | ratio | echo p50 / p99 ms | MllpServer p50 / p99 ms | ratio p50 / p99 |');
+console.log(
+  '\n| connections | echo msg/s | MllpServer msg/s | ratio | echo p50 / p99 ms | MllpServer p50 / p99 ms | ratio p50 / p99 |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const plan of plans) {
   const echo = results[`echo/${plan.connections}`]!;
