@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MllpClient } from './client.js';
 import { MllpErrorCode, type MllpError } from './errors.js';
@@ -493,5 +495,30 @@ describe('MllpServer', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+const FUZZ_CRASHERS = new URL('../../shared/corpus/hl7v2/nhapi/fuzz-crashers/', import.meta.url);
+
+describe.skipIf(!existsSync(FUZZ_CRASHERS))('MllpServer with fuzzer-found HL7 inputs (nHapi corpus)', () => {
+  it('delivers each hostile payload intact, in order, and keeps serving', async () => {
+    const files = readdirSync(FUZZ_CRASHERS, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(entry.parentPath, entry.name)))
+      .filter((bytes) => bytes.length > 0);
+    expect(files.length).toBeGreaterThan(30);
+    const received: Buffer[] = [];
+    const { port } = await servers.start({
+      handler: (payload) => {
+        received.push(payload);
+        return { payload: `ACK ${received.length}` };
+      },
+    });
+    const peer = await connectRaw(port);
+    servers.track(peer.socket);
+    peer.socket.write(Buffer.concat(files.map((bytes) => frame(bytes))));
+    for (let index = 1; index <= files.length; index += 1)
+      expect((await peer.nextFrame()).toString()).toBe(`ACK ${index}`);
+    expect(received.every((payload, index) => payload.equals(files[index]!))).toBe(true);
   });
 });
