@@ -119,6 +119,19 @@ describe('MllpServer', () => {
     await busy.closed; // and the busy one, once idle in turn
   });
 
+  it('closes a connection whose peer stops reading its replies, once the writes stall for the idle timeout', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 0x41);
+    const { server, port } = await servers.start({ idleTimeoutMs: 100, handler: () => ({ payload: big }) });
+    const summary = closedSummary(server);
+    const peer = await connectRaw(port);
+    servers.track(peer.socket);
+    peer.socket.pause(); // a hostile peer: sends, never reads
+    peer.socket.write(Buffer.concat(Array.from({ length: 8 }, (_, index) => frame(`M${index}`))));
+    const closed = await summary;
+    expect(closed.reason).toBe(MllpCloseReason.IdleTimeout);
+    expect(closed.framesReceived).toBeLessThan(8); // it stopped taking frames while its replies could not be sent
+  });
+
   it('refuses connections beyond maxConnections politely and accepts again once one closes', async () => {
     const { server, port } = await servers.start({ maxConnections: 2, handler: echo });
     const refusals: MllpError[] = [];
