@@ -127,10 +127,10 @@ export class InstanceStore {
         identity = requireIdentity(dataSet);
         const expected = received.expected;
         if (expected?.sopInstanceUid && expected.sopInstanceUid !== identity.sopInstanceUid) {
-          throw new StoreError(StoreErrorCode.Mismatch, `The data set's SOP Instance UID ${identity.sopInstanceUid} differs from the command's Affected SOP Instance UID ${expected.sopInstanceUid}`);
+          throw new StoreError(StoreErrorCode.Mismatch, `SOP Instance UID mismatch: the data set has ${identity.sopInstanceUid}, the C-STORE command announced ${expected.sopInstanceUid}`);
         }
         if (expected?.sopClassUid && expected.sopClassUid !== identity.sopClassUid) {
-          throw new StoreError(StoreErrorCode.Mismatch, `The data set's SOP Class UID ${identity.sopClassUid} differs from the command's Affected SOP Class UID ${expected.sopClassUid}`);
+          throw new StoreError(StoreErrorCode.Mismatch, `SOP Class UID mismatch: the data set has ${identity.sopClassUid}, the C-STORE command announced ${expected.sopClassUid}`);
         }
         transferSyntaxUid = received.transferSyntaxUid;
         dataSetBytes = received.dataSet;

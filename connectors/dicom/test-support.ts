@@ -93,10 +93,12 @@ export function storableCorpus(): CorpusInstance[] {
     });
 }
 
+const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN', 'US', 'SS', 'UL', 'SL', 'FL', 'FD', 'AT', 'SV', 'UV']);
+
 /**
  * A canonical listing of a data set's content: every element (recursively) with its value bytes, ignoring
- * how lengths were encoded (defined/undefined), group length elements, and OB/OW on encapsulated pixel
- * data — the freedoms a DICOM toolkit takes when it rewrites a file it received (dcmtk does).
+ * how lengths were encoded (defined/undefined), group length elements, trailing padding of text values,
+ * and OB/OW on encapsulated pixel data — the freedoms a DICOM toolkit takes when it rewrites a file it received (dcmtk does).
  */
 export function canonicalContent(dataSet: DataSet, path = ''): string[] {
   const out: string[] = [];
@@ -109,7 +111,10 @@ export function canonicalContent(dataSet: DataSet, path = ''): string[] {
     } else if (element.fragments) {
       out.push(`${here} fragments ${element.fragments.map((f) => dataSet.bytes.subarray(f.offset, f.offset + f.length).toString('base64')).join(',')}`);
     } else {
-      out.push(`${here} ${element.vr} ${dataSet.bytes.subarray(element.offset, element.offset + element.length).toString('base64')}`);
+      let value = dataSet.bytes.subarray(element.offset, element.offset + element.length);
+      // Trailing padding of text values is not significant (and dcmtk trims extra spaces).
+      if (!BINARY_VRS.has(element.vr)) value = Buffer.from(value.toString('latin1').replace(/[ \0]+$/, ''), 'latin1');
+      out.push(`${here} ${element.vr} ${value.toString('base64')}`);
     }
   }
   return out;

@@ -295,7 +295,9 @@ export class Association extends EventEmitter {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(messageId);
-        reject(new Error(`No response to message ${messageId} within ${this.limits.responseTimeoutMs} ms`));
+        reject(new Error(`No response to message ${messageId} within ${this.limits.responseTimeoutMs} ms: the association was aborted`));
+        // The peer's state is unknown now: end the association rather than reuse it.
+        this.abort(AbortSource.ServiceUser, AbortReason.NotSpecified);
       }, this.limits.responseTimeoutMs);
       timer.unref();
       this.pending.set(messageId, { resolve, reject, onPending, timer });

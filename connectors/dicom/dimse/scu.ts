@@ -134,7 +134,9 @@ export async function cStore(
   if (!context) {
     return { sopInstanceUid: item.sopInstanceUid, ok: false, error: `The peer accepted no presentation context for ${item.sopClassUid} in ${item.transferSyntaxUid}` };
   }
-  const bytes = typeof item.dataSet === 'function' ? await item.dataSet() : item.dataSet;
+  let bytes = typeof item.dataSet === 'function' ? await item.dataSet() : item.dataSet;
+  // Data set fragments must have an even length: a deflated stream of odd length gets its pad byte (PS3.5 A.5).
+  if (bytes.length % 2 === 1) bytes = Buffer.concat([bytes, Buffer.of(0)]);
   const response: DimseMessage = await association.request(
     context.id,
     {
@@ -184,7 +186,7 @@ export interface ForwardOptions {
   batchSize?: number;
   limits?: Partial<AssociationLimits>;
   /** Called before each retry (for logs / metrics). */
-  onRetry?: (info: { attempt: number; delayMs: number; reason: string; pending: number }) => void;
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string; pending: number }) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -215,7 +217,7 @@ export async function forwardByCStore(remote: RemoteAe, items: readonly StoreIte
   for (let attempt = 1; pending.length > 0 && attempt <= maxAttempts; attempt++) {
     if (attempt > 1) {
       const delayMs = Math.min(options.maxDelayMs ?? 30_000, (options.baseDelayMs ?? 500) * 2 ** (attempt - 2));
-      options.onRetry?.({ attempt, delayMs, reason: [...results.values()].find((r) => !r.ok)?.error ?? 'remote status', pending: pending.length });
+      await options.onRetry?.({ attempt, delayMs, reason: [...results.values()].find((r) => !r.ok)?.error ?? 'remote status', pending: pending.length });
       await sleep(delayMs, options.signal);
     }
     const retry: StoreItem[] = [];
