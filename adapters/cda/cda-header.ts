@@ -1,5 +1,14 @@
 // CDA R2 header → a typed metadata object (what a DocumentReference and the UI need), French identifiers included.
-import { attribute, childElement, childElements, parseXml, textContent, type XmlDocument, type XmlElement, type XmlLimits } from '../xml/index.js';
+import {
+  attribute,
+  childElement,
+  childElements,
+  parseXml,
+  textContent,
+  type XmlDocument,
+  type XmlElement,
+  type XmlLimits,
+} from '../xml/index.js';
 
 export const V3 = 'urn:hl7-org:v3';
 
@@ -132,14 +141,18 @@ export function parseCda(input: Uint8Array | string, limits: Partial<XmlLimits> 
     additionalNamespaces: { xsi: 'http://www.w3.org/2001/XMLSchema-instance', sdtc: 'urn:hl7-org:sdtc' },
   });
   if (doc.root.uri !== V3 || doc.root.local !== 'ClinicalDocument') {
-    throw new CdaError(CdaErrorCode.NotCda, `The root element is {${doc.root.uri}}${doc.root.local}: a CDA document is a ClinicalDocument in urn:hl7-org:v3`);
+    throw new CdaError(
+      CdaErrorCode.NotCda,
+      `The root element is {${doc.root.uri}}${doc.root.local}: a CDA document is a ClinicalDocument in urn:hl7-org:v3`,
+    );
   }
   return doc;
 }
 
 const v3 = (el: XmlElement | undefined, local: string) => (el ? childElement(el, V3, local) : undefined);
 const v3all = (el: XmlElement | undefined, local: string) => (el ? childElements(el, V3, local) : []);
-const path = (el: XmlElement | undefined, ...steps: string[]) => steps.reduce<XmlElement | undefined>((e, s) => v3(e, s), el);
+const path = (el: XmlElement | undefined, ...steps: string[]) =>
+  steps.reduce<XmlElement | undefined>((e, s) => v3(e, s), el);
 
 function nullFlavored(el: XmlElement): boolean {
   return attribute(el, 'nullFlavor') !== undefined;
@@ -178,13 +191,18 @@ function ts(el: XmlElement | undefined): string | undefined {
 
 function name(el: XmlElement | undefined): PersonName | undefined {
   if (!el || nullFlavored(el)) return undefined;
-  const parts = (local: string) => v3all(el, local).map((p) => textContent(p).trim()).filter(Boolean);
+  const parts = (local: string) =>
+    v3all(el, local)
+      .map((p) => textContent(p).trim())
+      .filter(Boolean);
   const family = parts('family');
   const given = parts('given');
   const prefix = parts('prefix');
   const suffix = parts('suffix');
   const hasParts = family.length + given.length + prefix.length + suffix.length > 0;
-  const text = hasParts ? [...prefix, ...given, ...family.map((f) => f.toUpperCase()), ...suffix].join(' ') : textContent(el).replace(/\s+/g, ' ').trim();
+  const text = hasParts
+    ? [...prefix, ...given, ...family.map((f) => f.toUpperCase()), ...suffix].join(' ')
+    : textContent(el).replace(/\s+/g, ' ').trim();
   if (!text) return undefined;
   return { family, given, prefix, suffix, text };
 }
@@ -212,10 +230,17 @@ function version(el: XmlElement | undefined): number | undefined {
 export function readCdaHeader(doc: XmlDocument): CdaHeader {
   const root = doc.root;
   if (root.uri !== V3 || root.local !== 'ClinicalDocument') {
-    throw new CdaError(CdaErrorCode.NotCda, `The root element is {${root.uri}}${root.local}: expected ClinicalDocument in urn:hl7-org:v3`);
+    throw new CdaError(
+      CdaErrorCode.NotCda,
+      `The root element is {${root.uri}}${root.local}: expected ClinicalDocument in urn:hl7-org:v3`,
+    );
   }
   const id = ii(v3(root, 'id'));
-  if (!id) throw new CdaError(CdaErrorCode.MissingId, 'The ClinicalDocument has no id (root/extension): it cannot be referenced; ask the sender to fix the document');
+  if (!id)
+    throw new CdaError(
+      CdaErrorCode.MissingId,
+      'The ClinicalDocument has no id (root/extension): it cannot be referenced; ask the sender to fix the document',
+    );
   const titleEl = v3(root, 'title');
   const header: CdaHeader = {
     id,
@@ -247,7 +272,9 @@ export function readCdaHeader(doc: XmlDocument): CdaHeader {
   // recordTarget (the first one: a CDA is about one patient)
   const patientRole = path(root, 'recordTarget', 'patientRole');
   if (patientRole) {
-    header.patient.ids = ids(patientRole).map((pid) => (INS_KIND[pid.root] ? { ...pid, ins: INS_KIND[pid.root] } : pid));
+    header.patient.ids = ids(patientRole).map((pid) =>
+      INS_KIND[pid.root] ? { ...pid, ins: INS_KIND[pid.root] } : pid,
+    );
     header.patient.telecoms = telecoms(patientRole);
     const patient = v3(patientRole, 'patient');
     const n = name(v3(patient, 'name'));
@@ -307,7 +334,9 @@ export function readCdaHeader(doc: XmlDocument): CdaHeader {
     const effective = v3(event, 'effectiveTime');
     const se: ServiceEvent = {
       ids: eventIds,
-      studyInstanceUids: eventIds.filter((i) => !i.extension && /^[0-2](\.\d+)+$/.test(i.root) && i.root.split('.').length > 4).map((i) => i.root),
+      studyInstanceUids: eventIds
+        .filter((i) => !i.extension && /^[0-2](\.\d+)+$/.test(i.root) && i.root.split('.').length > 4)
+        .map((i) => i.root),
     };
     const code = cv(v3(event, 'code'));
     if (code) se.code = code;
@@ -324,7 +353,12 @@ export function readCdaHeader(doc: XmlDocument): CdaHeader {
     if (!pid) continue;
     const setId = ii(v3(parent, 'setId'));
     const versionNumber = version(v3(parent, 'versionNumber'));
-    header.relatedDocuments.push({ typeCode: attribute(rel, 'typeCode') ?? '', id: pid, ...(setId ? { setId } : {}), ...(versionNumber !== undefined ? { versionNumber } : {}) });
+    header.relatedDocuments.push({
+      typeCode: attribute(rel, 'typeCode') ?? '',
+      id: pid,
+      ...(setId ? { setId } : {}),
+      ...(versionNumber !== undefined ? { versionNumber } : {}),
+    });
   }
   return header;
 }
@@ -332,7 +366,9 @@ export function readCdaHeader(doc: XmlDocument): CdaHeader {
 /** The INS of the patient if the header carries one (NIR first, then NIA, then test/demo NIR). */
 export function patientIns(header: CdaHeader): PatientIdentifier | undefined {
   const order = ['NIR', 'NIA', 'NIR-test', 'NIR-demo'];
-  return [...header.patient.ids].filter((i) => i.ins && i.extension).sort((a, b) => order.indexOf(a.ins!) - order.indexOf(b.ins!))[0];
+  return [...header.patient.ids]
+    .filter((i) => i.ins && i.extension)
+    .sort((a, b) => order.indexOf(a.ins!) - order.indexOf(b.ins!))[0];
 }
 
 /** HL7 TS (`20240102103000+0100`) → FHIR dateTime (`2024-01-02T10:30:00+01:00`); undefined when not a TS. */

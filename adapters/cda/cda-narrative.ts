@@ -8,7 +8,15 @@
 //     PNG/JPEG/GIF carried in the document, a placeholder otherwise; <?xml-stylesheet?> is ignored;
 //   - elements outside urn:hl7-org:v3 (e.g. an XHTML <script>) are dropped with their content; unknown CDA
 //     elements keep their text only.
-import { attribute, childElement, childElements, textContent, type XmlDocument, type XmlElement, type XmlNode } from '../xml/index.js';
+import {
+  attribute,
+  childElement,
+  childElements,
+  textContent,
+  type XmlDocument,
+  type XmlElement,
+  type XmlNode,
+} from '../xml/index.js';
 import { V3, readCdaHeader, type CdaHeader } from './cda-header.js';
 
 export interface RenderOptions {
@@ -57,7 +65,22 @@ const ALIGN = new Set(['left', 'center', 'right', 'justify', 'char']);
 const VALIGN = new Set(['top', 'middle', 'bottom', 'baseline']);
 const SCOPE = new Set(['row', 'col', 'rowgroup', 'colgroup']);
 /** Elements removed with their content whatever their namespace. */
-const DROPPED = new Set(['script', 'style', 'iframe', 'object', 'embed', 'frame', 'frameset', 'applet', 'meta', 'link', 'base', 'form', 'svg', 'math']);
+const DROPPED = new Set([
+  'script',
+  'style',
+  'iframe',
+  'object',
+  'embed',
+  'frame',
+  'frameset',
+  'applet',
+  'meta',
+  'link',
+  'base',
+  'form',
+  'svg',
+  'math',
+]);
 const SAFE_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif']);
 
 function safeId(id: string): string {
@@ -214,11 +237,15 @@ class Renderer {
       if (value && attribute(value, 'representation') === 'B64' && SAFE_IMAGE_TYPES.has(mediaType) && !reference) {
         const data = textContent(value).replace(/\s+/g, '');
         if (/^[A-Za-z0-9+/]+={0,2}$/.test(data) && (data.length * 3) / 4 <= this.options.maxInlineImageBytes) {
-          parts.push(`<img class="cda-image" alt="${escapeHtml(captionText || ref)}" src="data:${mediaType};base64,${data}">`);
+          parts.push(
+            `<img class="cda-image" alt="${escapeHtml(captionText || ref)}" src="data:${mediaType};base64,${data}">`,
+          );
           continue;
         }
       }
-      this.notes.push(`multimedia ${ref} not displayed (${reference ? 'external reference, never fetched' : mediaType || 'not found'})`);
+      this.notes.push(
+        `multimedia ${ref} not displayed (${reference ? 'external reference, never fetched' : mediaType || 'not found'})`,
+      );
       parts.push(`<span class="cda-multimedia">[${escapeHtml(captionText || `image ${ref}`)}]</span>`);
     }
     return parts.join('') || `<span class="cda-multimedia">[${escapeHtml(captionText || 'image')}]</span>`;
@@ -248,7 +275,13 @@ function headerHtml(header: CdaHeader): string {
   const rows: [string, string | undefined][] = [
     ['Patient', header.patient.name?.text],
     ['Né(e) le', header.patient.birthTime],
-    ['Auteur', header.authors.map((a) => a.name?.text ?? a.device ?? a.organization?.name).filter(Boolean).join(', ') || undefined],
+    [
+      'Auteur',
+      header.authors
+        .map((a) => a.name?.text ?? a.device ?? a.organization?.name)
+        .filter(Boolean)
+        .join(', ') || undefined,
+    ],
     ['Date', header.effectiveTime],
     ['Établissement', header.custodian?.name],
   ];
@@ -266,10 +299,17 @@ function headerHtml(header: CdaHeader): string {
 
 /** Renders the body of a parsed CDA document to safe HTML. */
 export function renderCdaHtml(doc: XmlDocument, options: RenderOptions = {}): RenderedNarrative {
-  const opts: Required<RenderOptions> = { header: true, maxSectionDepth: 6, maxInlineImageBytes: 2 * 1024 * 1024, ...options };
+  const opts: Required<RenderOptions> = {
+    header: true,
+    maxSectionDepth: 6,
+    maxInlineImageBytes: 2 * 1024 * 1024,
+    ...options,
+  };
   const root = doc.root;
   const renderer = new Renderer(root, opts);
-  for (const pi of doc.prolog) if (pi.kind === 'pi' && pi.target === 'xml-stylesheet') renderer.notes.push('xml-stylesheet ignored (stylesheets are never applied)');
+  for (const pi of doc.prolog)
+    if (pi.kind === 'pi' && pi.target === 'xml-stylesheet')
+      renderer.notes.push('xml-stylesheet ignored (stylesheets are never applied)');
   const parts: string[] = [];
   if (opts.header) parts.push(headerHtml(readCdaHeader(doc)));
   const body = childElement(childElement(root, V3, 'component') ?? root, V3, 'structuredBody');
@@ -284,7 +324,11 @@ export function renderCdaHtml(doc: XmlDocument, options: RenderOptions = {}): Re
   } else {
     parts.push('<p class="cda-empty">Document sans corps.</p>');
   }
-  return { html: `<article class="cda-document">${parts.join('')}</article>`, sectionTitles: renderer.sectionTitles, notes: renderer.notes };
+  return {
+    html: `<article class="cda-document">${parts.join('')}</article>`,
+    sectionTitles: renderer.sectionTitles,
+    notes: renderer.notes,
+  };
 }
 
 export interface NonXmlBody {
@@ -323,7 +367,10 @@ function nonXmlHtml(nonXml: XmlElement, notes: string[]): string {
   }
   if (mediaType === 'text/plain' && text) {
     const representation = attribute(text, 'representation') ?? 'TXT';
-    const content = representation === 'B64' ? Buffer.from(textContent(text).replace(/\s+/g, ''), 'base64').toString('utf8') : textContent(text);
+    const content =
+      representation === 'B64'
+        ? Buffer.from(textContent(text).replace(/\s+/g, ''), 'base64').toString('utf8')
+        : textContent(text);
     return `<pre class="cda-plain-text">${escapeHtml(content)}</pre>`;
   }
   return `<p class="cda-attachment">Document joint (${escapeHtml(mediaType)}) : ouvrir la pièce jointe.</p>`;

@@ -1,6 +1,16 @@
 // CDA header → FHIR R4 DocumentReference + Binary (pure: ids, dates and classCode come from the caller).
 import { createHash } from 'node:crypto';
-import type { Binary, Coding, DocumentReference, Identifier, Organization, Patient, Practitioner, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Binary,
+  Coding,
+  DocumentReference,
+  Identifier,
+  Organization,
+  Patient,
+  Practitioner,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { hl7TimeToFhir, patientIns, type CdaHeader, type InstanceIdentifier } from './cda-header.js';
 
 const OID_SYSTEMS: Record<string, string> = {
@@ -17,8 +27,15 @@ export function systemForOid(oid: string | undefined): string | undefined {
 
 /** An II as a FHIR Identifier: root alone → urn:ietf:rfc:3986 / urn:oid:root; root+extension → urn:oid:root / extension. */
 export function identifierFromIi(id: InstanceIdentifier): Identifier {
-  if (id.extension) return { system: /^[0-2](\.\d+)+$/.test(id.root) ? `urn:oid:${id.root}` : `urn:uuid:${id.root}`, value: id.extension };
-  return { system: 'urn:ietf:rfc:3986', value: /^[0-2](\.\d+)+$/.test(id.root) ? `urn:oid:${id.root}` : `urn:uuid:${id.root.toLowerCase()}` };
+  if (id.extension)
+    return {
+      system: /^[0-2](\.\d+)+$/.test(id.root) ? `urn:oid:${id.root}` : `urn:uuid:${id.root}`,
+      value: id.extension,
+    };
+  return {
+    system: 'urn:ietf:rfc:3986',
+    value: /^[0-2](\.\d+)+$/.test(id.root) ? `urn:oid:${id.root}` : `urn:uuid:${id.root.toLowerCase()}`,
+  };
 }
 
 /** The XDS uniqueId of a CDA (root, or root^extension). */
@@ -44,15 +61,27 @@ export interface DocumentReferenceResult {
   binary: Binary;
 }
 
-function reference<T extends Resource = Practitioner | Organization>(id: InstanceIdentifier | undefined, display: string | undefined): Reference<T> | undefined {
+function reference<T extends Resource = Practitioner | Organization>(
+  id: InstanceIdentifier | undefined,
+  display: string | undefined,
+): Reference<T> | undefined {
   if (!id && !display) return undefined;
   return { ...(id ? { identifier: identifierFromIi(id) } : {}), ...(display ? { display } : {}) };
 }
 
 /** Builds the DocumentReference and the Binary for a CDA document (its bytes kept as they came). */
-export function cdaToDocumentReference(header: CdaHeader, bytes: Uint8Array, options: DocumentReferenceOptions): DocumentReferenceResult {
+export function cdaToDocumentReference(
+  header: CdaHeader,
+  bytes: Uint8Array,
+  options: DocumentReferenceOptions,
+): DocumentReferenceResult {
   const contentType = options.contentType ?? 'text/xml';
-  const binary: Binary = { resourceType: 'Binary', id: options.binaryId, contentType, data: Buffer.from(bytes).toString('base64') };
+  const binary: Binary = {
+    resourceType: 'Binary',
+    id: options.binaryId,
+    contentType,
+    data: Buffer.from(bytes).toString('base64'),
+  };
   const ins = patientIns(header);
   const subjectId = ins ?? header.patient.ids[0];
   const subjectIdentifier = subjectId ? identifierFromIi(subjectId) : undefined;
@@ -71,18 +100,44 @@ export function cdaToDocumentReference(header: CdaHeader, bytes: Uint8Array, opt
       }
     : undefined;
   const events = header.serviceEvents.flatMap((e) =>
-    e.code ? [{ coding: [{ ...(systemForOid(e.code.codeSystem) ? { system: systemForOid(e.code.codeSystem)! } : {}), code: e.code.code, ...(e.code.displayName ? { display: e.code.displayName } : {}) }] }] : [],
+    e.code
+      ? [
+          {
+            coding: [
+              {
+                ...(systemForOid(e.code.codeSystem) ? { system: systemForOid(e.code.codeSystem)! } : {}),
+                code: e.code.code,
+                ...(e.code.displayName ? { display: e.code.displayName } : {}),
+              },
+            ],
+          },
+        ]
+      : [],
   );
   const lows = header.serviceEvents.map((e) => hl7TimeToFhir(e.effectiveLow)).filter((x): x is string => !!x);
   const highs = header.serviceEvents.map((e) => hl7TimeToFhir(e.effectiveHigh)).filter((x): x is string => !!x);
   const related: Reference[] = [
     ...header.orderIds.map((id): Reference => ({ identifier: { ...identifierFromIi(id), type: { text: 'order' } } })),
-    ...header.serviceEvents.flatMap((e) => e.studyInstanceUids.map((uid): Reference => ({ type: 'ImagingStudy', identifier: { system: 'urn:dicom:uid', value: `urn:oid:${uid}` } }))),
+    ...header.serviceEvents.flatMap((e) =>
+      e.studyInstanceUids.map((uid): Reference => ({
+        type: 'ImagingStudy',
+        identifier: { system: 'urn:dicom:uid', value: `urn:oid:${uid}` },
+      })),
+    ),
   ];
   const relatesTo = header.relatedDocuments
     .map((r) => {
-      const code = r.typeCode === 'RPLC' ? 'replaces' : r.typeCode === 'APND' ? 'appends' : r.typeCode === 'XFRM' ? 'transforms' : undefined;
-      return code ? { code: code as 'replaces' | 'appends' | 'transforms', target: { identifier: identifierFromIi(r.id) } } : undefined;
+      const code =
+        r.typeCode === 'RPLC'
+          ? 'replaces'
+          : r.typeCode === 'APND'
+            ? 'appends'
+            : r.typeCode === 'XFRM'
+              ? 'transforms'
+              : undefined;
+      return code
+        ? { code: code as 'replaces' | 'appends' | 'transforms', target: { identifier: identifierFromIi(r.id) } }
+        : undefined;
     })
     .filter((x): x is NonNullable<typeof x> => !!x);
   const creation = hl7TimeToFhir(header.effectiveTime);
@@ -105,11 +160,26 @@ export function cdaToDocumentReference(header: CdaHeader, bytes: Uint8Array, opt
     ...(options.indexedAt ? { date: options.indexedAt } : {}),
     ...(authors.length ? { author: authors } : {}),
     ...(legal ? { authenticator: reference<Practitioner>(legal.ids[0], legal.name?.text)! } : {}),
-    ...(header.custodian ? { custodian: reference<Organization>(header.custodian.ids[0], header.custodian.name)! } : {}),
+    ...(header.custodian
+      ? { custodian: reference<Organization>(header.custodian.ids[0], header.custodian.name)! }
+      : {}),
     ...(relatesTo.length ? { relatesTo } : {}),
     ...(header.title ? { description: header.title } : {}),
     ...(header.confidentialityCode
-      ? { securityLabel: [{ coding: [{ system: systemForOid(header.confidentialityCode.codeSystem) ?? 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: header.confidentialityCode.code }] }] }
+      ? {
+          securityLabel: [
+            {
+              coding: [
+                {
+                  system:
+                    systemForOid(header.confidentialityCode.codeSystem) ??
+                    'http://terminology.hl7.org/CodeSystem/v3-Confidentiality',
+                  code: header.confidentialityCode.code,
+                },
+              ],
+            },
+          ],
+        }
       : {}),
     content: [
       {
@@ -129,7 +199,9 @@ export function cdaToDocumentReference(header: CdaHeader, bytes: Uint8Array, opt
       ? {
           context: {
             ...(events.length ? { event: events } : {}),
-            ...(lows.length ? { period: { start: lows.sort()[0]!, ...(highs.length ? { end: highs.sort().at(-1)! } : {}) } } : {}),
+            ...(lows.length
+              ? { period: { start: lows.sort()[0]!, ...(highs.length ? { end: highs.sort().at(-1)! } : {}) } }
+              : {}),
             ...(related.length ? { related } : {}),
           },
         }
@@ -150,13 +222,32 @@ export interface FileDocumentOptions extends Omit<DocumentReferenceOptions, 'con
 
 /** DocumentReference + Binary for a document that is not a CDA (PDF, image, text): metadata comes from the transport. */
 export function fileToDocumentReference(bytes: Uint8Array, options: FileDocumentOptions): DocumentReferenceResult {
-  const binary: Binary = { resourceType: 'Binary', id: options.binaryId, contentType: options.contentType, data: Buffer.from(bytes).toString('base64') };
+  const binary: Binary = {
+    resourceType: 'Binary',
+    id: options.binaryId,
+    contentType: options.contentType,
+    data: Buffer.from(bytes).toString('base64'),
+  };
   const documentReference: DocumentReference = {
     resourceType: 'DocumentReference',
-    ...(options.uniqueId ? { masterIdentifier: { system: 'urn:ietf:rfc:3986', value: /^[0-2](\.\d+)+$/.test(options.uniqueId) ? `urn:oid:${options.uniqueId}` : options.uniqueId } } : {}),
+    ...(options.uniqueId
+      ? {
+          masterIdentifier: {
+            system: 'urn:ietf:rfc:3986',
+            value: /^[0-2](\.\d+)+$/.test(options.uniqueId) ? `urn:oid:${options.uniqueId}` : options.uniqueId,
+          },
+        }
+      : {}),
     status: 'current',
     ...(options.category ? { category: [{ coding: [options.category] }] } : {}),
-    ...(options.patient ? { subject: { reference: `Patient?identifier=${options.patient.system}|${options.patient.value}`, identifier: options.patient } } : {}),
+    ...(options.patient
+      ? {
+          subject: {
+            reference: `Patient?identifier=${options.patient.system}|${options.patient.value}`,
+            identifier: options.patient,
+          },
+        }
+      : {}),
     ...(options.indexedAt ? { date: options.indexedAt } : {}),
     ...(options.title ? { description: options.title } : {}),
     content: [

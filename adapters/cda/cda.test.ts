@@ -29,8 +29,47 @@ function walk(dir: string): string[] {
 }
 
 /** The HTML tags and attributes that may appear in rendered narrative. */
-const ALLOWED_TAGS = new Set(['article', 'header', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'dl', 'dt', 'dd', 'section', 'div', 'p', 'span', 'br', 'sub', 'sup', 'ul', 'ol', 'li', 'small', 'a', 'img', 'pre', ...['table', 'thead', 'tbody', 'tfoot', 'tr', 'th', 'td', 'caption', 'col', 'colgroup']]);
-const ALLOWED_ATTRIBUTES = new Set(['class', 'id', 'href', 'src', 'alt', 'colspan', 'rowspan', 'span', 'align', 'valign', 'scope']);
+const ALLOWED_TAGS = new Set([
+  'article',
+  'header',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'dl',
+  'dt',
+  'dd',
+  'section',
+  'div',
+  'p',
+  'span',
+  'br',
+  'sub',
+  'sup',
+  'ul',
+  'ol',
+  'li',
+  'small',
+  'a',
+  'img',
+  'pre',
+  ...['table', 'thead', 'tbody', 'tfoot', 'tr', 'th', 'td', 'caption', 'col', 'colgroup'],
+]);
+const ALLOWED_ATTRIBUTES = new Set([
+  'class',
+  'id',
+  'href',
+  'src',
+  'alt',
+  'colspan',
+  'rowspan',
+  'span',
+  'align',
+  'valign',
+  'scope',
+]);
 
 /** Checks rendered HTML against the allow-list with a small tokenizer (what a browser would see as tags). */
 function assertSafeHtml(html: string): void {
@@ -63,13 +102,23 @@ describe('CDA header', () => {
     expect(patientIns(header)).toEqual({ root: '1.2.250.1.213.1.4.10', extension: '277077505600991', ins: 'NIR-test' });
     expect(header.patient.name?.text).toBe('Marie TEST');
     expect(header.patient).toMatchObject({ birthTime: '19770715', administrativeGender: 'F' });
-    expect(header.authors[0]).toMatchObject({ idnps: '810000012345', rpps: '10000012345', organization: { name: 'CH TEST' } });
+    expect(header.authors[0]).toMatchObject({
+      idnps: '810000012345',
+      rpps: '10000012345',
+      organization: { name: 'CH TEST' },
+    });
     expect(header.authors[0]!.name?.text).toBe('Dr Jean MEDECIN');
     expect(header.custodian?.name).toBe('CH TEST');
     expect(header.legalAuthenticator?.name?.family).toEqual(['MEDECIN']);
     expect(header.orderIds).toEqual([{ root: '1.2.250.1.999.7', extension: 'ORD-42' }]);
-    expect(header.serviceEvents[0]).toMatchObject({ code: { code: 'DEQP003' }, effectiveLow: '20240102090000+0100', studyInstanceUids: ['1.2.250.1.999.8.20240102.1'] });
-    expect(header.relatedDocuments).toEqual([{ typeCode: 'RPLC', id: { root: '1.2.250.1.999.1.2', extension: 'CR-2024-0000' } }]);
+    expect(header.serviceEvents[0]).toMatchObject({
+      code: { code: 'DEQP003' },
+      effectiveLow: '20240102090000+0100',
+      studyInstanceUids: ['1.2.250.1.999.8.20240102.1'],
+    });
+    expect(header.relatedDocuments).toEqual([
+      { typeCode: 'RPLC', id: { root: '1.2.250.1.999.1.2', extension: 'CR-2024-0000' } },
+    ]);
   });
 
   it('reads the header of every CDA document of the corpus; snippets and stubs are refused with a CdaError', () => {
@@ -95,28 +144,35 @@ describe('CDA header', () => {
   });
 
   it('refuses a non-CDA root, a CDA without id, and XXE', () => {
-    expect((() => {
-      try {
-        parseCda('<html xmlns="http://www.w3.org/1999/xhtml"/>');
-      } catch (e) {
-        return (e as CdaError).code;
-      }
-    })()).toBe(CdaErrorCode.NotCda);
-    expect((() => {
-      try {
-        readCdaHeader(parseCda('<ClinicalDocument xmlns="urn:hl7-org:v3"/>'));
-      } catch (e) {
-        return (e as CdaError).code;
-      }
-    })()).toBe(CdaErrorCode.MissingId);
-    const xxe = '<?xml version="1.0"?><!DOCTYPE c [<!ENTITY x SYSTEM "file:///etc/hostname">]><ClinicalDocument xmlns="urn:hl7-org:v3"><title>&x;</title></ClinicalDocument>';
-    expect((() => {
-      try {
-        parseCda(xxe);
-      } catch (e) {
-        return (e as XmlError).code;
-      }
-    })()).toBe(XmlErrorCode.DoctypeForbidden);
+    expect(
+      (() => {
+        try {
+          parseCda('<html xmlns="http://www.w3.org/1999/xhtml"/>');
+        } catch (e) {
+          return (e as CdaError).code;
+        }
+      })(),
+    ).toBe(CdaErrorCode.NotCda);
+    expect(
+      (() => {
+        try {
+          readCdaHeader(parseCda('<ClinicalDocument xmlns="urn:hl7-org:v3"/>'));
+        } catch (e) {
+          return (e as CdaError).code;
+        }
+      })(),
+    ).toBe(CdaErrorCode.MissingId);
+    const xxe =
+      '<?xml version="1.0"?><!DOCTYPE c [<!ENTITY x SYSTEM "file:///etc/hostname">]><ClinicalDocument xmlns="urn:hl7-org:v3"><title>&x;</title></ClinicalDocument>';
+    expect(
+      (() => {
+        try {
+          parseCda(xxe);
+        } catch (e) {
+          return (e as XmlError).code;
+        }
+      })(),
+    ).toBe(XmlErrorCode.DoctypeForbidden);
   });
 
   it('converts HL7 times to FHIR', () => {
@@ -142,30 +198,62 @@ describe('CDA → DocumentReference + Binary', () => {
       identifier: { system: 'urn:oid:1.2.250.1.213.1.4.10', value: '277077505600991' },
       display: 'Marie TEST',
     });
-    expect(dr.type?.coding?.[0]).toEqual({ system: 'http://loinc.org', code: '11488-4', display: 'Compte rendu de consultation' });
+    expect(dr.type?.coding?.[0]).toEqual({
+      system: 'http://loinc.org',
+      code: '11488-4',
+      display: 'Compte rendu de consultation',
+    });
     expect(dr.author?.[0]?.identifier).toEqual({ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000012345' });
     expect(dr.custodian?.display).toBe('CH TEST');
     expect(dr.securityLabel?.[0]?.coding?.[0]?.code).toBe('N');
     expect(dr.relatesTo?.[0]).toMatchObject({ code: 'replaces', target: { identifier: { value: 'CR-2024-0000' } } });
-    expect(dr.content[0]!.attachment).toMatchObject({ contentType: 'text/xml', language: 'fr-FR', url: 'Binary/b1', size: bytes.byteLength, creation: '2024-01-02T10:30:00+01:00' });
+    expect(dr.content[0]!.attachment).toMatchObject({
+      contentType: 'text/xml',
+      language: 'fr-FR',
+      url: 'Binary/b1',
+      size: bytes.byteLength,
+      creation: '2024-01-02T10:30:00+01:00',
+    });
     expect(dr.context?.period).toEqual({ start: '2024-01-02T09:00:00+01:00', end: '2024-01-02T09:30:00+01:00' });
-    expect(dr.context?.related?.map((r) => r.identifier?.value)).toEqual(['ORD-42', 'urn:oid:1.2.250.1.999.8.20240102.1']);
+    expect(dr.context?.related?.map((r) => r.identifier?.value)).toEqual([
+      'ORD-42',
+      'urn:oid:1.2.250.1.999.8.20240102.1',
+    ]);
   });
 
   it('a PDF is handled alike (DocumentReference + Binary from transport metadata)', () => {
     const pdf = Buffer.from('%PDF-1.4\n%%EOF');
-    const { documentReference, binary } = fileToDocumentReference(pdf, { binaryId: 'urn:uuid:1', contentType: 'application/pdf', title: 'scan.pdf', patient: { system: 'urn:oid:1.2.250.1.213.1.4.10', value: '277077505600991' } });
+    const { documentReference, binary } = fileToDocumentReference(pdf, {
+      binaryId: 'urn:uuid:1',
+      contentType: 'application/pdf',
+      title: 'scan.pdf',
+      patient: { system: 'urn:oid:1.2.250.1.213.1.4.10', value: '277077505600991' },
+    });
     expect(binary.contentType).toBe('application/pdf');
-    expect(documentReference.content[0]!.attachment).toMatchObject({ url: 'urn:uuid:1', size: pdf.byteLength, title: 'scan.pdf' });
+    expect(documentReference.content[0]!.attachment).toMatchObject({
+      url: 'urn:uuid:1',
+      size: pdf.byteLength,
+      title: 'scan.pdf',
+    });
     expect(documentReference.subject?.identifier?.value).toBe('277077505600991');
   });
 });
 
 describe('CDA narrative → safe HTML', () => {
   it('renders the corpus Consultation Note with all its sections (acceptance 4)', () => {
-    const doc = parseCda(readFileSync(join(CORPUS, 'hl7-c-cda-examples/Documents/Consultation_Note/Consultation_Note.xml')));
+    const doc = parseCda(
+      readFileSync(join(CORPUS, 'hl7-c-cda-examples/Documents/Consultation_Note/Consultation_Note.xml')),
+    );
     const { html, sectionTitles, notes } = renderCdaHtml(doc);
-    expect(sectionTitles).toEqual(expect.arrayContaining(['ALLERGIES AND ADVERSE REACTIONS', 'ASSESSMENT', 'HISTORY OF PRESENT ILLNESS', 'VITAL SIGNS', 'RESULTS']));
+    expect(sectionTitles).toEqual(
+      expect.arrayContaining([
+        'ALLERGIES AND ADVERSE REACTIONS',
+        'ASSESSMENT',
+        'HISTORY OF PRESENT ILLNESS',
+        'VITAL SIGNS',
+        'RESULTS',
+      ]),
+    );
     expect(sectionTitles.length).toBeGreaterThanOrEqual(12);
     for (const t of sectionTitles) expect(html).toContain(t.replace(/&/g, '&amp;'));
     expect(html).toContain('<table');
@@ -188,7 +276,9 @@ describe('CDA narrative → safe HTML', () => {
     expect(html).toContain('<ol><li>TA 130/80 mmHg</li><li>FC 72/min</li></ol>');
     expect(html).toContain('<td colspan="1" align="center">Rythme sinusal</td>');
     expect(html).toContain('<small class="cda-footnote" id="cda-fn1">[Selon la patiente.]</small>');
-    expect(html).toContain('<span class="cda-link">recommandations</span> <span class="cda-link-target">(https://www.has-sante.fr/recommandations)</span>');
+    expect(html).toContain(
+      '<span class="cda-link">recommandations</span> <span class="cda-link-target">(https://www.has-sante.fr/recommandations)</span>',
+    );
     expect(html).toContain('<h3>Conclusion</h3>');
     expect(html).toContain('<dd>Marie TEST</dd>');
     assertSafeHtml(html);
@@ -211,15 +301,52 @@ describe('CDA narrative → safe HTML', () => {
   });
 
   it('handles nonXMLBody: embedded PDF decoded, plain text shown as <pre>, references never fetched', () => {
-    const pdfDoc = parseCda(readFileSync(join(CORPUS, 'hl7-c-cda-examples/Unstructured/CDA_with_Embedded_PDF_1/Unstructured_Document_embed.xml')));
+    const pdfDoc = parseCda(
+      readFileSync(
+        join(CORPUS, 'hl7-c-cda-examples/Unstructured/CDA_with_Embedded_PDF_1/Unstructured_Document_embed.xml'),
+      ),
+    );
     const pdf = readNonXmlBody(pdfDoc)!;
     expect(pdf.mediaType).toBe('application/pdf');
     expect(pdf.bytes!.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(renderCdaHtml(pdfDoc).html).toContain('application/pdf');
-    const text = renderCdaHtml(parseCda(readFileSync(join(CORPUS, 'hl7-c-cda-examples/Unstructured/CDA_with_Embedded_Text_plain/CDA_Embedded_Text_Plain_Surgical_Consult.xml'))));
+    const text = renderCdaHtml(
+      parseCda(
+        readFileSync(
+          join(
+            CORPUS,
+            'hl7-c-cda-examples/Unstructured/CDA_with_Embedded_Text_plain/CDA_Embedded_Text_Plain_Surgical_Consult.xml',
+          ),
+        ),
+      ),
+    );
     expect(text.html).toContain('<pre class="cda-plain-text">');
-    const ref = parseCda(readFileSync(join(CORPUS, 'hl7-c-cda-examples/Unstructured/CDA_reference_PDF/Unstructured_Document_reference.xml')));
+    const ref = parseCda(
+      readFileSync(
+        join(CORPUS, 'hl7-c-cda-examples/Unstructured/CDA_reference_PDF/Unstructured_Document_reference.xml'),
+      ),
+    );
     expect(readNonXmlBody(ref)!.reference).toBeTruthy();
     expect(renderCdaHtml(ref).notes).toContain('nonXMLBody reference not fetched');
+  });
+});
+
+describe('CDA encodings', () => {
+  it('reads an ISO-8859-1 and a UTF-16 CDA the same as the UTF-8 one', () => {
+    const utf8 = fixture('fr-cr-consultation.xml').toString('utf8');
+    const reference = readCdaHeader(parseCda(utf8));
+    const latin1 = Buffer.from(utf8.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"'), 'latin1');
+    expect(readCdaHeader(parseCda(latin1))).toEqual(reference);
+    const utf16 = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(utf8.replace('encoding="UTF-8"', 'encoding="UTF-16"'), 'utf16le'),
+    ]);
+    expect(readCdaHeader(parseCda(utf16))).toEqual(reference);
+    expect(renderCdaHtml(parseCda(latin1)).html).toContain('à l&#39;effort');
+  });
+
+  it('refuses a CDA declared UTF-8 whose bytes are ISO-8859-1, naming the byte', () => {
+    const wrong = Buffer.from(fixture('fr-cr-consultation.xml').toString('utf8'), 'latin1');
+    expect(() => parseCda(wrong)).toThrow(/not valid utf-8 \(first bad byte at offset \d+/);
   });
 });

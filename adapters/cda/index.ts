@@ -18,7 +18,14 @@ export {
   type PersonName,
   type ServiceEvent,
 } from './cda-header.js';
-export { escapeHtml, readNonXmlBody, renderCdaHtml, type NonXmlBody, type RenderOptions, type RenderedNarrative } from './cda-narrative.js';
+export {
+  escapeHtml,
+  readNonXmlBody,
+  renderCdaHtml,
+  type NonXmlBody,
+  type RenderOptions,
+  type RenderedNarrative,
+} from './cda-narrative.js';
 export {
   cdaToDocumentReference,
   documentUniqueId,

@@ -34,7 +34,12 @@ describe.skipIf(!hasService('mail'))('MSSanté mail through Postfix + Dovecot', 
       startedHere = true;
     }
     const { stdout } = await run(SCRIPT, ['env']);
-    env = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split('=') as [string, string]));
+    env = Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
     ca = readFileSync(env['KENEY_MAIL_CA']!);
   });
 
@@ -78,7 +83,11 @@ describe.skipIf(!hasService('mail'))('MSSanté mail through Postfix + Dovecot', 
             if (data.count > before) resolve(data.count);
           });
           // A guard against a lost message, not a performance threshold: delivery on loopback takes milliseconds.
-          timer = setTimeout(() => reject(new Error(`no message arrived in ${user}'s INBOX within 20 s: see .work/mail/postfix/maillog`)), 20_000);
+          timer = setTimeout(
+            () =>
+              reject(new Error(`no message arrived in ${user}'s INBOX within 20 s: see .work/mail/postfix/maillog`)),
+            20_000,
+          );
         });
         const idling = client.idle(); // explicit IDLE: the server pushes EXISTS when the message lands
         await send();
@@ -98,8 +107,18 @@ describe.skipIf(!hasService('mail'))('MSSanté mail through Postfix + Dovecot', 
   it('an XDM message sent by SMTP submission is received by IMAP IDLE and filed with the same metadata', async () => {
     const doc = frenchDocument();
     const objects = frenchSubmission(doc);
-    const zip = await writeXdm(objects, [{ entryId: 'Document01', bytes: doc }], { sender: 'Keney Hub integration test' });
-    const raw = await composeMail({ from: DR, to: [HUB], subject: 'CR de consultation', text: 'Compte rendu en pièce jointe.', xdmZip: zip, mssante: { codeCda: ['11488-4'], ins: 'O' }, requestReadReceipt: true });
+    const zip = await writeXdm(objects, [{ entryId: 'Document01', bytes: doc }], {
+      sender: 'Keney Hub integration test',
+    });
+    const raw = await composeMail({
+      from: DR,
+      to: [HUB],
+      subject: 'CR de consultation',
+      text: 'Compte rendu en pièce jointe.',
+      xdmZip: zip,
+      mssante: { codeCda: ['11488-4'], ins: 'O' },
+      requestReadReceipt: true,
+    });
     const transport = smtp(DR);
     const mail = await receive(HUB, () => transport.sendMail({ envelope: { from: DR, to: [HUB] }, raw }));
     transport.close();
@@ -116,34 +135,56 @@ describe.skipIf(!hasService('mail'))('MSSanté mail through Postfix + Dovecot', 
     // The read receipt goes back to the sender and is recognized there.
     const back = smtp(HUB);
     const receipt = await receive(DR, async () =>
-      back.sendMail({ envelope: { from: HUB, to: [DR] }, raw: await composeReadReceipt({ from: HUB, to: DR, originalMessageId: mail.messageId!, originalSubject: mail.subject! }) }),
+      back.sendMail({
+        envelope: { from: HUB, to: [DR] },
+        raw: await composeReadReceipt({
+          from: HUB,
+          to: DR,
+          originalMessageId: mail.messageId!,
+          originalSubject: mail.subject!,
+        }),
+      }),
     );
     back.close();
     expect(receipt.receipt).toMatchObject({ kind: 'mdn', disposition: 'displayed', originalMessageId: mail.messageId });
   });
 
-  it.each(['xd-common-samplexdm.zip', 'xdmail-samplexdm-backslash-paths.zip'])('the corpus %s sent as IHE_XDM.ZIP is filed', async (file) => {
-    const zip = readFileSync(new URL(file, XDM_CORPUS));
-    const raw = await composeMail({ from: DR, to: [HUB], subject: file, text: 'XDM', xdmZip: zip });
-    const transport = smtp(DR);
-    const mail = await receive(HUB, () => transport.sendMail({ envelope: { from: DR, to: [HUB] }, raw }));
-    transport.close();
-    const filed = await documentsFromMail(mail);
-    if (filed.kind !== 'xdm') throw new Error('expected an XDM package');
-    expect(filed.xdm.submissions[0]!.documents).toHaveLength(1);
-    expect(filed.xdm.submissions[0]!.documents[0]!.bytes.toString('utf8')).toContain('<ClinicalDocument');
-  });
+  it.each(['xd-common-samplexdm.zip', 'xdmail-samplexdm-backslash-paths.zip'])(
+    'the corpus %s sent as IHE_XDM.ZIP is filed',
+    async (file) => {
+      const zip = readFileSync(new URL(file, XDM_CORPUS));
+      const raw = await composeMail({ from: DR, to: [HUB], subject: file, text: 'XDM', xdmZip: zip });
+      const transport = smtp(DR);
+      const mail = await receive(HUB, () => transport.sendMail({ envelope: { from: DR, to: [HUB] }, raw }));
+      transport.close();
+      const filed = await documentsFromMail(mail);
+      if (filed.kind !== 'xdm') throw new Error('expected an XDM package');
+      expect(filed.xdm.submissions[0]!.documents).toHaveLength(1);
+      expect(filed.xdm.submissions[0]!.documents[0]!.bytes.toString('utf8')).toContain('<ClinicalDocument');
+    },
+  );
 
   it('the servers give precise refusals: bad password, unknown recipient, no TLS on submission', async () => {
     await expect(smtp(DR, 'wrong').verify()).rejects.toMatchObject({ code: 'EAUTH' });
     await expect(imap(DR, 'wrong')).rejects.toThrow();
     const transport = smtp(DR);
-    await expect(transport.sendMail({ from: DR, to: 'nobody@ch-test.mssante.fr', subject: 'x', text: 'x' })).rejects.toMatchObject({ responseCode: 550 });
-    await expect(transport.sendMail({ from: DR, to: 'someone@example.org', subject: 'x', text: 'x' })).rejects.toMatchObject({ code: 'EENVELOPE' });
+    await expect(
+      transport.sendMail({ from: DR, to: 'nobody@ch-test.mssante.fr', subject: 'x', text: 'x' }),
+    ).rejects.toMatchObject({ responseCode: 550 });
+    await expect(
+      transport.sendMail({ from: DR, to: 'someone@example.org', subject: 'x', text: 'x' }),
+    ).rejects.toMatchObject({ code: 'EENVELOPE' });
     transport.close();
     // Without STARTTLS the submission port offers no AUTH and refuses to relay.
-    const plain = nodemailer.createTransport({ host: '127.0.0.1', port: Number(env['KENEY_MAIL_SUBMISSION_PORT']), secure: false, ignoreTLS: true });
-    await expect(plain.sendMail({ from: DR, to: HUB, subject: 'x', text: 'x' })).rejects.toMatchObject({ responseCode: 530 });
+    const plain = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: Number(env['KENEY_MAIL_SUBMISSION_PORT']),
+      secure: false,
+      ignoreTLS: true,
+    });
+    await expect(plain.sendMail({ from: DR, to: HUB, subject: 'x', text: 'x' })).rejects.toMatchObject({
+      responseCode: 530,
+    });
     plain.close();
   });
 });

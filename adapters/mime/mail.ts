@@ -33,7 +33,10 @@ export interface MailLimits {
   maxAttachments: number;
 }
 
-export const DEFAULT_MAIL_LIMITS: Readonly<MailLimits> = Object.freeze({ maxBytes: 50 * 1024 * 1024, maxAttachments: 100 });
+export const DEFAULT_MAIL_LIMITS: Readonly<MailLimits> = Object.freeze({
+  maxBytes: 50 * 1024 * 1024,
+  maxAttachments: 100,
+});
 
 export interface MailAddress {
   address: string;
@@ -105,7 +108,17 @@ export interface ReceivedMail {
 
 function addresses(value: AddressObject | AddressObject[] | undefined): MailAddress[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  return list.flatMap((a) => a.value).flatMap((a) => (a.address ? [{ address: a.address.toLowerCase(), ...(a.name ? { name: a.name } : {}) }] : a.group ? a.group.filter((g) => g.address).map((g) => ({ address: g.address!.toLowerCase(), ...(g.name ? { name: g.name } : {}) })) : []));
+  return list
+    .flatMap((a) => a.value)
+    .flatMap((a) =>
+      a.address
+        ? [{ address: a.address.toLowerCase(), ...(a.name ? { name: a.name } : {}) }]
+        : a.group
+          ? a.group
+              .filter((g) => g.address)
+              .map((g) => ({ address: g.address!.toLowerCase(), ...(g.name ? { name: g.name } : {}) }))
+          : [],
+    );
 }
 
 function headerText(parsed: ParsedMail, name: string): string | undefined {
@@ -157,7 +170,8 @@ function reportPart(raw: Buffer, parsed: ParsedMail, types: readonly string[]): 
     if (!split) continue;
     const headers = body.slice(0, split.index);
     const type = /^content-type:\s*([^;\s]+)/im.exec(headers)?.[1]?.toLowerCase();
-    if (type && types.includes(type)) return Buffer.from(body.slice(split.index + split[0].length), 'latin1').toString('utf8');
+    if (type && types.includes(type))
+      return Buffer.from(body.slice(split.index + split[0].length), 'latin1').toString('utf8');
   }
   return undefined;
 }
@@ -165,18 +179,28 @@ function reportPart(raw: Buffer, parsed: ParsedMail, types: readonly string[]): 
 function readReceipt(raw: Buffer, parsed: ParsedMail): Receipt | undefined {
   const attachments: Attachment[] = parsed.attachments;
   const mdnText =
-    attachments.find((a) => a.contentType.toLowerCase() === 'message/disposition-notification')?.content.toString('utf8') ??
-    reportPart(raw, parsed, ['message/disposition-notification']);
+    attachments
+      .find((a) => a.contentType.toLowerCase() === 'message/disposition-notification')
+      ?.content.toString('utf8') ?? reportPart(raw, parsed, ['message/disposition-notification']);
   if (mdnText) {
     const fields = reportFields(mdnText).reduce((acc, m) => new Map([...acc, ...m]), new Map<string, string>());
     const disposition = fields.get('disposition') ?? '';
-    const type = /\/\s*([a-z-]+)/i.exec(disposition.split(';')[1] ?? disposition)?.[1] ?? (disposition.split(';').pop() ?? '').trim();
+    const type =
+      /\/\s*([a-z-]+)/i.exec(disposition.split(';')[1] ?? disposition)?.[1] ??
+      (disposition.split(';').pop() ?? '').trim();
     const original = fields.get('original-message-id');
     const recipient = stripType(fields.get('final-recipient'));
-    return { kind: 'mdn', disposition: type.toLowerCase(), ...(original ? { originalMessageId: original } : {}), ...(recipient ? { finalRecipient: recipient } : {}) };
+    return {
+      kind: 'mdn',
+      disposition: type.toLowerCase(),
+      ...(original ? { originalMessageId: original } : {}),
+      ...(recipient ? { finalRecipient: recipient } : {}),
+    };
   }
   const dsnTypes = ['message/delivery-status', 'message/global-delivery-status'];
-  const dsnText = attachments.find((a) => dsnTypes.includes(a.contentType.toLowerCase()))?.content.toString('utf8') ?? reportPart(raw, parsed, dsnTypes);
+  const dsnText =
+    attachments.find((a) => dsnTypes.includes(a.contentType.toLowerCase()))?.content.toString('utf8') ??
+    reportPart(raw, parsed, dsnTypes);
   if (dsnText) {
     const blocks = reportFields(dsnText);
     const perMessage = blocks[0] ?? new Map<string, string>();
@@ -197,7 +221,11 @@ function readReceipt(raw: Buffer, parsed: ParsedMail): Receipt | undefined {
   return undefined;
 }
 
-const REPORT_TYPES = new Set(['message/disposition-notification', 'message/delivery-status', 'message/global-delivery-status']);
+const REPORT_TYPES = new Set([
+  'message/disposition-notification',
+  'message/delivery-status',
+  'message/global-delivery-status',
+]);
 
 /** Is this attachment the XDM archive? Name IHE_XDM.ZIP in any case, with or without a path. */
 export function isXdmAttachment(a: Pick<MailAttachment, 'filename'>): boolean {
@@ -208,14 +236,32 @@ export function isXdmAttachment(a: Pick<MailAttachment, 'filename'>): boolean {
 /** Parses a raw message. Throws {@link MailError} for input that is not a message or exceeds the limits. */
 export async function parseMail(raw: Buffer, limits: Partial<MailLimits> = {}): Promise<ReceivedMail> {
   const lim = { ...DEFAULT_MAIL_LIMITS, ...limits };
-  if (raw.byteLength === 0 || raw.toString('latin1', 0, Math.min(raw.length, 4096)).trim() === '') throw new MailError(MailErrorCode.Empty, 'The message is empty');
-  if (raw.byteLength > lim.maxBytes) throw new MailError(MailErrorCode.TooLarge, `The message is ${raw.byteLength} bytes, more than the limit of ${lim.maxBytes}`);
+  if (raw.byteLength === 0 || raw.toString('latin1', 0, Math.min(raw.length, 4096)).trim() === '')
+    throw new MailError(MailErrorCode.Empty, 'The message is empty');
+  if (raw.byteLength > lim.maxBytes)
+    throw new MailError(
+      MailErrorCode.TooLarge,
+      `The message is ${raw.byteLength} bytes, more than the limit of ${lim.maxBytes}`,
+    );
   // A message starts with a header block: "Name: value" lines (a BOM, as some Windows tools write, is tolerated).
   const head = raw.toString('latin1', 0, Math.min(raw.length, 1024)).replace(/^\uFEFF|^\xEF\xBB\xBF/, '');
-  if (!/^[!-9;-~]+:/.test(head)) throw new MailError(MailErrorCode.NotAMessage, 'The input does not start with mail headers (Name: value): not an RFC 5322 message');
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  if (!/^[!-9;-~]+:/.test(head))
+    throw new MailError(
+      MailErrorCode.NotAMessage,
+      'The input does not start with mail headers (Name: value): not an RFC 5322 message',
+    );
+  const parsed = await simpleParser(raw, {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipTextLinks: true,
+    skipImageLinks: true,
+  });
   const all = parsed.attachments;
-  if (all.length > lim.maxAttachments) throw new MailError(MailErrorCode.TooManyAttachments, `The message has ${all.length} attachments, more than the limit of ${lim.maxAttachments}`);
+  if (all.length > lim.maxAttachments)
+    throw new MailError(
+      MailErrorCode.TooManyAttachments,
+      `The message has ${all.length} attachments, more than the limit of ${lim.maxAttachments}`,
+    );
   const attachments: MailAttachment[] = all
     .filter((a) => !REPORT_TYPES.has(a.contentType.toLowerCase()))
     .map((a) => ({
@@ -232,8 +278,10 @@ export async function parseMail(raw: Buffer, limits: Partial<MailLimits> = {}): 
   const dnt = headerText(parsed, 'disposition-notification-to');
   const receipt = readReceipt(raw, parsed);
   const headers: Record<string, string> = {};
-  for (const line of parsed.headerLines) if (!(line.key in headers)) headers[line.key] = headerText(parsed, line.key) ?? '';
-  const references = parsed.references === undefined ? [] : Array.isArray(parsed.references) ? parsed.references : [parsed.references];
+  for (const line of parsed.headerLines)
+    if (!(line.key in headers)) headers[line.key] = headerText(parsed, line.key) ?? '';
+  const references =
+    parsed.references === undefined ? [] : Array.isArray(parsed.references) ? parsed.references : [parsed.references];
   const xdmZip = attachments.find(isXdmAttachment);
   return {
     ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
@@ -249,7 +297,12 @@ export async function parseMail(raw: Buffer, limits: Partial<MailLimits> = {}): 
     attachments,
     ...(xdmZip ? { xdmZip } : {}),
     mssante: {
-      codeCda: codeCda ? codeCda.split(',').map((c) => c.trim()).filter(Boolean) : [],
+      codeCda: codeCda
+        ? codeCda
+            .split(',')
+            .map((c) => c.trim())
+            .filter(Boolean)
+        : [],
       ...(ins ? { ins } : {}),
       ...(nil ? { nil } : {}),
       ...(mes ? { mes } : {}),
@@ -290,13 +343,18 @@ const HEADER_VALUE = /^[\x20-\x7e]*$/;
 
 function headerValue(name: string, value: string): string {
   if (!HEADER_VALUE.test(value)) {
-    throw new MailError(MailErrorCode.BadHeaderValue, `${name} must be printable ASCII without line breaks (got ${JSON.stringify(value.slice(0, 40))})`);
+    throw new MailError(
+      MailErrorCode.BadHeaderValue,
+      `${name} must be printable ASCII without line breaks (got ${JSON.stringify(value.slice(0, 40))})`,
+    );
   }
   return value;
 }
 
 function build(options: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
-  return new Promise((resolve, reject) => new MailComposer(options).compile().build((err, message) => (err ? reject(err) : resolve(message))));
+  return new Promise((resolve, reject) =>
+    new MailComposer(options).compile().build((err, message) => (err ? reject(err) : resolve(message))),
+  );
 }
 
 /** Composes an MSSanté message (RFC 5322 bytes, ready for SMTP). */
@@ -307,10 +365,17 @@ export async function composeMail(mail: OutgoingMail): Promise<Buffer> {
   if (m.ins) headers['X-MSS-INS'] = headerValue('X-MSS-INS', m.ins);
   if (m.nil) headers['X-MSS-NIL'] = headerValue('X-MSS-NIL', m.nil);
   if (m.mes) headers['X-MSS-MES'] = headerValue('X-MSS-MES', m.mes);
-  if (mail.requestReadReceipt) headers['Disposition-Notification-To'] = headerValue('Disposition-Notification-To', mail.from);
+  if (mail.requestReadReceipt)
+    headers['Disposition-Notification-To'] = headerValue('Disposition-Notification-To', mail.from);
   const attachments = [
-    ...(mail.xdmZip ? [{ filename: 'IHE_XDM.ZIP', contentType: 'application/zip', content: Buffer.from(mail.xdmZip) }] : []),
-    ...(mail.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.bytes) })),
+    ...(mail.xdmZip
+      ? [{ filename: 'IHE_XDM.ZIP', contentType: 'application/zip', content: Buffer.from(mail.xdmZip) }]
+      : []),
+    ...(mail.attachments ?? []).map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: Buffer.from(a.bytes),
+    })),
   ];
   return build({
     from: mail.from,
@@ -331,7 +396,10 @@ export async function composeMail(mail: OutgoingMail): Promise<Buffer> {
  *  some operators' filters are not: restore the documented spelling in the header block only. */
 function restoreHeaderCase(message: Buffer): Buffer {
   const end = message.indexOf('\r\n\r\n');
-  const head = message.subarray(0, end).toString('latin1').replace(/^X-Mss-(Codecda|Ins|Nil|Mes):/gim, (_, n: string) => `X-MSS-${n.toUpperCase()}:`);
+  const head = message
+    .subarray(0, end)
+    .toString('latin1')
+    .replace(/^X-Mss-(Codecda|Ins|Nil|Mes):/gim, (_, n: string) => `X-MSS-${n.toUpperCase()}:`);
   return Buffer.concat([Buffer.from(head, 'latin1'), message.subarray(end)]);
 }
 
@@ -397,7 +465,6 @@ export async function composeReadReceipt(options: ReadReceiptOptions): Promise<B
 }
 
 // ---- MSSanté headers from the documents, documents from a mail ------------------------------------------------
-
 
 /**
  * X-MSS-CODECDA and X-MSS-INS for the CDA documents of an XDM archive (Référentiel socle MSSanté #2 §3.8):

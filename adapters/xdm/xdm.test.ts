@@ -31,7 +31,12 @@ describe('XDM corpus zips (acceptance 3: both are filed)', () => {
     const sub = pkg.submissions[0]!;
     expect(sub.subsetPath).toBe('samplexdm/IHE_XDM/SUBSET01');
     expect(sub.documents).toHaveLength(1);
-    expect(sub.documents[0]).toMatchObject({ entryId: 'Document01', path: 'samplexdm/IHE_XDM/SUBSET01/Document01.xml', matchedBy: 'entry-id', mimeType: 'text/xml' });
+    expect(sub.documents[0]).toMatchObject({
+      entryId: 'Document01',
+      path: 'samplexdm/IHE_XDM/SUBSET01/Document01.xml',
+      matchedBy: 'entry-id',
+      mimeType: 'text/xml',
+    });
     expect(readCdaHeader(parseCda(sub.documents[0]!.bytes)).patient.name).toBeTruthy();
     expect(sub.issues.filter((i) => i.severity === 'error')).toEqual([]);
     expect(sub.issues.some((i) => i.message.includes('hash'))).toBe(false);
@@ -59,7 +64,11 @@ describe('writing XDM', () => {
   it('writes README.TXT, INDEX.HTM, METADATA.XML and documents; reading it back gives the same metadata and bytes', async () => {
     const doc = frenchDocument();
     const objects = frenchSubmission(doc);
-    const zip = await writeXdm(objects, [{ entryId: 'Document01', bytes: doc }], { sender: 'Keney Hub tests', contact: 'dr.test@ch-test.mssante.fr', mtime: new Date('2024-01-02T00:00:00Z') });
+    const zip = await writeXdm(objects, [{ entryId: 'Document01', bytes: doc }], {
+      sender: 'Keney Hub tests',
+      contact: 'dr.test@ch-test.mssante.fr',
+      mtime: new Date('2024-01-02T00:00:00Z'),
+    });
     const names = (await readZip(zip)).map((e) => e.path).sort();
     expect(names).toEqual(['IHE_XDM/SUBSET01/DOC0001.TXT', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
     const pkg = await readXdm(zip);
@@ -77,14 +86,18 @@ describe('writing XDM', () => {
 
   it('refuses a DocumentEntry without document and a document without entry', async () => {
     await expect(writeXdm(frenchSubmission(), [], { sender: 'x' })).rejects.toThrow(/has no document/);
-    await expect(writeXdm(frenchSubmission(), [{ entryId: 'Nope', bytes: Buffer.from('x') }], { sender: 'x' })).rejects.toThrow(/no DocumentEntry/);
+    await expect(
+      writeXdm(frenchSubmission(), [{ entryId: 'Nope', bytes: Buffer.from('x') }], { sender: 'x' }),
+    ).rejects.toThrow(/no DocumentEntry/);
   });
 
   it('a document that does not match its hash and size is reported with the metadata error, and still listed', async () => {
     const doc = frenchDocument();
     const zip = await writeXdm(frenchSubmission(doc), [{ entryId: 'Document01', bytes: doc }], { sender: 'x' });
     const entries = await readZip(zip);
-    const tampered = await writeZip(entries.map((e) => ({ path: e.path, bytes: e.path.endsWith('DOC0001.TXT') ? Buffer.from('altered!') : e.bytes })));
+    const tampered = await writeZip(
+      entries.map((e) => ({ path: e.path, bytes: e.path.endsWith('DOC0001.TXT') ? Buffer.from('altered!') : e.bytes })),
+    );
     const sub = (await readXdm(tampered)).submissions[0]!;
     const errors = sub.issues.filter((i) => i.severity === 'error');
     expect(errors.map((i) => i.code)).toEqual(['XDSRegistryMetadataError', 'XDSRegistryMetadataError']);
@@ -98,7 +111,9 @@ describe('hostile zips', () => {
   it('path traversal and absolute paths are refused', async () => {
     const base = await writeZip([{ path: 'aa/evil.txt', bytes: Buffer.from('x') }]);
     expect((await zipError(readXdm(rename(base, 'aa/evil.txt', '../evil.txt')))).code).toBe(ZipErrorCode.PathTraversal);
-    expect((await zipError(readXdm(rename(base, 'aa/evil.txt', '..\\evil.txt')))).code).toBe(ZipErrorCode.PathTraversal);
+    expect((await zipError(readXdm(rename(base, 'aa/evil.txt', '..\\evil.txt')))).code).toBe(
+      ZipErrorCode.PathTraversal,
+    );
     expect((await zipError(readXdm(rename(base, 'aa/evil.txt', '/a/evil.txt')))).code).toBe(ZipErrorCode.PathTraversal);
     expect((await zipError(readXdm(rename(base, 'aa/evil.txt', 'C:/evil.txt')))).code).toBe(ZipErrorCode.PathTraversal);
   });
@@ -114,7 +129,9 @@ describe('hostile zips', () => {
   it('size and count limits', async () => {
     const many = await writeZip(Array.from({ length: 30 }, (_, i) => ({ path: `f${i}.txt`, bytes: Buffer.from('x') })));
     expect((await zipError(readZip(many, { maxEntries: 10 }))).code).toBe(ZipErrorCode.TooManyEntries);
-    const big = await writeZip([{ path: 'a.bin', bytes: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)) }]);
+    const big = await writeZip([
+      { path: 'a.bin', bytes: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)) },
+    ]);
     expect((await zipError(readZip(big, { maxEntryBytes: 1000 }))).code).toBe(ZipErrorCode.EntryTooLarge);
     const two = await writeZip([
       { path: 'a.bin', bytes: Buffer.alloc(600, 1) },
@@ -139,7 +156,10 @@ describe('hostile zips', () => {
     const zip = await writeZip([{ path: 'README.TXT', bytes: Buffer.from('hello') }]);
     expect((await zipError(readXdm(zip.subarray(0, zip.length - 10)))).code).toBe(ZipErrorCode.NotAZip);
     const encrypted = Buffer.from(zip);
-    encrypted.writeUInt16LE(encrypted.readUInt16LE(encrypted.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 8) | 1, encrypted.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 8);
+    encrypted.writeUInt16LE(
+      encrypted.readUInt16LE(encrypted.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 8) | 1,
+      encrypted.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 8,
+    );
     expect((await zipError(readXdm(encrypted))).code).toBe(ZipErrorCode.Encrypted);
     await expect(readXdm(zip)).rejects.toThrow(/No METADATA.XML/);
   });

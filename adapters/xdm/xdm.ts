@@ -94,9 +94,14 @@ export async function readXdm(zipBytes: Buffer, options: XdmReadOptions = {}): P
   const byLower = new Map<string, ZipEntry>();
   for (const e of entries) byLower.set(e.path.toLowerCase(), e);
 
-  const metadataFiles = entries.filter((e) => (e.path.split('/').pop() ?? '').toLowerCase() === 'metadata.xml').sort((a, b) => a.path.localeCompare(b.path));
+  const metadataFiles = entries
+    .filter((e) => (e.path.split('/').pop() ?? '').toLowerCase() === 'metadata.xml')
+    .sort((a, b) => a.path.localeCompare(b.path));
   if (metadataFiles.length === 0) {
-    throw new XdmError(XdmErrorCode.NoMetadata, 'No METADATA.XML in the archive: an XDM zip has IHE_XDM/SUBSETnn/METADATA.XML; this is not XDM media');
+    throw new XdmError(
+      XdmErrorCode.NoMetadata,
+      'No METADATA.XML in the archive: an XDM zip has IHE_XDM/SUBSETnn/METADATA.XML; this is not XDM media',
+    );
   }
 
   // The package root: the folder that holds IHE_XDM (or the subset folders when IHE_XDM is missing).
@@ -106,7 +111,9 @@ export async function readXdm(zipBytes: Buffer, options: XdmReadOptions = {}): P
   const root = xdmIndex >= 0 ? parts.slice(0, xdmIndex).join('/') : parts.slice(0, -1).join('/');
   if (xdmIndex < 0) warnings.push('no IHE_XDM folder: the subset folders are at the top of the archive');
   if (root) warnings.push(`the package is inside an extra folder "${root}/"`);
-  for (const m of metadataFiles) if (m.path.split('/').pop() !== 'METADATA.XML') warnings.push(`"${m.path}" is not upper case (METADATA.XML expected): accepted`);
+  for (const m of metadataFiles)
+    if (m.path.split('/').pop() !== 'METADATA.XML')
+      warnings.push(`"${m.path}" is not upper case (METADATA.XML expected): accepted`);
   const atRoot = (name: string) => byLower.get((root ? `${root}/${name}` : name).toLowerCase());
   const readme = atRoot('README.TXT');
   const index = atRoot('INDEX.HTM');
@@ -117,16 +124,31 @@ export async function readXdm(zipBytes: Buffer, options: XdmReadOptions = {}): P
   for (const metadata of metadataFiles) {
     const subsetPath = dirname(metadata.path);
     const issues: XdsIssue[] = [];
-    let objects: RegistryObjectList = { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] };
+    let objects: RegistryObjectList = {
+      submissionSets: [],
+      documentEntries: [],
+      folders: [],
+      associations: [],
+      objectRefs: [],
+    };
     try {
-      const parsed = parseSubmitObjectsRequest(parseXml(metadata.bytes, { source: metadata.path, limits: options.xml }).root);
+      const parsed = parseSubmitObjectsRequest(
+        parseXml(metadata.bytes, { source: metadata.path, limits: options.xml }).root,
+      );
       objects = parsed.objects;
       issues.push(...parsed.issues);
     } catch (error) {
       if (!isXmlError(error)) throw error;
-      issues.push({ code: XdsErrorCode.registryMetadataError, severity: 'error', message: error.message, location: metadata.path });
+      issues.push({
+        code: XdsErrorCode.registryMetadataError,
+        severity: 'error',
+        message: error.message,
+        location: metadata.path,
+      });
     }
-    const subsetFiles = entries.filter((e) => dirname(e.path).toLowerCase() === subsetPath.toLowerCase() && e !== metadata);
+    const subsetFiles = entries.filter(
+      (e) => dirname(e.path).toLowerCase() === subsetPath.toLowerCase() && e !== metadata,
+    );
     const claimed = new Set<ZipEntry>();
     const documents: XdmDocument[] = [];
     for (const entry of objects.documentEntries) {
@@ -135,16 +157,28 @@ export async function readXdm(zipBytes: Buffer, options: XdmReadOptions = {}): P
       let matchedBy: XdmDocument['matchedBy'] = 'uri';
       if (entry.uri) {
         const rel = normalizeRelative(entry.uri);
-        found = byLower.get(`${subsetPath}/${rel}`.toLowerCase()) ?? byLower.get((root ? `${root}/${rel}` : rel).toLowerCase());
-        if (found && !entries.some((e) => e.path === `${subsetPath}/${rel}` || e.path === (root ? `${root}/${rel}` : rel))) warnings.push(`URI "${entry.uri}" matched "${found.path}" ignoring case`);
+        found =
+          byLower.get(`${subsetPath}/${rel}`.toLowerCase()) ??
+          byLower.get((root ? `${root}/${rel}` : rel).toLowerCase());
+        if (
+          found &&
+          !entries.some((e) => e.path === `${subsetPath}/${rel}` || e.path === (root ? `${root}/${rel}` : rel))
+        )
+          warnings.push(`URI "${entry.uri}" matched "${found.path}" ignoring case`);
       }
       if (!found) {
         matchedBy = 'entry-id';
-        found = subsetFiles.find((f) => !claimed.has(f) && (f.path.split('/').pop() ?? '').replace(/\.[^.]*$/, '').toLowerCase() === entry.id.toLowerCase());
+        found = subsetFiles.find(
+          (f) =>
+            !claimed.has(f) &&
+            (f.path.split('/').pop() ?? '').replace(/\.[^.]*$/, '').toLowerCase() === entry.id.toLowerCase(),
+        );
       }
       if (!found && entry.hash) {
         matchedBy = 'hash';
-        found = subsetFiles.find((f) => !claimed.has(f) && createHash('sha1').update(f.bytes).digest('hex') === entry.hash!.toLowerCase());
+        found = subsetFiles.find(
+          (f) => !claimed.has(f) && createHash('sha1').update(f.bytes).digest('hex') === entry.hash!.toLowerCase(),
+        );
       }
       if (!found) {
         matchedBy = 'mime-type';
@@ -161,13 +195,26 @@ export async function readXdm(zipBytes: Buffer, options: XdmReadOptions = {}): P
         });
         continue;
       }
-      if (matchedBy !== 'uri') warnings.push(`DocumentEntry ${entry.id} has ${entry.uri ? 'a URI that names no file' : 'no URI'}; matched "${found.path}" by ${matchedBy}`);
+      if (matchedBy !== 'uri')
+        warnings.push(
+          `DocumentEntry ${entry.id} has ${entry.uri ? 'a URI that names no file' : 'no URI'}; matched "${found.path}" by ${matchedBy}`,
+        );
       claimed.add(found);
       documents.push({ entryId: entry.id, path: found.path, bytes: found.bytes, mimeType, matchedBy });
     }
     const docMap = new Map(documents.map((d) => [d.entryId, { bytes: d.bytes }]));
-    issues.push(...validateSubmission(objects, { profile: 'XDM', documents: docMap }).filter((i) => i.code !== XdsErrorCode.missingDocument));
-    submissions.push({ subsetPath, objects, issues, documents, unreferencedFiles: subsetFiles.filter((f) => !claimed.has(f)).map((f) => f.path) });
+    issues.push(
+      ...validateSubmission(objects, { profile: 'XDM', documents: docMap }).filter(
+        (i) => i.code !== XdsErrorCode.missingDocument,
+      ),
+    );
+    submissions.push({
+      subsetPath,
+      objects,
+      issues,
+      documents,
+      unreferencedFiles: subsetFiles.filter((f) => !claimed.has(f)).map((f) => f.path),
+    });
   }
   return {
     submissions,
@@ -203,7 +250,11 @@ function fileExtension(mimeType: string): string {
  * Writes a valid XDM zip (ITI-32): README.TXT, INDEX.HTM, IHE_XDM/SUBSET01/METADATA.XML and the documents as
  * DOC0001.XML… The DocumentEntries get their URI, hash and size from the files (the input is not modified).
  */
-export async function writeXdm(objects: RegistryObjectList, documents: readonly XdmDocumentToWrite[], options: XdmWriteOptions): Promise<Buffer> {
+export async function writeXdm(
+  objects: RegistryObjectList,
+  documents: readonly XdmDocumentToWrite[],
+  options: XdmWriteOptions,
+): Promise<Buffer> {
   const copy: RegistryObjectList = structuredClone(objects);
   const files: { path: string; bytes: Uint8Array }[] = [];
   documents.forEach((doc, i) => {
@@ -216,7 +267,8 @@ export async function writeXdm(objects: RegistryObjectList, documents: readonly 
     files.push({ path: `IHE_XDM/SUBSET01/${name}`, bytes: doc.bytes });
   });
   for (const entry of copy.documentEntries) {
-    if (!documents.some((d) => d.entryId === entry.id)) throw new Error(`writeXdm: DocumentEntry "${entry.id}" has no document`);
+    if (!documents.some((d) => d.entryId === entry.id))
+      throw new Error(`writeXdm: DocumentEntry "${entry.id}" has no document`);
   }
   const metadata = serializeXml(buildSubmitObjectsRequest(copy));
   const set = copy.submissionSets[0];
@@ -236,7 +288,12 @@ export async function writeXdm(objects: RegistryObjectList, documents: readonly 
     `<h1>${html(set?.title ?? 'Documents')}</h1><ul>` +
     '<li><a href="README.TXT">README.TXT</a></li>' +
     '<li><a href="IHE_XDM/SUBSET01/METADATA.XML">IHE_XDM/SUBSET01/METADATA.XML</a></li>' +
-    copy.documentEntries.map((e) => `<li><a href="IHE_XDM/SUBSET01/${html(e.uri ?? '')}">${html(e.title ?? e.uri ?? e.id)}</a> (${html(e.mimeType ?? '')})</li>`).join('') +
+    copy.documentEntries
+      .map(
+        (e) =>
+          `<li><a href="IHE_XDM/SUBSET01/${html(e.uri ?? '')}">${html(e.title ?? e.uri ?? e.id)}</a> (${html(e.mimeType ?? '')})</li>`,
+      )
+      .join('') +
     '</ul></body></html>';
   return writeZip(
     [

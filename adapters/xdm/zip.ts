@@ -54,17 +54,29 @@ export interface ZipEntry {
 
 function open(buffer: Buffer): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(buffer, { lazyEntries: true, decodeStrings: true, strictFileNames: false, validateEntrySizes: true }, (err, zip) => {
-      if (err || !zip) reject(new ZipError(ZipErrorCode.NotAZip, `Not a readable zip archive (${err?.message ?? 'unknown error'}): send a ZIP file`));
-      else resolve(zip);
-    });
+    yauzl.fromBuffer(
+      buffer,
+      { lazyEntries: true, decodeStrings: true, strictFileNames: false, validateEntrySizes: true },
+      (err, zip) => {
+        if (err || !zip)
+          reject(
+            new ZipError(
+              ZipErrorCode.NotAZip,
+              `Not a readable zip archive (${err?.message ?? 'unknown error'}): send a ZIP file`,
+            ),
+          );
+        else resolve(zip);
+      },
+    );
   });
 }
 
 function mapYauzlError(error: Error): ZipError {
   const m = error.message;
-  if (/absolute path|invalid relative path/.test(m)) return new ZipError(ZipErrorCode.PathTraversal, `The archive contains an entry outside its root (${m}): refused`);
-  if (/too many bytes/i.test(m)) return new ZipError(ZipErrorCode.SuspiciousRatio, `An entry inflates beyond its declared size (${m}): refused`);
+  if (/absolute path|invalid relative path/.test(m))
+    return new ZipError(ZipErrorCode.PathTraversal, `The archive contains an entry outside its root (${m}): refused`);
+  if (/too many bytes/i.test(m))
+    return new ZipError(ZipErrorCode.SuspiciousRatio, `An entry inflates beyond its declared size (${m}): refused`);
   return new ZipError(ZipErrorCode.Corrupt, `The archive is damaged: ${m}`);
 }
 
@@ -74,7 +86,10 @@ export async function readZip(buffer: Buffer, limits: Partial<ZipLimits> = {}): 
   const zip = await open(buffer);
   if (zip.entryCount > lim.maxEntries) {
     zip.close();
-    throw new ZipError(ZipErrorCode.TooManyEntries, `The archive has ${zip.entryCount} entries, more than the limit of ${lim.maxEntries}`);
+    throw new ZipError(
+      ZipErrorCode.TooManyEntries,
+      `The archive has ${zip.entryCount} entries, more than the limit of ${lim.maxEntries}`,
+    );
   }
   const entries: ZipEntry[] = [];
   let total = 0;
@@ -99,14 +114,30 @@ export async function readZip(buffer: Buffer, limits: Partial<ZipLimits> = {}): 
         zip.readEntry();
         return;
       }
-      if (entry.isEncrypted()) return fail(new ZipError(ZipErrorCode.Encrypted, `Entry "${path}" is encrypted: send the XDM zip without a password`));
+      if (entry.isEncrypted())
+        return fail(
+          new ZipError(ZipErrorCode.Encrypted, `Entry "${path}" is encrypted: send the XDM zip without a password`),
+        );
       if (entry.uncompressedSize > lim.maxEntryBytes) {
-        return fail(new ZipError(ZipErrorCode.EntryTooLarge, `Entry "${path}" is ${entry.uncompressedSize} bytes uncompressed, more than the limit of ${lim.maxEntryBytes}`));
+        return fail(
+          new ZipError(
+            ZipErrorCode.EntryTooLarge,
+            `Entry "${path}" is ${entry.uncompressedSize} bytes uncompressed, more than the limit of ${lim.maxEntryBytes}`,
+          ),
+        );
       }
       if (total + entry.uncompressedSize > lim.maxTotalBytes) {
-        return fail(new ZipError(ZipErrorCode.TotalTooLarge, `The archive expands to more than ${lim.maxTotalBytes} bytes: refused`));
+        return fail(
+          new ZipError(
+            ZipErrorCode.TotalTooLarge,
+            `The archive expands to more than ${lim.maxTotalBytes} bytes: refused`,
+          ),
+        );
       }
-      if (entry.uncompressedSize > 1024 * 1024 && entry.uncompressedSize / Math.max(1, entry.compressedSize) > lim.maxRatio) {
+      if (
+        entry.uncompressedSize > 1024 * 1024 &&
+        entry.uncompressedSize / Math.max(1, entry.compressedSize) > lim.maxRatio
+      ) {
         return fail(
           new ZipError(
             ZipErrorCode.SuspiciousRatio,
@@ -123,7 +154,12 @@ export async function readZip(buffer: Buffer, limits: Partial<ZipLimits> = {}): 
           // validateEntrySizes stops a stream that lies about its size; this is a second fence.
           if (size > entry.uncompressedSize || size > lim.maxEntryBytes) {
             stream.destroy();
-            fail(new ZipError(ZipErrorCode.SuspiciousRatio, `Entry "${path}" inflates beyond its declared size of ${entry.uncompressedSize} bytes: refused`));
+            fail(
+              new ZipError(
+                ZipErrorCode.SuspiciousRatio,
+                `Entry "${path}" inflates beyond its declared size of ${entry.uncompressedSize} bytes: refused`,
+              ),
+            );
             return;
           }
           chunks.push(chunk);

@@ -28,7 +28,10 @@ const read = (path: string) => readFileSync(new URL(path, CORPUS));
 function readMtomFile(path: string) {
   const bytes = read(path);
   const boundary = bytes.toString('latin1').split(/\r?\n/)[0]!.slice(2);
-  return readSoapRequest(bytes, `multipart/related; boundary="${boundary}"; type="application/xop+xml"; start-info="application/soap+xml"`);
+  return readSoapRequest(
+    bytes,
+    `multipart/related; boundary="${boundary}"; type="application/xop+xml"; start-info="application/soap+xml"`,
+  );
 }
 
 function bodyOf(path: string): { body: XmlElement; multipart?: MultipartRelated } {
@@ -43,7 +46,10 @@ function errorCodes(issues: readonly XdsIssue[]): string[] {
 
 function provideAndRegister(body: XmlElement, multipart?: MultipartRelated) {
   const request = parseProvideAndRegisterRequest(body, multipart);
-  const issues = [...request.issues, ...validateSubmission(request.objects, { profile: 'ITI-41', documents: request.documents })];
+  const issues = [
+    ...request.issues,
+    ...validateSubmission(request.objects, { profile: 'ITI-41', documents: request.documents }),
+  ];
   return { request, issues };
 }
 
@@ -60,16 +66,24 @@ describe('ITI-41 Provide and Register samples (jembi/openhim-mediator-xds)', () 
     const entry = request.objects.documentEntries[0]!;
     expect(entry.uniqueId).toBe('2009.9.1.2455');
     expect(entry.authors).toHaveLength(2);
-    expect(entry.authors[1]!.institutions).toEqual(['Cleveland Clinic', 'Another Hospital^^^^^&1.2.3.4.5.6.7.8.9.1789&ISO^^^^53']);
-    expect(entry.healthcareFacilityTypeCode?.codingScheme).toBe('Connect-a-thon\n                                healthcareFacilityTypeCodes');
+    expect(entry.authors[1]!.institutions).toEqual([
+      'Cleveland Clinic',
+      'Another Hospital^^^^^&1.2.3.4.5.6.7.8.9.1789&ISO^^^^53',
+    ]);
+    expect(entry.healthcareFacilityTypeCode?.codingScheme).toBe(
+      'Connect-a-thon\n                                healthcareFacilityTypeCodes',
+    );
     expect(request.objects.submissionSets[0]!.comments).toBe('Annual physical');
   });
 
-  it.each(['pnr1.xml', 'pnr3.xml', 'pnr-no-epid.xml', 'pnr_e2e.xml'])('%s (document patient ≠ submission set patient) → XDSPatientIdDoesNotMatch', (file) => {
-    const { issues } = provideAndRegister(bodyOf(`jembi-openhim-mediator-xds/${file}`).body);
-    expect(errorCodes(issues)).toEqual(['XDSPatientIdDoesNotMatch']);
-    expect(issues.find((i) => i.code === 'XDSPatientIdDoesNotMatch')!.message).toContain('1111111111^^^&1.2.3&ISO');
-  });
+  it.each(['pnr1.xml', 'pnr3.xml', 'pnr-no-epid.xml', 'pnr_e2e.xml'])(
+    '%s (document patient ≠ submission set patient) → XDSPatientIdDoesNotMatch',
+    (file) => {
+      const { issues } = provideAndRegister(bodyOf(`jembi-openhim-mediator-xds/${file}`).body);
+      expect(errorCodes(issues)).toEqual(['XDSPatientIdDoesNotMatch']);
+      expect(issues.find((i) => i.code === 'XDSPatientIdDoesNotMatch')!.message).toContain('1111111111^^^&1.2.3&ISO');
+    },
+  );
 
   it('pnr-no-elid.xml lacks the classCode → XDSRegistryMetadataError naming it (and the patient mismatch)', () => {
     const { issues } = provideAndRegister(bodyOf('jembi-openhim-mediator-xds/pnr-no-elid.xml').body);
@@ -89,20 +103,25 @@ describe('ITI-41 Provide and Register samples (jembi/openhim-mediator-xds)', () 
     expect(envelope.addressing.action).toBe('urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b');
     expect(envelope.warnings.length).toBeGreaterThan(0);
     const { request, issues } = provideAndRegister(envelope.body, multipart);
-    expect(Buffer.from(request.documents.get('Document01')!.bytes).toString()).toBe('This is my document.\nIt is great!\n');
+    expect(Buffer.from(request.documents.get('Document01')!.bytes).toString()).toBe(
+      'This is my document.\nIt is great!\n',
+    );
     expect(errorCodes(issues)).toEqual(['XDSPatientIdDoesNotMatch']);
   });
 
-  it.each(['PnRBasicMtom.xml', 'PnRModifiedMtom.xml'])('%s: the root part is not a SOAP envelope → SOAP Sender fault', (file) => {
-    try {
-      readMtomFile(`jembi-openhim-mediator-xds/${file}`);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(SoapFaultError);
-      expect((error as SoapFaultError).faultCode).toBe(SoapFaultCode.sender);
-      expect((error as SoapFaultError).reason).toMatch(/not well-formed/);
-    }
-  });
+  it.each(['PnRBasicMtom.xml', 'PnRModifiedMtom.xml'])(
+    '%s: the root part is not a SOAP envelope → SOAP Sender fault',
+    (file) => {
+      try {
+        readMtomFile(`jembi-openhim-mediator-xds/${file}`);
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toBeInstanceOf(SoapFaultError);
+        expect((error as SoapFaultError).faultCode).toBe(SoapFaultCode.sender);
+        expect((error as SoapFaultError).reason).toMatch(/not well-formed/);
+      }
+    },
+  );
 
   it('pnrResponse_e2e.xml (a garbled MIME dump) is refused with a Sender fault, not a crash', () => {
     expect(() => readMtomFile('jembi-openhim-mediator-xds/pnrResponse_e2e.xml')).toThrow(SoapFaultError);
@@ -119,21 +138,24 @@ describe('ITI-42 SubmitObjectsRequest samples', () => {
     expect(parsed.objects.associations[0]!.extraSlots.map((s) => s.name)).toEqual(['urn:nist:extraAssocSlot']);
   });
 
-  it.each(['SubmitObjectsRequest_ebrs30.xml', 'SubmitObjectsRequest_ebrs30_2.xml', 'SubmitObjectsRequest_ebrs3_extra_metadata.xml'])(
-    '%s: schemes with stray spaces are refused with XDSRegistryMetadataError and a hint',
-    (file) => {
-      const { issues } = register(parseXml(read(`oehf-ipf/ebrim/${file}`)).root);
-      expect(errorCodes(issues)).toEqual(['XDSRegistryMetadataError']);
-      const hint = issues.find((i) => i.message.includes('urn:uuid:58a6f841-87b3-4a3e-92fd- a8ffeff98427'))!;
-      expect(hint.message).toContain('looks like urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427');
-    },
-  );
+  it.each([
+    'SubmitObjectsRequest_ebrs30.xml',
+    'SubmitObjectsRequest_ebrs30_2.xml',
+    'SubmitObjectsRequest_ebrs3_extra_metadata.xml',
+  ])('%s: schemes with stray spaces are refused with XDSRegistryMetadataError and a hint', (file) => {
+    const { issues } = register(parseXml(read(`oehf-ipf/ebrim/${file}`)).root);
+    expect(errorCodes(issues)).toEqual(['XDSRegistryMetadataError']);
+    const hint = issues.find((i) => i.message.includes('urn:uuid:58a6f841-87b3-4a3e-92fd- a8ffeff98427'))!;
+    expect(hint.message).toContain('looks like urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427');
+  });
 
   it('SubmitObjectsRequest_ebrs30_2.xml has its SubmissionSet classification inside the package; ebrs30.xml outside: both are found', () => {
     for (const file of ['SubmitObjectsRequest_ebrs30.xml', 'SubmitObjectsRequest_ebrs30_2.xml']) {
       const { parsed } = register(parseXml(read(`oehf-ipf/ebrim/${file}`)).root);
       expect(parsed.objects.submissionSets.map((s) => s.id)).toEqual(['SubmissionSet01']);
-      expect(parsed.objects.associations.map((a) => a.associationType)).toContain('urn:ihe:iti:2010:AssociationType:IsSnapshotOf');
+      expect(parsed.objects.associations.map((a) => a.associationType)).toContain(
+        'urn:ihe:iti:2010:AssociationType:IsSnapshotOf',
+      );
     }
   });
 
@@ -141,11 +163,15 @@ describe('ITI-42 SubmitObjectsRequest samples', () => {
     const { parsed, issues } = register(parseXml(read('oehf-ipf/ebrim/SubmitObjectsRequest_ebrs30_update.xml')).root);
     expect(errorCodes(issues)).toEqual([]);
     expect(parsed.objects.documentEntries[0]!.lid).toBe('urn:uuid:20744602-ba65-44e9-87ee-a52303a5183e');
-    expect(parsed.objects.documentEntries[0]!.documentAvailability).toBe('urn:ihe:iti:2010:DocumentAvailability:Offline');
+    expect(parsed.objects.documentEntries[0]!.documentAvailability).toBe(
+      'urn:ihe:iti:2010:DocumentAvailability:Offline',
+    );
   });
 
   it('a vendor association type is refused with XDSRegistryMetadataError', () => {
-    const { issues } = register(parseXml(read('oehf-ipf/ebrim/SubmitObjectsRequest_ebrs30_update_nonstandard_association.xml')).root);
+    const { issues } = register(
+      parseXml(read('oehf-ipf/ebrim/SubmitObjectsRequest_ebrs30_update_nonstandard_association.xml')).root,
+    );
     expect(errorCodes(issues)).toEqual(['XDSRegistryMetadataError']);
     expect(issues[0]!.message).toContain('urn:elga-bes:AssociationType:NonVersioningUpdate');
   });
@@ -201,7 +227,9 @@ describe('ITI-18 samples', () => {
   });
 
   it('adhocQueryRequest_enriched_wSOAP.xml: an assigning authority that is not an OID → XDSRegistryError', () => {
-    const result = parseAdhocQueryRequest(bodyOf('jembi-openhim-mediator-xds/adhocQueryRequest_enriched_wSOAP.xml').body);
+    const result = parseAdhocQueryRequest(
+      bodyOf('jembi-openhim-mediator-xds/adhocQueryRequest_enriched_wSOAP.xml').body,
+    );
     expect(result.ok ? [] : result.issues.map((i) => i.code)).toEqual(['XDSRegistryError']);
   });
 
@@ -244,7 +272,11 @@ describe('responses', () => {
     const result = parseRetrieveDocumentSetResponse(envelope.body, multipart);
     expect(result.issues).toEqual([]);
     expect(result.documents).toHaveLength(1);
-    expect(result.documents[0]).toMatchObject({ repositoryUniqueId: '1.19.6.24.109.42.1.5.1', documentUniqueId: '1.3.6.1.4.1.21367.2010.1.2.152512', mimeType: 'text/plain' });
+    expect(result.documents[0]).toMatchObject({
+      repositoryUniqueId: '1.19.6.24.109.42.1.5.1',
+      documentUniqueId: '1.3.6.1.4.1.21367.2010.1.2.152512',
+      mimeType: 'text/plain',
+    });
     expect(Buffer.from(result.documents[0]!.bytes).toString()).toBe('My test document');
   });
 });

@@ -1,14 +1,17 @@
 // Typed XDS metadata → ebRIM 3.0 XML (LeafClass objects or ObjectRefs), as element specs for adapters/xml.
 import { randomUUID } from 'node:crypto';
 import { el, type XmlChild, type XmlElementSpec } from '../xml/index.js';
-import {
-  ClassificationNode,
-  DocumentEntryScheme,
-  FolderScheme,
-  ObjectType,
-  SubmissionSetScheme,
-} from './constants.js';
-import type { Association, Author, Code, DocumentEntry, Folder, RegistryObjectList, Slot, SubmissionSet } from './model.js';
+import { ClassificationNode, DocumentEntryScheme, FolderScheme, ObjectType, SubmissionSetScheme } from './constants.js';
+import type {
+  Association,
+  Author,
+  Code,
+  DocumentEntry,
+  Folder,
+  RegistryObjectList,
+  Slot,
+  SubmissionSet,
+} from './model.js';
 
 /** Namespace declarations to put on the element that contains rim: content. */
 export const RIM_NAMESPACES = {
@@ -57,7 +60,13 @@ class Builder {
   author(scheme: string, objectId: string, author: Author): XmlElementSpec {
     return el(
       'rim:Classification',
-      { id: this.newId(), objectType: ObjectType.classification, classificationScheme: scheme, classifiedObject: objectId, nodeRepresentation: '' },
+      {
+        id: this.newId(),
+        objectType: ObjectType.classification,
+        classificationScheme: scheme,
+        classifiedObject: objectId,
+        nodeRepresentation: '',
+      },
       slot('authorPerson', [author.person]),
       slot('authorInstitution', author.institutions),
       slot('authorRole', author.roles),
@@ -70,13 +79,24 @@ class Builder {
     if (value === undefined) return undefined;
     return el(
       'rim:ExternalIdentifier',
-      { id: this.newId(), objectType: ObjectType.externalIdentifier, identificationScheme: scheme, registryObject: objectId, value },
+      {
+        id: this.newId(),
+        objectType: ObjectType.externalIdentifier,
+        identificationScheme: scheme,
+        registryObject: objectId,
+        value,
+      },
       localized('rim:Name', name),
     );
   }
 
   node(objectId: string, node: string): XmlElementSpec {
-    return el('rim:Classification', { id: this.newId(), objectType: ObjectType.classification, classifiedObject: objectId, classificationNode: node });
+    return el('rim:Classification', {
+      id: this.newId(),
+      objectType: ObjectType.classification,
+      classifiedObject: objectId,
+      classificationNode: node,
+    });
   }
 
   extra(slots: readonly Slot[]): XmlChild[] {
@@ -90,7 +110,14 @@ class Builder {
   documentEntry(e: DocumentEntry): XmlElementSpec {
     return el(
       'rim:ExtrinsicObject',
-      { id: e.id, lid: e.lid, objectType: e.objectType || ObjectType.stableDocumentEntry, mimeType: e.mimeType, status: e.status, home: e.home },
+      {
+        id: e.id,
+        lid: e.lid,
+        objectType: e.objectType || ObjectType.stableDocumentEntry,
+        mimeType: e.mimeType,
+        status: e.status,
+        home: e.home,
+      },
       slot('creationTime', [e.creationTime]),
       slot('hash', [e.hash]),
       slot('languageCode', [e.languageCode]),

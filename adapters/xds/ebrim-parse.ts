@@ -108,7 +108,11 @@ class Parser {
     const extrinsics: XmlElement[] = [];
     for (const child of childElements(list)) {
       if (child.uri !== Ns.rim) {
-        this.error(XdsErrorCode.registryMetadataError, `Unexpected element {${child.uri}}${child.local} in RegistryObjectList: only rim: objects are allowed`, `line ${child.line}`);
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `Unexpected element {${child.uri}}${child.local} in RegistryObjectList: only rim: objects are allowed`,
+          `line ${child.line}`,
+        );
         continue;
       }
       switch (child.local) {
@@ -151,9 +155,15 @@ class Parser {
       for (const item of items) {
         const node = attribute(item, 'classificationNode');
         if (node === ClassificationNode.submissionSet || node === ClassificationNode.folder) continue; // used by registryPackage
-        const owner = [...this.objects.documentEntries, ...this.objects.submissionSets, ...this.objects.folders].find((o) => o.id === target);
+        const owner = [...this.objects.documentEntries, ...this.objects.submissionSets, ...this.objects.folders].find(
+          (o) => o.id === target,
+        );
         if (!owner) {
-          this.error(XdsErrorCode.unresolvedReference, `Classification ${attribute(item, 'id') ?? ''} classifies "${target}", which is not in the submission`, `line ${item.line}`);
+          this.error(
+            XdsErrorCode.unresolvedReference,
+            `Classification ${attribute(item, 'id') ?? ''} classifies "${target}", which is not in the submission`,
+            `line ${item.line}`,
+          );
         }
       }
     }
@@ -161,7 +171,12 @@ class Parser {
 
   private common(el: XmlElement) {
     const id = attribute(el, 'id') ?? '';
-    if (!id) this.error(XdsErrorCode.registryMetadataError, `rim:${el.local} without id attribute: give every object an id (urn:uuid:… or a symbolic id)`, `line ${el.line}`);
+    if (!id)
+      this.error(
+        XdsErrorCode.registryMetadataError,
+        `rim:${el.local} without id attribute: give every object an id (urn:uuid:… or a symbolic id)`,
+        `line ${el.line}`,
+      );
     const versionInfo = childElement(el, Ns.rim, 'VersionInfo');
     const base = {
       id,
@@ -205,11 +220,19 @@ class Parser {
     const code = attribute(classification, 'nodeRepresentation') ?? '';
     const scheme = readSlots(classification).find((s) => s.name === 'codingScheme')?.values[0] ?? '';
     if (!code) {
-      this.error(XdsErrorCode.registryMetadataError, `${what} of ${objectId} has an empty nodeRepresentation: put the code there`, objectId);
+      this.error(
+        XdsErrorCode.registryMetadataError,
+        `${what} of ${objectId} has an empty nodeRepresentation: put the code there`,
+        objectId,
+      );
       return undefined;
     }
     if (!scheme) {
-      this.error(XdsErrorCode.registryMetadataError, `${what} "${code}" of ${objectId} has no codingScheme slot: add <rim:Slot name="codingScheme">`, objectId);
+      this.error(
+        XdsErrorCode.registryMetadataError,
+        `${what} "${code}" of ${objectId} has no codingScheme slot: add <rim:Slot name="codingScheme">`,
+        objectId,
+      );
     }
     const displayName = localizedString(childElement(classification, Ns.rim, 'Name'));
     return { code, codingScheme: scheme, ...(displayName !== undefined ? { displayName } : {}) };
@@ -296,8 +319,18 @@ class Parser {
         default:
           entry.extraSlots.push(slot);
       }
-      if (DOCUMENT_ENTRY_SLOTS.has(slot.name) && slot.name !== 'sourcePatientInfo' && slot.name !== 'URI' && slot.name !== 'urn:ihe:iti:xds:2013:referenceIdList' && slot.values.length > 1) {
-        this.error(XdsErrorCode.registryMetadataError, `${where}: slot ${slot.name} has ${slot.values.length} values, it takes one`, where);
+      if (
+        DOCUMENT_ENTRY_SLOTS.has(slot.name) &&
+        slot.name !== 'sourcePatientInfo' &&
+        slot.name !== 'URI' &&
+        slot.name !== 'urn:ihe:iti:xds:2013:referenceIdList' &&
+        slot.values.length > 1
+      ) {
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `${where}: slot ${slot.name} has ${slot.values.length} values, it takes one`,
+          where,
+        );
       }
     }
     for (const c of this.classificationsOf(el, base.id)) {
@@ -333,10 +366,19 @@ class Parser {
         }
         case '':
           if (attribute(c, 'classificationNode') === DocumentEntryScheme.limitedMetadata) entry.limitedMetadata = true;
-          else this.warning(XdsErrorCode.registryMetadataError, `${where} has a Classification without classificationScheme: ignored`, where);
+          else
+            this.warning(
+              XdsErrorCode.registryMetadataError,
+              `${where} has a Classification without classificationScheme: ignored`,
+              where,
+            );
           break;
         default:
-          this.error(XdsErrorCode.registryMetadataError, `${where} has a Classification with unknown scheme "${scheme}"${schemeHint(scheme)}`, where);
+          this.error(
+            XdsErrorCode.registryMetadataError,
+            `${where} has a Classification with unknown scheme "${scheme}"${schemeHint(scheme)}`,
+            where,
+          );
       }
     }
     for (const ei of this.identifiersOf(el, base.id)) {
@@ -344,7 +386,12 @@ class Parser {
       const v = value(attribute(ei, 'value') ?? '');
       if (scheme === DocumentEntryScheme.patientId) entry.patientId = v;
       else if (scheme === DocumentEntryScheme.uniqueId) entry.uniqueId = v;
-      else this.error(XdsErrorCode.registryMetadataError, `${where} has an ExternalIdentifier with unknown scheme "${scheme}"${schemeHint(scheme)}`, where);
+      else
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `${where} has an ExternalIdentifier with unknown scheme "${scheme}"${schemeHint(scheme)}`,
+          where,
+        );
     }
     return entry;
   }
@@ -369,7 +416,11 @@ class Parser {
     const isSubmissionSet = nodes.includes(ClassificationNode.submissionSet);
     const isFolder = nodes.includes(ClassificationNode.folder);
     if (isSubmissionSet && isFolder) {
-      this.error(XdsErrorCode.registryMetadataError, `RegistryPackage ${id} is classified both as SubmissionSet and Folder: keep one`, `RegistryPackage ${id}`);
+      this.error(
+        XdsErrorCode.registryMetadataError,
+        `RegistryPackage ${id} is classified both as SubmissionSet and Folder: keep one`,
+        `RegistryPackage ${id}`,
+      );
       return;
     }
     if (isSubmissionSet) this.objects.submissionSets.push(this.submissionSet(el));
@@ -398,12 +449,18 @@ class Parser {
       const node = attribute(c, 'classificationNode');
       if (scheme === SubmissionSetScheme.author) set.authors.push(this.author(c));
       else if (scheme === SubmissionSetScheme.contentTypeCode) {
-        if (set.contentTypeCode) this.error(XdsErrorCode.registryMetadataError, `${where} has more than one contentTypeCode`, where);
+        if (set.contentTypeCode)
+          this.error(XdsErrorCode.registryMetadataError, `${where} has more than one contentTypeCode`, where);
         const code = this.code(c, 'contentTypeCode', base.id);
         if (code) set.contentTypeCode = code;
       } else if (!scheme && node === ClassificationNode.submissionSet) continue;
       else if (!scheme && node === SubmissionSetScheme.limitedMetadata) set.limitedMetadata = true;
-      else this.error(XdsErrorCode.registryMetadataError, `${where} has a Classification with unknown scheme "${scheme || node}"${schemeHint(scheme)}`, where);
+      else
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `${where} has a Classification with unknown scheme "${scheme || node}"${schemeHint(scheme)}`,
+          where,
+        );
     }
     for (const ei of this.identifiersOf(el, base.id)) {
       const scheme = attribute(ei, 'identificationScheme') ?? '';
@@ -411,7 +468,12 @@ class Parser {
       if (scheme === SubmissionSetScheme.uniqueId) set.uniqueId = v;
       else if (scheme === SubmissionSetScheme.sourceId) set.sourceId = v;
       else if (scheme === SubmissionSetScheme.patientId) set.patientId = v;
-      else this.error(XdsErrorCode.registryMetadataError, `${where} has an ExternalIdentifier with unknown scheme "${scheme}"${schemeHint(scheme)}`, where);
+      else
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `${where} has an ExternalIdentifier with unknown scheme "${scheme}"${schemeHint(scheme)}`,
+          where,
+        );
     }
     return set;
   }
@@ -433,14 +495,24 @@ class Parser {
         if (code) folder.codeList.push(code);
       } else if (!scheme && node === ClassificationNode.folder) continue;
       else if (!scheme && node === FolderScheme.limitedMetadata) folder.limitedMetadata = true;
-      else this.error(XdsErrorCode.registryMetadataError, `${where} has a Classification with unknown scheme "${scheme || node}"${schemeHint(scheme)}`, where);
+      else
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `${where} has a Classification with unknown scheme "${scheme || node}"${schemeHint(scheme)}`,
+          where,
+        );
     }
     for (const ei of this.identifiersOf(el, base.id)) {
       const scheme = attribute(ei, 'identificationScheme') ?? '';
       const v = value(attribute(ei, 'value') ?? '');
       if (scheme === FolderScheme.uniqueId) folder.uniqueId = v;
       else if (scheme === FolderScheme.patientId) folder.patientId = v;
-      else this.error(XdsErrorCode.registryMetadataError, `${where} has an ExternalIdentifier with unknown scheme "${scheme}"${schemeHint(scheme)}`, where);
+      else
+        this.error(
+          XdsErrorCode.registryMetadataError,
+          `${where} has an ExternalIdentifier with unknown scheme "${scheme}"${schemeHint(scheme)}`,
+          where,
+        );
     }
     return folder;
   }
@@ -495,7 +567,10 @@ function joinUri(values: string[]): string {
 export function parseRegistryObjectList(list: XmlElement): ParsedRegistryObjectList {
   const parser = new Parser();
   if (list.uri !== Ns.rim || list.local !== 'RegistryObjectList') {
-    parser.error(XdsErrorCode.registryMetadataError, `Expected rim:RegistryObjectList, found {${list.uri}}${list.local}`);
+    parser.error(
+      XdsErrorCode.registryMetadataError,
+      `Expected rim:RegistryObjectList, found {${list.uri}}${list.local}`,
+    );
     return { objects: parser.objects, issues: parser.issues };
   }
   parser.parse(list);
@@ -520,7 +595,13 @@ export function parseSubmitObjectsRequest(request: XmlElement): ParsedRegistryOb
   if (!list) {
     return {
       objects: emptyRegistryObjectList(),
-      issues: [{ code: XdsErrorCode.registryMetadataError, severity: 'error', message: 'SubmitObjectsRequest has no rim:RegistryObjectList' }],
+      issues: [
+        {
+          code: XdsErrorCode.registryMetadataError,
+          severity: 'error',
+          message: 'SubmitObjectsRequest has no rim:RegistryObjectList',
+        },
+      ],
     };
   }
   return parseRegistryObjectList(list);

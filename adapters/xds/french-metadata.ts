@@ -34,7 +34,13 @@ export const FrenchCodingScheme = {
 
 export interface FrenchValueSet {
   id: string;
-  xdsElement: 'classCode' | 'typeCode' | 'formatCode' | 'healthcareFacilityTypeCode' | 'practiceSettingCode' | 'confidentialityCode';
+  xdsElement:
+    | 'classCode'
+    | 'typeCode'
+    | 'formatCode'
+    | 'healthcareFacilityTypeCode'
+    | 'practiceSettingCode'
+    | 'confidentialityCode';
   codeSystem: string;
   codingScheme: string;
   fhirSystem: string;
@@ -59,9 +65,17 @@ export function frenchValueSets(): readonly FrenchValueSet[] {
 /** A Code from a shipped value set, e.g. frenchCode('class-code', '11') → Synthèse in TRE_A03. Throws if unknown. */
 export function frenchCode(valueSetId: string, code: string): Code {
   const set = frenchValueSets().find((s) => s.id === valueSetId);
-  if (!set) throw new Error(`Unknown French value set "${valueSetId}": one of ${frenchValueSets().map((s) => s.id).join(', ')}`);
+  if (!set)
+    throw new Error(
+      `Unknown French value set "${valueSetId}": one of ${frenchValueSets()
+        .map((s) => s.id)
+        .join(', ')}`,
+    );
   const concept = set.concepts.find((c) => c.code === code);
-  if (!concept) throw new Error(`Code "${code}" is not in the shipped value set ${set.id} (${set.codeSystem}); see adapters/xds/value-sets/fr/README.md`);
+  if (!concept)
+    throw new Error(
+      `Code "${code}" is not in the shipped value set ${set.id} (${set.codeSystem}); see adapters/xds/value-sets/fr/README.md`,
+    );
   return { code, codingScheme: set.codingScheme, ...(concept.display ? { displayName: concept.display } : {}) };
 }
 
@@ -79,19 +93,43 @@ export function fhirSystemForCodingScheme(codingScheme: string): string | undefi
 export function checkFrenchMetadata(entry: DocumentEntry): XdsIssue[] {
   const issues: XdsIssue[] = [];
   const where = `DocumentEntry ${entry.id}`;
-  const warn = (message: string) => issues.push({ code: XdsErrorCode.registryMetadataError, severity: 'warning', message, location: where });
+  const warn = (message: string) =>
+    issues.push({ code: XdsErrorCode.registryMetadataError, severity: 'warning', message, location: where });
   const expect = (name: string, code: Code | undefined, schemes: readonly string[]) => {
     if (!code) return;
-    if (!schemes.includes(code.codingScheme)) warn(`${where}: ${name} "${code.code}" has codingScheme "${code.codingScheme}", the CI-SIS expects ${schemes.join(' or ')}`);
+    if (!schemes.includes(code.codingScheme))
+      warn(
+        `${where}: ${name} "${code.code}" has codingScheme "${code.codingScheme}", the CI-SIS expects ${schemes.join(' or ')}`,
+      );
   };
   expect('classCode', entry.classCode, [FrenchCodingScheme.classCode]);
   expect('typeCode', entry.typeCode, [FrenchCodingScheme.loinc, FrenchCodingScheme.typeComplementary]);
-  expect('formatCode', entry.formatCode, [FrenchCodingScheme.formatComplementary, FrenchCodingScheme.iheFormat, FrenchCodingScheme.dicomUid]);
-  expect('healthcareFacilityTypeCode', entry.healthcareFacilityTypeCode, [FrenchCodingScheme.facilityType, FrenchCodingScheme.producerNotProfessional]);
-  expect('practiceSettingCode', entry.practiceSettingCode, [FrenchCodingScheme.practiceSetting, FrenchCodingScheme.producerNotProfessional]);
-  for (const c of entry.eventCodes) expect('eventCode', c, [FrenchCodingScheme.ccam, FrenchCodingScheme.cim10, FrenchCodingScheme.producerNotProfessional]);
+  expect('formatCode', entry.formatCode, [
+    FrenchCodingScheme.formatComplementary,
+    FrenchCodingScheme.iheFormat,
+    FrenchCodingScheme.dicomUid,
+  ]);
+  expect('healthcareFacilityTypeCode', entry.healthcareFacilityTypeCode, [
+    FrenchCodingScheme.facilityType,
+    FrenchCodingScheme.producerNotProfessional,
+  ]);
+  expect('practiceSettingCode', entry.practiceSettingCode, [
+    FrenchCodingScheme.practiceSetting,
+    FrenchCodingScheme.producerNotProfessional,
+  ]);
+  for (const c of entry.eventCodes)
+    expect('eventCode', c, [
+      FrenchCodingScheme.ccam,
+      FrenchCodingScheme.cim10,
+      FrenchCodingScheme.producerNotProfessional,
+    ]);
   const classSet = frenchValueSets().find((s) => s.id === 'class-code');
-  if (entry.classCode && entry.classCode.codingScheme === FrenchCodingScheme.classCode && classSet && !classSet.concepts.some((c) => c.code === entry.classCode!.code)) {
+  if (
+    entry.classCode &&
+    entry.classCode.codingScheme === FrenchCodingScheme.classCode &&
+    classSet &&
+    !classSet.concepts.some((c) => c.code === entry.classCode!.code)
+  ) {
     warn(`${where}: classCode "${entry.classCode.code}" is not in JDV_J57-ClassCode-DMP`);
   }
   return issues;

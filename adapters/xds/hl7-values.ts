@@ -18,7 +18,9 @@ export function isOid(value: string): boolean {
 export function parsePatientIdentifier(value: string): PatientIdentifier | { error: string } {
   const components = value.split('^');
   if (components.length !== 4) {
-    return { error: `"${value}" is not a patient id of the form id^^^&OID&ISO (found ${components.length - 1} '^' instead of 3)` };
+    return {
+      error: `"${value}" is not a patient id of the form id^^^&OID&ISO (found ${components.length - 1} '^' instead of 3)`,
+    };
   }
   const [id, c2, c3, authority] = components as [string, string, string, string];
   if (!id) return { error: `"${value}" has no identifier before ^^^` };

@@ -3,9 +3,27 @@ export * from './constants.js';
 export * from './model.js';
 export * from './hl7-values.js';
 export { parseRegistryObjectList, parseSubmitObjectsRequest, type ParsedRegistryObjectList } from './ebrim-parse.js';
-export { buildRegistryObjectList, buildObjectRefList, buildSubmitObjectsRequest, RIM_NAMESPACES, type BuildOptions } from './ebrim-build.js';
-export { validateSubmission, documentDigest, SubmissionProfile, type ValidationOptions, type SubmittedDocument } from './validate.js';
-export { buildRegistryResponse, buildRegistryErrorList, parseRegistryResponse, responseStatus, type ParsedRegistryResponse } from './registry-response.js';
+export {
+  buildRegistryObjectList,
+  buildObjectRefList,
+  buildSubmitObjectsRequest,
+  RIM_NAMESPACES,
+  type BuildOptions,
+} from './ebrim-build.js';
+export {
+  validateSubmission,
+  documentDigest,
+  SubmissionProfile,
+  type ValidationOptions,
+  type SubmittedDocument,
+} from './validate.js';
+export {
+  buildRegistryResponse,
+  buildRegistryErrorList,
+  parseRegistryResponse,
+  responseStatus,
+  type ParsedRegistryResponse,
+} from './registry-response.js';
 export * from './mtom.js';
 export * from './soap.js';
 export * from './provide-and-register.js';

@@ -96,7 +96,10 @@ export async function readLimited(stream: Readable | AsyncIterable<Uint8Array>, 
     total += chunk.byteLength;
     if (total > maxBytes) {
       if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
-      throw new MtomError(MtomErrorCode.TooLarge, `The message is larger than the limit of ${maxBytes} bytes: send smaller documents or raise the limit`);
+      throw new MtomError(
+        MtomErrorCode.TooLarge,
+        `The message is larger than the limit of ${maxBytes} bytes: send smaller documents or raise the limit`,
+      );
     }
     chunks.push(Buffer.from(chunk));
   }
@@ -141,7 +144,10 @@ function decodeBody(raw: Buffer, encoding: string | undefined, partName: string)
     case 'base64': {
       const text = raw.toString('latin1').replace(/[\r\n\t ]/g, '');
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) {
-        throw new MtomError(MtomErrorCode.BadTransferEncoding, `${partName} says Content-Transfer-Encoding: base64 but its body is not valid base64`);
+        throw new MtomError(
+          MtomErrorCode.BadTransferEncoding,
+          `${partName} says Content-Transfer-Encoding: base64 but its body is not valid base64`,
+        );
       }
       return Buffer.from(text, 'base64');
     }
@@ -157,7 +163,10 @@ function decodeBody(raw: Buffer, encoding: string | undefined, partName: string)
       return Buffer.from(bytes);
     }
     default:
-      throw new MtomError(MtomErrorCode.BadTransferEncoding, `${partName} has Content-Transfer-Encoding "${encoding}": use binary or base64`);
+      throw new MtomError(
+        MtomErrorCode.BadTransferEncoding,
+        `${partName} has Content-Transfer-Encoding "${encoding}": use binary or base64`,
+      );
   }
 }
 
@@ -165,24 +174,40 @@ function decodeBody(raw: Buffer, encoding: string | undefined, partName: string)
  * Parses a multipart/related body. `contentTypeHeader` is the HTTP Content-Type (boundary, type, start).
  * Throws {@link MtomError} with a message that says what is wrong.
  */
-export function parseMultipartRelated(body: Buffer, contentTypeHeader: string, limits: Partial<MtomLimits> = {}): MultipartRelated {
+export function parseMultipartRelated(
+  body: Buffer,
+  contentTypeHeader: string,
+  limits: Partial<MtomLimits> = {},
+): MultipartRelated {
   const lim = { ...DEFAULT_MTOM_LIMITS, ...limits };
   const ct = parseContentType(contentTypeHeader);
   if (ct.mediaType !== 'multipart/related') {
-    throw new MtomError(MtomErrorCode.BadContentType, `Content-Type is "${ct.mediaType}", expected multipart/related (MTOM)`);
+    throw new MtomError(
+      MtomErrorCode.BadContentType,
+      `Content-Type is "${ct.mediaType}", expected multipart/related (MTOM)`,
+    );
   }
   const boundary = ct.params['boundary'];
-  if (!boundary) throw new MtomError(MtomErrorCode.NoBoundary, 'Content-Type multipart/related has no boundary parameter');
-  if (boundary.length > 200) throw new MtomError(MtomErrorCode.NoBoundary, 'The multipart boundary is longer than 200 characters');
+  if (!boundary)
+    throw new MtomError(MtomErrorCode.NoBoundary, 'Content-Type multipart/related has no boundary parameter');
+  if (boundary.length > 200)
+    throw new MtomError(MtomErrorCode.NoBoundary, 'The multipart boundary is longer than 200 characters');
   if (body.byteLength > lim.maxBytes) {
-    throw new MtomError(MtomErrorCode.TooLarge, `The message is ${body.byteLength} bytes, more than the limit of ${lim.maxBytes}`);
+    throw new MtomError(
+      MtomErrorCode.TooLarge,
+      `The message is ${body.byteLength} bytes, more than the limit of ${lim.maxBytes}`,
+    );
   }
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
 
   // First delimiter: at the very start or at the start of a line (after a preamble).
   let pos = body.indexOf(delimiter);
   while (pos > 0 && body[pos - 1] !== 0x0a) pos = body.indexOf(delimiter, pos + 1);
-  if (pos < 0) throw new MtomError(MtomErrorCode.Malformed, `The body does not contain the boundary "--${boundary}" announced in Content-Type`);
+  if (pos < 0)
+    throw new MtomError(
+      MtomErrorCode.Malformed,
+      `The body does not contain the boundary "--${boundary}" announced in Content-Type`,
+    );
 
   const parts: MimePart[] = [];
   let closed = false;
@@ -194,18 +219,23 @@ export function parseMultipartRelated(body: Buffer, contentTypeHeader: string, l
     }
     while (body[cursor] === 0x20 || body[cursor] === 0x09) cursor++; // transport padding
     const eol = lineEndAt(body, cursor);
-    if (eol === 0) throw new MtomError(MtomErrorCode.Malformed, `The boundary at byte ${pos} is not followed by a line end`);
+    if (eol === 0)
+      throw new MtomError(MtomErrorCode.Malformed, `The boundary at byte ${pos} is not followed by a line end`);
     const start = cursor + eol;
     // Next delimiter at the start of a line.
     let next = body.indexOf(delimiter, start);
     while (next >= 0 && body[next - 1] !== 0x0a) next = body.indexOf(delimiter, next + 1);
     if (next < 0) {
-      throw new MtomError(MtomErrorCode.Truncated, `Part ${parts.length + 1} has no closing boundary: the message is truncated (expected "--${boundary}--")`);
+      throw new MtomError(
+        MtomErrorCode.Truncated,
+        `Part ${parts.length + 1} has no closing boundary: the message is truncated (expected "--${boundary}--")`,
+      );
     }
     let end = next - 1; // the LF
     if (end > start && body[end - 1] === 0x0d) end--;
     parts.push(readPart(body.subarray(start, Math.max(start, end)), parts.length + 1, lim));
-    if (parts.length > lim.maxParts) throw new MtomError(MtomErrorCode.TooManyParts, `The message has more than ${lim.maxParts} MIME parts`);
+    if (parts.length > lim.maxParts)
+      throw new MtomError(MtomErrorCode.TooManyParts, `The message has more than ${lim.maxParts} MIME parts`);
     pos = next;
   }
   if (parts.length === 0) throw new MtomError(MtomErrorCode.NoRoot, 'The multipart message has no part');
@@ -214,7 +244,8 @@ export function parseMultipartRelated(body: Buffer, contentTypeHeader: string, l
   let rootIndex = 0;
   if (start) {
     rootIndex = parts.findIndex((p) => p.contentId === start);
-    if (rootIndex < 0) throw new MtomError(MtomErrorCode.NoRoot, `Content-Type start="<${start}>" names no part of the message`);
+    if (rootIndex < 0)
+      throw new MtomError(MtomErrorCode.NoRoot, `Content-Type start="<${start}>" names no part of the message`);
   }
   const root = parts[rootIndex]!;
   const attachments = parts.filter((_, i) => i !== rootIndex);
@@ -257,16 +288,32 @@ function readPart(raw: Buffer, index: number, lim: MtomLimits): MimePart {
       headerEnd = 0;
       bodyStart = lineEndAt(raw, 0);
     } else if (raw.length > lim.maxHeaderBytes) {
-      throw new MtomError(MtomErrorCode.HeaderTooLarge, `Part ${index} has headers longer than ${lim.maxHeaderBytes} bytes`);
+      throw new MtomError(
+        MtomErrorCode.HeaderTooLarge,
+        `Part ${index} has headers longer than ${lim.maxHeaderBytes} bytes`,
+      );
     } else {
       throw new MtomError(MtomErrorCode.Malformed, `Part ${index} has no empty line between its headers and its body`);
     }
   }
-  if (headerEnd > lim.maxHeaderBytes) throw new MtomError(MtomErrorCode.HeaderTooLarge, `Part ${index} has headers longer than ${lim.maxHeaderBytes} bytes`);
+  if (headerEnd > lim.maxHeaderBytes)
+    throw new MtomError(
+      MtomErrorCode.HeaderTooLarge,
+      `Part ${index} has headers longer than ${lim.maxHeaderBytes} bytes`,
+    );
   const headers = parseHeaders(raw.subarray(0, headerEnd).toString('latin1'));
   const contentId = headers['content-id'] ? stripAngles(headers['content-id']) : undefined;
-  const body = decodeBody(raw.subarray(bodyStart), headers['content-transfer-encoding'], `Part ${index}${contentId ? ` <${contentId}>` : ''}`);
-  return { headers, contentType: headers['content-type'] ?? 'application/octet-stream', contentId: contentId || undefined, body };
+  const body = decodeBody(
+    raw.subarray(bodyStart),
+    headers['content-transfer-encoding'],
+    `Part ${index}${contentId ? ` <${contentId}>` : ''}`,
+  );
+  return {
+    headers,
+    contentType: headers['content-type'] ?? 'application/octet-stream',
+    contentId: contentId || undefined,
+    body,
+  };
 }
 
 export interface MtomAttachment {
@@ -282,7 +329,11 @@ export interface BuiltMultipart {
 }
 
 /** Builds an MTOM (SOAP 1.2) message: the envelope as root part and the attachments as binary parts. */
-export function buildMtomMessage(soapEnvelope: string, attachments: readonly MtomAttachment[], options: { action?: string } = {}): BuiltMultipart {
+export function buildMtomMessage(
+  soapEnvelope: string,
+  attachments: readonly MtomAttachment[],
+  options: { action?: string } = {},
+): BuiltMultipart {
   const rootId = `root.message.${randomBytes(8).toString('hex')}@keney`;
   const envelope = Buffer.from(soapEnvelope, 'utf8');
   let boundary = '';
@@ -300,8 +351,16 @@ export function buildMtomMessage(soapEnvelope: string, attachments: readonly Mto
     Buffer.from('\r\n'),
   );
   for (const a of attachments) {
-    if (/[\r\n<>]/.test(a.contentId) || /[\r\n]/.test(a.contentType)) throw new MtomError(MtomErrorCode.Malformed, `Invalid Content-ID or Content-Type for attachment "${a.contentId}"`);
-    chunks.push(head([`Content-Type: ${a.contentType}`, 'Content-Transfer-Encoding: binary', `Content-ID: <${a.contentId}>`]), Buffer.from(a.body), Buffer.from('\r\n'));
+    if (/[\r\n<>]/.test(a.contentId) || /[\r\n]/.test(a.contentType))
+      throw new MtomError(
+        MtomErrorCode.Malformed,
+        `Invalid Content-ID or Content-Type for attachment "${a.contentId}"`,
+      );
+    chunks.push(
+      head([`Content-Type: ${a.contentType}`, 'Content-Transfer-Encoding: binary', `Content-ID: <${a.contentId}>`]),
+      Buffer.from(a.body),
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
   const action = options.action ? `; action="${options.action}"` : '';

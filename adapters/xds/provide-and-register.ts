@@ -20,7 +20,10 @@ export interface ProvideAndRegisterRequest {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Reads the content of an xdsb:Document-like element: an xop:Include to a MIME part, or inline base64. */
-export function readDocumentContent(element: XmlElement, multipart: MultipartRelated | undefined): { bytes: Uint8Array; contentType?: string } | { error: string } {
+export function readDocumentContent(
+  element: XmlElement,
+  multipart: MultipartRelated | undefined,
+): { bytes: Uint8Array; contentType?: string } | { error: string } {
   const include = childElement(element, Ns.xop, 'Include');
   if (include) {
     const href = attribute(include, 'href') ?? '';
@@ -29,14 +32,18 @@ export function readDocumentContent(element: XmlElement, multipart: MultipartRel
     if (!part) return { error: `xop:Include href="${href}" names no MIME part of the message` };
     return { bytes: part.body, contentType: part.contentType };
   }
-  if (childElements(element).length > 0) return { error: `unexpected element inside ${element.qname}: expected base64 text or xop:Include` };
+  if (childElements(element).length > 0)
+    return { error: `unexpected element inside ${element.qname}: expected base64 text or xop:Include` };
   const text = ownText(element).replace(/\s+/g, '');
   if (!BASE64.test(text) || text.length % 4 !== 0) return { error: 'its content is not valid base64' };
   return { bytes: Buffer.from(text, 'base64') };
 }
 
 /** Reads the body of an ITI-41 request (`xdsb:ProvideAndRegisterDocumentSetRequest`). */
-export function parseProvideAndRegisterRequest(body: XmlElement, multipart?: MultipartRelated): ProvideAndRegisterRequest {
+export function parseProvideAndRegisterRequest(
+  body: XmlElement,
+  multipart?: MultipartRelated,
+): ProvideAndRegisterRequest {
   const issues: XdsIssue[] = [];
   const documents = new Map<string, SubmittedDocument>();
   if (body.uri !== Ns.xdsb || body.local !== 'ProvideAndRegisterDocumentSetRequest') {
@@ -45,29 +52,54 @@ export function parseProvideAndRegisterRequest(body: XmlElement, multipart?: Mul
       severity: 'error',
       message: `Expected xdsb:ProvideAndRegisterDocumentSetRequest (${Ns.xdsb}), found {${body.uri}}${body.local}`,
     });
-    return { objects: { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] }, documents, issues };
+    return {
+      objects: { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] },
+      documents,
+      issues,
+    };
   }
   const sor = childElement(body, Ns.lcm, 'SubmitObjectsRequest');
   const parsed = sor
     ? parseSubmitObjectsRequest(sor)
     : {
         objects: { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] },
-        issues: [{ code: XdsErrorCode.registryMetadataError, severity: 'error' as const, message: 'The request has no lcm:SubmitObjectsRequest' }],
+        issues: [
+          {
+            code: XdsErrorCode.registryMetadataError,
+            severity: 'error' as const,
+            message: 'The request has no lcm:SubmitObjectsRequest',
+          },
+        ],
       };
   issues.push(...parsed.issues);
   for (const docEl of childElements(body, Ns.xdsb, 'Document')) {
     const id = attribute(docEl, 'id') ?? '';
     if (!id) {
-      issues.push({ code: XdsErrorCode.missingDocumentMetadata, severity: 'error', message: 'xdsb:Document without id attribute: set id to its DocumentEntry id', location: `line ${docEl.line}` });
+      issues.push({
+        code: XdsErrorCode.missingDocumentMetadata,
+        severity: 'error',
+        message: 'xdsb:Document without id attribute: set id to its DocumentEntry id',
+        location: `line ${docEl.line}`,
+      });
       continue;
     }
     if (documents.has(id)) {
-      issues.push({ code: XdsErrorCode.repositoryError, severity: 'error', message: `Two xdsb:Document elements have id "${id}"`, location: `Document ${id}` });
+      issues.push({
+        code: XdsErrorCode.repositoryError,
+        severity: 'error',
+        message: `Two xdsb:Document elements have id "${id}"`,
+        location: `Document ${id}`,
+      });
       continue;
     }
     const content = readDocumentContent(docEl, multipart);
     if ('error' in content) {
-      issues.push({ code: XdsErrorCode.missingDocument, severity: 'error', message: `Document "${id}": ${content.error}`, location: `Document ${id}` });
+      issues.push({
+        code: XdsErrorCode.missingDocument,
+        severity: 'error',
+        message: `Document "${id}": ${content.error}`,
+        location: `Document ${id}`,
+      });
       continue;
     }
     documents.set(id, content);
@@ -100,8 +132,14 @@ export function buildProvideAndRegisterRequest(
     'xdsb:ProvideAndRegisterDocumentSetRequest',
     { 'xmlns:xdsb': Ns.xdsb, 'xmlns:xop': Ns.xop },
     buildSubmitObjectsRequest(objects, options),
-    ...documents.map((d, i) => el('xdsb:Document', { id: d.id }, el('xop:Include', { href: `cid:${attachments[i]!.contentId}` }))),
+    ...documents.map((d, i) =>
+      el('xdsb:Document', { id: d.id }, el('xop:Include', { href: `cid:${attachments[i]!.contentId}` })),
+    ),
   );
-  const envelope = buildSoapEnvelope(body, { action: SoapAction.provideAndRegister, messageId, ...(options.to ? { to: options.to } : {}) });
+  const envelope = buildSoapEnvelope(body, {
+    action: SoapAction.provideAndRegister,
+    messageId,
+    ...(options.to ? { to: options.to } : {}),
+  });
   return { ...buildMtomMessage(envelope, attachments, { action: SoapAction.provideAndRegister }), messageId };
 }

@@ -5,7 +5,8 @@ import { severityUrn, type XdsIssue } from './model.js';
 
 /** Status of a response: Failure when any error, else Success (warnings do not fail a submission). */
 export function responseStatus(issues: readonly XdsIssue[], partial = false): ResponseStatus {
-  if (issues.some((i) => i.severity === 'error')) return partial ? ResponseStatus.partialSuccess : ResponseStatus.failure;
+  if (issues.some((i) => i.severity === 'error'))
+    return partial ? ResponseStatus.partialSuccess : ResponseStatus.failure;
   return ResponseStatus.success;
 }
 
@@ -26,10 +27,16 @@ export function buildRegistryErrorList(issues: readonly XdsIssue[], prefix = 'rs
 }
 
 /** `<rs:RegistryResponse status="…">` with its error list. */
-export function buildRegistryResponse(issues: readonly XdsIssue[], options: { status?: ResponseStatus; declareNamespace?: boolean } = {}): XmlElementSpec {
+export function buildRegistryResponse(
+  issues: readonly XdsIssue[],
+  options: { status?: ResponseStatus; declareNamespace?: boolean } = {},
+): XmlElementSpec {
   return el(
     'rs:RegistryResponse',
-    { ...(options.declareNamespace === false ? {} : { 'xmlns:rs': Ns.rs }), status: options.status ?? responseStatus(issues) },
+    {
+      ...(options.declareNamespace === false ? {} : { 'xmlns:rs': Ns.rs }),
+      status: options.status ?? responseStatus(issues),
+    },
     buildRegistryErrorList(issues),
   );
 }

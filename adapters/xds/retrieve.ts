@@ -19,15 +19,27 @@ export interface RetrievedDocument extends DocumentRequest {
 }
 
 /** Reads xdsb:RetrieveDocumentSetRequest. */
-export function parseRetrieveDocumentSetRequest(request: XmlElement): { requests: DocumentRequest[]; issues: XdsIssue[] } {
+export function parseRetrieveDocumentSetRequest(request: XmlElement): {
+  requests: DocumentRequest[];
+  issues: XdsIssue[];
+} {
   const issues: XdsIssue[] = [];
   const requests: DocumentRequest[] = [];
   if (request.uri !== Ns.xdsb || request.local !== 'RetrieveDocumentSetRequest') {
-    issues.push({ code: XdsErrorCode.repositoryError, severity: 'error', message: `Expected xdsb:RetrieveDocumentSetRequest, found {${request.uri}}${request.local}` });
+    issues.push({
+      code: XdsErrorCode.repositoryError,
+      severity: 'error',
+      message: `Expected xdsb:RetrieveDocumentSetRequest, found {${request.uri}}${request.local}`,
+    });
     return { requests, issues };
   }
   const items = childElements(request, Ns.xdsb, 'DocumentRequest');
-  if (items.length === 0) issues.push({ code: XdsErrorCode.repositoryError, severity: 'error', message: 'RetrieveDocumentSetRequest has no DocumentRequest' });
+  if (items.length === 0)
+    issues.push({
+      code: XdsErrorCode.repositoryError,
+      severity: 'error',
+      message: 'RetrieveDocumentSetRequest has no DocumentRequest',
+    });
   for (const item of items) {
     const text = (local: string) => {
       const e = childElement(item, Ns.xdsb, local);
@@ -88,10 +100,22 @@ export function unknownDocumentIssue(request: DocumentRequest, ownRepositoryUniq
 /**
  * Builds the ITI-43 response as MTOM. Status: Success (all found), PartialSuccess (some), Failure (none).
  */
-export function buildRetrieveDocumentSetResponse(documents: readonly RetrievedDocument[], issues: readonly XdsIssue[], options: { relatesTo?: string } = {}): BuiltMultipart {
+export function buildRetrieveDocumentSetResponse(
+  documents: readonly RetrievedDocument[],
+  issues: readonly XdsIssue[],
+  options: { relatesTo?: string } = {},
+): BuiltMultipart {
   const hasErrors = issues.some((i) => i.severity === 'error');
-  const status = !hasErrors ? ResponseStatus.success : documents.length > 0 ? ResponseStatus.partialSuccess : ResponseStatus.failure;
-  const attachments = documents.map((d) => ({ contentId: newContentId('doc'), contentType: d.mimeType, body: d.bytes }));
+  const status = !hasErrors
+    ? ResponseStatus.success
+    : documents.length > 0
+      ? ResponseStatus.partialSuccess
+      : ResponseStatus.failure;
+  const attachments = documents.map((d) => ({
+    contentId: newContentId('doc'),
+    contentType: d.mimeType,
+    body: d.bytes,
+  }));
   const body = el(
     'xdsb:RetrieveDocumentSetResponse',
     { 'xmlns:xdsb': Ns.xdsb, 'xmlns:rs': Ns.rs, 'xmlns:xop': Ns.xop },
@@ -108,12 +132,18 @@ export function buildRetrieveDocumentSetResponse(documents: readonly RetrievedDo
       ),
     ),
   );
-  const envelope = buildSoapEnvelope(body, { action: SoapAction.retrieveDocumentSetResponse, ...(options.relatesTo ? { relatesTo: options.relatesTo } : {}) });
+  const envelope = buildSoapEnvelope(body, {
+    action: SoapAction.retrieveDocumentSetResponse,
+    ...(options.relatesTo ? { relatesTo: options.relatesTo } : {}),
+  });
   return buildMtomMessage(envelope, attachments, { action: SoapAction.retrieveDocumentSetResponse });
 }
 
 /** Reads an ITI-43 response body (document-consumer role). */
-export function parseRetrieveDocumentSetResponse(response: XmlElement, multipart?: MultipartRelated): { status: string; documents: RetrievedDocument[]; issues: XdsIssue[] } {
+export function parseRetrieveDocumentSetResponse(
+  response: XmlElement,
+  multipart?: MultipartRelated,
+): { status: string; documents: RetrievedDocument[]; issues: XdsIssue[] } {
   const rr = childElement(response, Ns.rs, 'RegistryResponse');
   const parsed = rr ? parseRegistryResponse(rr) : { status: '', errors: [] as XdsIssue[] };
   const issues = [...parsed.errors];
@@ -126,7 +156,11 @@ export function parseRetrieveDocumentSetResponse(response: XmlElement, multipart
     const docEl = childElement(dr, Ns.xdsb, 'Document');
     const content = docEl ? readDocumentContent(docEl, multipart) : { error: 'no Document element' };
     if ('error' in content) {
-      issues.push({ code: XdsErrorCode.repositoryError, severity: 'error', message: `DocumentResponse ${text('DocumentUniqueId')}: ${content.error}` });
+      issues.push({
+        code: XdsErrorCode.repositoryError,
+        severity: 'error',
+        message: `DocumentResponse ${text('DocumentUniqueId')}: ${content.error}`,
+      });
       continue;
     }
     const home = text('HomeCommunityId');

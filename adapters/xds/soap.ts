@@ -59,13 +59,22 @@ export interface SoapEnvelope {
 const WSA_HEADERS = new Set(['Action', 'MessageID', 'To', 'ReplyTo', 'RelatesTo', 'From', 'FaultTo']);
 
 /** Reads the envelope of a parsed document. Throws {@link SoapFaultError}. */
-export function readSoapEnvelope(doc: XmlDocument, understood: (header: XmlElement) => boolean = () => false): SoapEnvelope {
+export function readSoapEnvelope(
+  doc: XmlDocument,
+  understood: (header: XmlElement) => boolean = () => false,
+): SoapEnvelope {
   const root = doc.root;
   if (root.local === 'Envelope' && root.uri === Ns.soap11) {
-    throw new SoapFaultError(SoapFaultCode.versionMismatch, 'SOAP 1.1 is not supported by IHE XDS.b: send a SOAP 1.2 envelope (http://www.w3.org/2003/05/soap-envelope)');
+    throw new SoapFaultError(
+      SoapFaultCode.versionMismatch,
+      'SOAP 1.1 is not supported by IHE XDS.b: send a SOAP 1.2 envelope (http://www.w3.org/2003/05/soap-envelope)',
+    );
   }
   if (root.local !== 'Envelope' || root.uri !== Ns.soap12) {
-    throw new SoapFaultError(SoapFaultCode.sender, `The root element is {${root.uri}}${root.local}, expected a SOAP 1.2 Envelope`);
+    throw new SoapFaultError(
+      SoapFaultCode.sender,
+      `The root element is {${root.uri}}${root.local}, expected a SOAP 1.2 Envelope`,
+    );
   }
   const warnings: string[] = [];
   const header = childElement(root, Ns.soap12, 'Header');
@@ -74,9 +83,13 @@ export function readSoapEnvelope(doc: XmlDocument, understood: (header: XmlEleme
   for (const h of headers) {
     const isWsa = h.uri === Ns.wsa && WSA_HEADERS.has(h.local);
     const misplacedWsa = h.uri === Ns.soap12 && WSA_HEADERS.has(h.local);
-    if (misplacedWsa) warnings.push(`Header soap:${h.local} is in the SOAP namespace; read as WS-Addressing wsa:${h.local}`);
+    if (misplacedWsa)
+      warnings.push(`Header soap:${h.local} is in the SOAP namespace; read as WS-Addressing wsa:${h.local}`);
     if (isWsa || misplacedWsa) {
-      const text = h.local === 'ReplyTo' || h.local === 'From' || h.local === 'FaultTo' ? textContent(childElements(h)[0] ?? h) : textContent(h);
+      const text =
+        h.local === 'ReplyTo' || h.local === 'From' || h.local === 'FaultTo'
+          ? textContent(childElements(h)[0] ?? h)
+          : textContent(h);
       const value = text.trim();
       switch (h.local) {
         case 'Action':
@@ -99,7 +112,10 @@ export function readSoapEnvelope(doc: XmlDocument, understood: (header: XmlEleme
     }
     const mu = attribute(h, 'mustUnderstand', Ns.soap12);
     if ((mu === 'true' || mu === '1') && !understood(h)) {
-      throw new SoapFaultError(SoapFaultCode.mustUnderstand, `Header {${h.uri}}${h.local} is marked mustUnderstand and is not supported here: remove it or its mustUnderstand flag`);
+      throw new SoapFaultError(
+        SoapFaultCode.mustUnderstand,
+        `Header {${h.uri}}${h.local} is marked mustUnderstand and is not supported here: remove it or its mustUnderstand flag`,
+      );
     }
   }
   const bodyElement = childElement(root, Ns.soap12, 'Body');
@@ -133,23 +149,38 @@ export function readSoapRequest(body: Buffer, contentTypeHeader: string, limits:
     try {
       multipart = parseMultipartRelated(body, contentTypeHeader, limits.mtom);
     } catch (error) {
-      if (error instanceof MtomError) throw new SoapFaultError(SoapFaultCode.sender, `Invalid MTOM message: ${error.message}`);
+      if (error instanceof MtomError)
+        throw new SoapFaultError(SoapFaultCode.sender, `Invalid MTOM message: ${error.message}`);
       throw error;
     }
     const rootType = parseContentType(multipart.root.contentType);
     if (!['application/xop+xml', 'application/soap+xml', 'text/xml'].includes(rootType.mediaType)) {
-      throw new SoapFaultError(SoapFaultCode.sender, `The root MIME part is "${rootType.mediaType}", expected application/xop+xml carrying the SOAP envelope`);
+      throw new SoapFaultError(
+        SoapFaultCode.sender,
+        `The root MIME part is "${rootType.mediaType}", expected application/xop+xml carrying the SOAP envelope`,
+      );
     }
     charset = rootType.params['charset'];
     xmlBytes = multipart.root.body;
-  } else if (ct.mediaType === 'application/soap+xml' || ct.mediaType === 'text/xml' || ct.mediaType === 'application/xml') {
+  } else if (
+    ct.mediaType === 'application/soap+xml' ||
+    ct.mediaType === 'text/xml' ||
+    ct.mediaType === 'application/xml'
+  ) {
     xmlBytes = body;
   } else {
-    throw new SoapFaultError(SoapFaultCode.sender, `Content-Type "${ct.mediaType}" is not SOAP: send application/soap+xml or multipart/related (MTOM)`);
+    throw new SoapFaultError(
+      SoapFaultCode.sender,
+      `Content-Type "${ct.mediaType}" is not SOAP: send application/soap+xml or multipart/related (MTOM)`,
+    );
   }
   let doc: XmlDocument;
   try {
-    doc = parseXml(xmlBytes, { source: 'The SOAP envelope', limits: limits.xml, ...(charset ? { defaultEncoding: charset } : {}) });
+    doc = parseXml(xmlBytes, {
+      source: 'The SOAP envelope',
+      limits: limits.xml,
+      ...(charset ? { defaultEncoding: charset } : {}),
+    });
   } catch (error) {
     if (isXmlError(error)) throw new SoapFaultError(SoapFaultCode.sender, error.message);
     throw error;
@@ -183,7 +214,9 @@ export function buildSoapEnvelope(body: XmlChild, options: EnvelopeOptions): str
         el('wsa:MessageID', {}, options.messageId ?? `urn:uuid:${randomUUID()}`),
         options.to ? el('wsa:To', mu, options.to) : undefined,
         options.relatesTo ? el('wsa:RelatesTo', {}, options.relatesTo) : undefined,
-        options.relatesTo === undefined ? el('wsa:ReplyTo', mu, el('wsa:Address', {}, 'http://www.w3.org/2005/08/addressing/anonymous')) : undefined,
+        options.relatesTo === undefined
+          ? el('wsa:ReplyTo', mu, el('wsa:Address', {}, 'http://www.w3.org/2005/08/addressing/anonymous'))
+          : undefined,
         ...(options.extraHeaders ?? []),
       ),
       el('soap:Body', {}, body),

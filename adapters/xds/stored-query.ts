@@ -3,7 +3,15 @@
 // Parameter values follow ITI TF-2 §3.18.4.1.2.3.5: strings in single quotes with '' for a quote, lists in
 // parentheses, codes as 'code^^codingScheme', times as unquoted digits. Values are parsed by a small grammar into
 // typed data — never pasted into a query — so a value such as `'x'' OR ''1''=''1'` is just the string x' OR '1'='1.
-import { attribute, childElement, childElements, el, textContent, type XmlElement, type XmlElementSpec } from '../xml/index.js';
+import {
+  attribute,
+  childElement,
+  childElements,
+  el,
+  textContent,
+  type XmlElement,
+  type XmlElementSpec,
+} from '../xml/index.js';
 import { Ns, ResponseStatus, StoredQueryId, XdsErrorCode } from './constants.js';
 import { buildObjectRefList, buildRegistryObjectList, RIM_NAMESPACES, type BuildOptions } from './ebrim-build.js';
 import { isXdsDateTime, parsePatientIdentifier } from './hl7-values.js';
@@ -71,9 +79,15 @@ export interface GetSubmissionSetAndContentsQuery extends QueryBase {
   objectType?: string[];
 }
 
-export type StoredQuery = FindDocumentsQuery | FindSubmissionSetsQuery | GetDocumentsQuery | GetAssociationsQuery | GetSubmissionSetAndContentsQuery;
+export type StoredQuery =
+  | FindDocumentsQuery
+  | FindSubmissionSetsQuery
+  | GetDocumentsQuery
+  | GetAssociationsQuery
+  | GetSubmissionSetAndContentsQuery;
 
-export type ParsedStoredQuery = { ok: true; query: StoredQuery; warnings: XdsIssue[] } | { ok: false; issues: XdsIssue[] };
+export type ParsedStoredQuery =
+  { ok: true; query: StoredQuery; warnings: XdsIssue[] } | { ok: false; issues: XdsIssue[] };
 
 // ---- value grammar ---------------------------------------------------------------------------------------------
 
@@ -92,7 +106,8 @@ export function parseQueryValue(text: string): Atom[] | { error: string } {
       let out = '';
       i++;
       for (;;) {
-        if (i >= s.length) return { error: "a quoted value is not closed: end it with ' (a quote inside a value is written '')" };
+        if (i >= s.length)
+          return { error: "a quoted value is not closed: end it with ' (a quote inside a value is written '')" };
         if (s[i] === "'") {
           if (s[i + 1] === "'") {
             out += "'";
@@ -128,7 +143,12 @@ export function parseQueryValue(text: string): Atom[] | { error: string } {
         i++;
         break;
       }
-      return { error: i >= s.length ? "a list is not closed: end it with ')'" : `unexpected "${s[i]}" at position ${i + 1} in a list: separate values with commas` };
+      return {
+        error:
+          i >= s.length
+            ? "a list is not closed: end it with ')'"
+            : `unexpected "${s[i]}" at position ${i + 1} in a list: separate values with commas`,
+      };
     }
     ws();
     if (i < s.length) return { error: `unexpected text after the closing parenthesis at position ${i + 1}` };
@@ -153,7 +173,13 @@ interface ParamSpec {
   required?: boolean;
 }
 
-const p = (slot: string, field: string, type: ParamType, card: Cardinality, required = false): ParamSpec => ({ slot, field, type, card, required });
+const p = (slot: string, field: string, type: ParamType, card: Cardinality, required = false): ParamSpec => ({
+  slot,
+  field,
+  type,
+  card,
+  required,
+});
 
 const QUERIES: Record<string, { kind: StoredQuery['kind']; params: ParamSpec[]; oneOf?: [string, string] }> = {
   [StoredQueryId.findDocuments]: {
@@ -192,7 +218,10 @@ const QUERIES: Record<string, { kind: StoredQuery['kind']; params: ParamSpec[]; 
   },
   [StoredQueryId.getDocuments]: {
     kind: 'GetDocuments',
-    params: [p('$XDSDocumentEntryEntryUUID', 'entryUuids', 'string', 'multi'), p('$XDSDocumentEntryUniqueId', 'uniqueIds', 'string', 'multi')],
+    params: [
+      p('$XDSDocumentEntryEntryUUID', 'entryUuids', 'string', 'multi'),
+      p('$XDSDocumentEntryUniqueId', 'uniqueIds', 'string', 'multi'),
+    ],
     oneOf: ['$XDSDocumentEntryEntryUUID', '$XDSDocumentEntryUniqueId'],
   },
   [StoredQueryId.getAssociations]: {
@@ -233,12 +262,18 @@ export function parseAdhocQueryRequest(request: XmlElement): ParsedStoredQuery {
     issues: [...issues, { code, severity: 'error', message, ...(location ? { location } : {}) }],
   });
   if (request.uri !== Ns.query || request.local !== 'AdhocQueryRequest') {
-    return fail(XdsErrorCode.registryError, `Expected query:AdhocQueryRequest (${Ns.query}), found {${request.uri}}${request.local}`);
+    return fail(
+      XdsErrorCode.registryError,
+      `Expected query:AdhocQueryRequest (${Ns.query}), found {${request.uri}}${request.local}`,
+    );
   }
   const option = childElement(request, Ns.query, 'ResponseOption');
   const returnTypeRaw = (option && attribute(option, 'returnType')) || ReturnType.objectRef;
   if (returnTypeRaw !== ReturnType.leafClass && returnTypeRaw !== ReturnType.objectRef) {
-    return fail(XdsErrorCode.registryError, `returnType "${returnTypeRaw}" is not supported: use LeafClass or ObjectRef`);
+    return fail(
+      XdsErrorCode.registryError,
+      `returnType "${returnTypeRaw}" is not supported: use LeafClass or ObjectRef`,
+    );
   }
   const adhoc = childElement(request, Ns.rim, 'AdhocQuery');
   if (!adhoc) return fail(XdsErrorCode.registryError, 'The request has no rim:AdhocQuery');
@@ -271,13 +306,23 @@ export function parseAdhocQueryRequest(request: XmlElement): ParsedStoredQuery {
   for (const [name, values] of slots) {
     if (name === '$homeCommunityId') {
       const parsed = values.length === 1 ? parseQueryValue(values[0]!) : { error: 'takes one value' };
-      if ('error' in parsed || parsed.length !== 1) return fail(XdsErrorCode.registryError, `Parameter $homeCommunityId: ${'error' in parsed ? parsed.error : 'takes one value'}`, name);
+      if ('error' in parsed || parsed.length !== 1)
+        return fail(
+          XdsErrorCode.registryError,
+          `Parameter $homeCommunityId: ${'error' in parsed ? parsed.error : 'takes one value'}`,
+          name,
+        );
       out['homeCommunityId'] = parsed[0]!.value;
       continue;
     }
     const spec = specs.get(name);
     if (!spec) {
-      warnings.push({ code: XdsErrorCode.registryError, severity: 'warning', message: `Parameter ${name} is not a parameter of ${def.kind}: ignored`, location: name });
+      warnings.push({
+        code: XdsErrorCode.registryError,
+        severity: 'warning',
+        message: `Parameter ${name} is not a parameter of ${def.kind}: ignored`,
+        location: name,
+      });
       continue;
     }
     if (values.length === 0) return fail(XdsErrorCode.storedQueryMissingParam, `Parameter ${name} has no value`, name);
@@ -288,7 +333,11 @@ export function parseAdhocQueryRequest(request: XmlElement): ParsedStoredQuery {
       groups.push(atoms);
     }
     if (spec.card === 'single' && (groups.length > 1 || groups[0]!.length > 1)) {
-      return fail(XdsErrorCode.storedQueryParamNumber, `Parameter ${name} takes a single value, ${groups.flat().length} were given`, name);
+      return fail(
+        XdsErrorCode.storedQueryParamNumber,
+        `Parameter ${name} takes a single value, ${groups.flat().length} were given`,
+        name,
+      );
     }
     const convert = (atom: Atom): string | Code | { error: string } => {
       switch (spec.type) {
@@ -299,7 +348,9 @@ export function parseAdhocQueryRequest(request: XmlElement): ParsedStoredQuery {
           return 'error' in pid ? { error: pid.error } : atom.value;
         }
         case 'time':
-          return isXdsDateTime(atom.value) ? atom.value : { error: `"${atom.value}" is not a time YYYY[MM[DD[hh[mm[ss]]]]]` };
+          return isXdsDateTime(atom.value)
+            ? atom.value
+            : { error: `"${atom.value}" is not a time YYYY[MM[DD[hh[mm[ss]]]]]` };
         case 'code':
           return parseCode(atom.value);
         default:
@@ -312,7 +363,8 @@ export function parseAdhocQueryRequest(request: XmlElement): ParsedStoredQuery {
       const row: (string | Code)[] = [];
       for (const atom of group) {
         const value = convert(atom);
-        if (typeof value === 'object' && 'error' in value) return fail(XdsErrorCode.registryError, `Parameter ${name}: ${value.error}`, name);
+        if (typeof value === 'object' && 'error' in value)
+          return fail(XdsErrorCode.registryError, `Parameter ${name}: ${value.error}`, name);
         row.push(value);
       }
       converted.push(row);
@@ -346,10 +398,23 @@ export interface AdhocQueryResponseOptions extends BuildOptions {
 }
 
 /** query:AdhocQueryResponse with LeafClass objects or ObjectRefs. */
-export function buildAdhocQueryResponse(objects: RegistryObjectList, options: AdhocQueryResponseOptions): XmlElementSpec {
+export function buildAdhocQueryResponse(
+  objects: RegistryObjectList,
+  options: AdhocQueryResponseOptions,
+): XmlElementSpec {
   const issues = options.issues ?? [];
-  const hasResults = objects.documentEntries.length + objects.submissionSets.length + objects.folders.length + objects.associations.length + objects.objectRefs.length > 0;
-  const status: string = issues.some((i) => i.severity === 'error') ? (options.partial && hasResults ? ResponseStatus.partialSuccess : responseStatus(issues)) : ResponseStatus.success;
+  const hasResults =
+    objects.documentEntries.length +
+      objects.submissionSets.length +
+      objects.folders.length +
+      objects.associations.length +
+      objects.objectRefs.length >
+    0;
+  const status: string = issues.some((i) => i.severity === 'error')
+    ? options.partial && hasResults
+      ? ResponseStatus.partialSuccess
+      : responseStatus(issues)
+    : ResponseStatus.success;
   const ids = [
     ...objects.submissionSets.map((o) => o.id),
     ...objects.folders.map((o) => o.id),
@@ -361,12 +426,20 @@ export function buildAdhocQueryResponse(objects: RegistryObjectList, options: Ad
     'query:AdhocQueryResponse',
     { 'xmlns:query': Ns.query, 'xmlns:rs': Ns.rs, ...RIM_NAMESPACES, status },
     buildRegistryErrorList(issues),
-    status === ResponseStatus.failure ? el('rim:RegistryObjectList') : options.returnType === ReturnType.leafClass ? buildRegistryObjectList(objects, options) : buildObjectRefList(ids),
+    status === ResponseStatus.failure
+      ? el('rim:RegistryObjectList')
+      : options.returnType === ReturnType.leafClass
+        ? buildRegistryObjectList(objects, options)
+        : buildObjectRefList(ids),
   );
 }
 
 /** Builds a query:AdhocQueryRequest (document-consumer role); values are quoted/escaped here. */
-export function buildAdhocQueryRequest(queryId: string, params: Record<string, string | readonly string[]>, returnType: ReturnType = ReturnType.leafClass): XmlElementSpec {
+export function buildAdhocQueryRequest(
+  queryId: string,
+  params: Record<string, string | readonly string[]>,
+  returnType: ReturnType = ReturnType.leafClass,
+): XmlElementSpec {
   const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
   return el(
     'query:AdhocQueryRequest',
@@ -379,7 +452,19 @@ export function buildAdhocQueryRequest(queryId: string, params: Record<string, s
         el(
           'rim:Slot',
           { name },
-          el('rim:ValueList', {}, el('rim:Value', {}, typeof value === 'string' ? (/^\d+$/.test(value) && /Time(From|To)$/.test(name) ? value : quote(value)) : `(${value.map(quote).join(',')})`)),
+          el(
+            'rim:ValueList',
+            {},
+            el(
+              'rim:Value',
+              {},
+              typeof value === 'string'
+                ? /^\d+$/.test(value) && /Time(From|To)$/.test(name)
+                  ? value
+                  : quote(value)
+                : `(${value.map(quote).join(',')})`,
+            ),
+          ),
         ),
       ),
     ),

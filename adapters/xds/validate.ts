@@ -50,12 +50,22 @@ class Validator {
     return this.options.profile === SubmissionProfile.media;
   }
 
-  private add(code: XdsIssue['code'], message: string, location: string, severity: XdsIssue['severity'] = 'error'): void {
+  private add(
+    code: XdsIssue['code'],
+    message: string,
+    location: string,
+    severity: XdsIssue['severity'] = 'error',
+  ): void {
     this.issues.push({ code, severity, message, location });
   }
 
   /** A requirement that is an error for XDS and a warning for media. */
-  private required(present: boolean, what: string, location: string, inMedia: 'required' | 'optional' = 'optional'): void {
+  private required(
+    present: boolean,
+    what: string,
+    location: string,
+    inMedia: 'required' | 'optional' = 'optional',
+  ): void {
     if (present) return;
     if (this.media && inMedia === 'optional') return;
     this.add(XdsErrorCode.registryMetadataError, `${location} has no ${what}: it is required`, location);
@@ -76,9 +86,17 @@ class Validator {
     const ids = new Map<string, string>();
     for (const o of [...submissionSets, ...documentEntries, ...folders, ...associations]) {
       if (!o.id) continue;
-      if (ids.has(o.id)) this.add(XdsErrorCode.registryMetadataError, `The id "${o.id}" is used by two objects (${ids.get(o.id)} and ${o.kind}): ids must be unique`, o.id);
+      if (ids.has(o.id))
+        this.add(
+          XdsErrorCode.registryMetadataError,
+          `The id "${o.id}" is used by two objects (${ids.get(o.id)} and ${o.kind}): ids must be unique`,
+          o.id,
+        );
       ids.set(o.id, o.kind);
-      if (o.id.startsWith('urn:uuid:') && !/^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(o.id)) {
+      if (
+        o.id.startsWith('urn:uuid:') &&
+        !/^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(o.id)
+      ) {
         this.add(XdsErrorCode.registryMetadataError, `${o.kind} id "${o.id}" is not a well-formed urn:uuid`, o.id);
       }
     }
@@ -91,7 +109,8 @@ class Validator {
       this.required(!!folder.patientId, 'patientId', where);
       this.required(folder.codeList.length > 0, 'codeList', where);
       this.required(!!folder.title, 'title (rim:Name)', where);
-      if (folder.uniqueId && !isOid(folder.uniqueId)) this.add(XdsErrorCode.registryMetadataError, `${where}: uniqueId "${folder.uniqueId}" is not an OID`, where);
+      if (folder.uniqueId && !isOid(folder.uniqueId))
+        this.add(XdsErrorCode.registryMetadataError, `${where}: uniqueId "${folder.uniqueId}" is not an OID`, where);
     }
 
     // One patient per submission.
@@ -107,7 +126,11 @@ class Validator {
         }
       }
       if (!this.media && this.options.registry?.knowsPatient && !this.options.registry.knowsPatient(set.patientId)) {
-        this.add(XdsErrorCode.unknownPatientId, `Patient id "${set.patientId}" is not known in this affinity domain: register the patient first (PIX feed)`, `SubmissionSet ${set.id}`);
+        this.add(
+          XdsErrorCode.unknownPatientId,
+          `Patient id "${set.patientId}" is not known in this affinity domain: register the patient first (PIX feed)`,
+          `SubmissionSet ${set.id}`,
+        );
       }
     }
 
@@ -118,7 +141,9 @@ class Validator {
       const other = seen.get(o.uniqueId);
       if (other) {
         this.add(
-          this.options.profile === SubmissionProfile.provideAndRegister ? XdsErrorCode.repositoryDuplicateUniqueIdInMessage : XdsErrorCode.registryDuplicateUniqueIdInMessage,
+          this.options.profile === SubmissionProfile.provideAndRegister
+            ? XdsErrorCode.repositoryDuplicateUniqueIdInMessage
+            : XdsErrorCode.registryDuplicateUniqueIdInMessage,
           `uniqueId "${o.uniqueId}" is used by ${other} and ${o.kind} ${o.id}: each object needs its own`,
           `${o.kind} ${o.id}`,
         );
@@ -138,19 +163,47 @@ class Validator {
     this.required(!!set.submissionTime, 'submissionTime', where, 'required');
     this.required(!!set.contentTypeCode, 'contentTypeCode', where);
     if (this.media && set.authors.length === 0 && set.intendedRecipients.length === 0) {
-      this.add(XdsErrorCode.registryMetadataError, `${where} has neither author nor intendedRecipient: XDM requires one of them`, where, 'warning');
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where} has neither author nor intendedRecipient: XDM requires one of them`,
+        where,
+        'warning',
+      );
     }
-    if (set.uniqueId && !isOid(set.uniqueId)) this.add(XdsErrorCode.registryMetadataError, `${where}: uniqueId "${set.uniqueId}" is not an OID (digits and dots, 64 characters at most)`, where, this.media ? 'warning' : 'error');
-    if (set.sourceId && !isOid(set.sourceId)) this.add(XdsErrorCode.registryMetadataError, `${where}: sourceId "${set.sourceId}" is not an OID`, where, this.media ? 'warning' : 'error');
+    if (set.uniqueId && !isOid(set.uniqueId))
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: uniqueId "${set.uniqueId}" is not an OID (digits and dots, 64 characters at most)`,
+        where,
+        this.media ? 'warning' : 'error',
+      );
+    if (set.sourceId && !isOid(set.sourceId))
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: sourceId "${set.sourceId}" is not an OID`,
+        where,
+        this.media ? 'warning' : 'error',
+      );
     if (set.submissionTime && !isXdsDateTime(set.submissionTime)) {
-      this.add(XdsErrorCode.registryMetadataError, `${where}: submissionTime "${set.submissionTime}" is not YYYY[MM[DD[hh[mm[ss]]]]]`, where, this.media ? 'warning' : 'error');
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: submissionTime "${set.submissionTime}" is not YYYY[MM[DD[hh[mm[ss]]]]]`,
+        where,
+        this.media ? 'warning' : 'error',
+      );
     }
     if (set.patientId) this.patientId(set.patientId, where);
   }
 
   private patientId(value: string, where: string): void {
     const parsed = parsePatientIdentifier(value);
-    if ('error' in parsed) this.add(XdsErrorCode.registryMetadataError, `${where}: ${parsed.error}`, where, this.media ? 'warning' : 'error');
+    if ('error' in parsed)
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: ${parsed.error}`,
+        where,
+        this.media ? 'warning' : 'error',
+      );
   }
 
   private documentEntry(entry: DocumentEntry): void {
@@ -188,7 +241,12 @@ class Validator {
       ['serviceStopTime', entry.serviceStopTime],
     ] as const) {
       if (value && !isXdsDateTime(value)) {
-        this.add(XdsErrorCode.registryMetadataError, `${where}: ${name} "${value}" is not YYYY[MM[DD[hh[mm[ss]]]]] (UTC)`, where, xds ? 'error' : 'warning');
+        this.add(
+          XdsErrorCode.registryMetadataError,
+          `${where}: ${name} "${value}" is not YYYY[MM[DD[hh[mm[ss]]]]] (UTC)`,
+          where,
+          xds ? 'error' : 'warning',
+        );
       }
     }
     if (entry.patientId) this.patientId(entry.patientId, where);
@@ -199,22 +257,48 @@ class Validator {
       }
     }
     if (entry.hash && !/^[0-9a-fA-F]{40}$/.test(entry.hash)) {
-      this.add(XdsErrorCode.registryMetadataError, `${where}: hash "${entry.hash}" is not a SHA-1 in hexadecimal (40 characters)`, where, xds ? 'error' : 'warning');
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: hash "${entry.hash}" is not a SHA-1 in hexadecimal (40 characters)`,
+        where,
+        xds ? 'error' : 'warning',
+      );
     }
     if (entry.size && !/^\d+$/.test(entry.size)) {
-      this.add(XdsErrorCode.registryMetadataError, `${where}: size "${entry.size}" is not a number of bytes`, where, xds ? 'error' : 'warning');
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: size "${entry.size}" is not a number of bytes`,
+        where,
+        xds ? 'error' : 'warning',
+      );
     }
     if (entry.repositoryUniqueId && !isOid(entry.repositoryUniqueId)) {
-      this.add(XdsErrorCode.registryMetadataError, `${where}: repositoryUniqueId "${entry.repositoryUniqueId}" is not an OID`, where, xds ? 'error' : 'warning');
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: repositoryUniqueId "${entry.repositoryUniqueId}" is not an OID`,
+        where,
+        xds ? 'error' : 'warning',
+      );
     }
-    if (entry.status && entry.status !== AvailabilityStatus.approved && entry.status !== AvailabilityStatus.submitted && xds) {
-      this.add(XdsErrorCode.registryMetadataError, `${where}: a new DocumentEntry cannot be submitted with status "${entry.status}"`, where);
+    if (
+      entry.status &&
+      entry.status !== AvailabilityStatus.approved &&
+      entry.status !== AvailabilityStatus.submitted &&
+      xds
+    ) {
+      this.add(
+        XdsErrorCode.registryMetadataError,
+        `${where}: a new DocumentEntry cannot be submitted with status "${entry.status}"`,
+        where,
+      );
     }
   }
 
   private associations(objects: RegistryObjectList, ids: Map<string, string>): void {
     const set = objects.submissionSets[0];
-    const exists = (ref: string) => ids.has(ref) || (ref.startsWith('urn:uuid:') && (this.options.registry?.hasObject?.(ref) ?? !this.options.registry?.hasObject));
+    const exists = (ref: string) =>
+      ids.has(ref) ||
+      (ref.startsWith('urn:uuid:') && (this.options.registry?.hasObject?.(ref) ?? !this.options.registry?.hasObject));
     const known = Object.values(AssociationType) as string[];
     const members = new Set<string>();
     for (const a of objects.associations) {
@@ -228,7 +312,12 @@ class Validator {
         );
       }
       if (!known.includes(a.associationType)) {
-        this.add(XdsErrorCode.registryMetadataError, `${where}: unknown associationType "${a.associationType}"`, where, this.media ? 'warning' : 'error');
+        this.add(
+          XdsErrorCode.registryMetadataError,
+          `${where}: unknown associationType "${a.associationType}"`,
+          where,
+          this.media ? 'warning' : 'error',
+        );
       }
       for (const ref of [a.sourceObject, a.targetObject]) {
         if (ref && !exists(ref)) {
@@ -277,23 +366,40 @@ class Validator {
       const doc = documents.get(entry.id);
       const where = `DocumentEntry ${entry.id}`;
       if (!doc) {
-        this.add(XdsErrorCode.missingDocument, `${where} has no Document in the request: attach <xdsb:Document id="${entry.id}">`, where, this.media ? 'warning' : 'error');
+        this.add(
+          XdsErrorCode.missingDocument,
+          `${where} has no Document in the request: attach <xdsb:Document id="${entry.id}">`,
+          where,
+          this.media ? 'warning' : 'error',
+        );
         continue;
       }
       const metadataCode = this.media ? XdsErrorCode.registryMetadataError : XdsErrorCode.repositoryMetadataError;
       if (entry.hash) {
         const actual = createHash('sha1').update(doc.bytes).digest('hex');
         if (actual.toLowerCase() !== entry.hash.toLowerCase()) {
-          this.add(metadataCode, `${where}: hash ${entry.hash} does not match the document (its SHA-1 is ${actual})`, where);
+          this.add(
+            metadataCode,
+            `${where}: hash ${entry.hash} does not match the document (its SHA-1 is ${actual})`,
+            where,
+          );
         }
       }
       if (entry.size && /^\d+$/.test(entry.size) && Number(entry.size) !== doc.bytes.byteLength) {
-        this.add(metadataCode, `${where}: size ${entry.size} does not match the document (${doc.bytes.byteLength} bytes)`, where);
+        this.add(
+          metadataCode,
+          `${where}: size ${entry.size} does not match the document (${doc.bytes.byteLength} bytes)`,
+          where,
+        );
       }
     }
     for (const id of documents.keys()) {
       if (!entryIds.has(id)) {
-        this.add(XdsErrorCode.missingDocumentMetadata, `Document "${id}" has no DocumentEntry (ExtrinsicObject with id="${id}"): add its metadata or remove it`, `Document ${id}`);
+        this.add(
+          XdsErrorCode.missingDocumentMetadata,
+          `Document "${id}" has no DocumentEntry (ExtrinsicObject with id="${id}"): add its metadata or remove it`,
+          `Document ${id}`,
+        );
       }
     }
   }

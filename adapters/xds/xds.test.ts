@@ -89,25 +89,52 @@ describe('MTOM multipart/related', () => {
     const ok = buildMtomMessage('<r/>', [{ contentId: 'a@x', contentType: 'text/plain', body: Buffer.from('x') }]);
     expect(mtomError(() => parseMultipartRelated(ok.body, 'text/xml')).code).toBe(MtomErrorCode.BadContentType);
     expect(mtomError(() => parseMultipartRelated(ok.body, 'multipart/related')).code).toBe(MtomErrorCode.NoBoundary);
-    expect(mtomError(() => parseMultipartRelated(ok.body, 'multipart/related; boundary=other')).code).toBe(MtomErrorCode.Malformed);
-    expect(mtomError(() => parseMultipartRelated(ok.body.subarray(0, ok.body.length - 30), ok.contentType)).code).toBe(MtomErrorCode.Truncated);
-    expect(mtomError(() => parseMultipartRelated(ok.body, ok.contentType, { maxBytes: 100 })).code).toBe(MtomErrorCode.TooLarge);
-    const many = buildMtomMessage('<r/>', Array.from({ length: 20 }, (_, i) => ({ contentId: `p${i}`, contentType: 'text/plain', body: Buffer.from('x') })));
-    expect(mtomError(() => parseMultipartRelated(many.body, many.contentType, { maxParts: 10 })).code).toBe(MtomErrorCode.TooManyParts);
+    expect(mtomError(() => parseMultipartRelated(ok.body, 'multipart/related; boundary=other')).code).toBe(
+      MtomErrorCode.Malformed,
+    );
+    expect(mtomError(() => parseMultipartRelated(ok.body.subarray(0, ok.body.length - 30), ok.contentType)).code).toBe(
+      MtomErrorCode.Truncated,
+    );
+    expect(mtomError(() => parseMultipartRelated(ok.body, ok.contentType, { maxBytes: 100 })).code).toBe(
+      MtomErrorCode.TooLarge,
+    );
+    const many = buildMtomMessage(
+      '<r/>',
+      Array.from({ length: 20 }, (_, i) => ({ contentId: `p${i}`, contentType: 'text/plain', body: Buffer.from('x') })),
+    );
+    expect(mtomError(() => parseMultipartRelated(many.body, many.contentType, { maxParts: 10 })).code).toBe(
+      MtomErrorCode.TooManyParts,
+    );
     const hugeHeader = Buffer.from(`--b\r\nX-Junk: ${'a'.repeat(20_000)}\r\n\r\n<r/>\r\n--b--\r\n`);
-    expect(mtomError(() => parseMultipartRelated(hugeHeader, 'multipart/related; boundary=b')).code).toBe(MtomErrorCode.HeaderTooLarge);
+    expect(mtomError(() => parseMultipartRelated(hugeHeader, 'multipart/related; boundary=b')).code).toBe(
+      MtomErrorCode.HeaderTooLarge,
+    );
     const badB64 = Buffer.from('--b\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n--b--\r\n');
-    expect(mtomError(() => parseMultipartRelated(badB64, 'multipart/related; boundary=b')).code).toBe(MtomErrorCode.BadTransferEncoding);
+    expect(mtomError(() => parseMultipartRelated(badB64, 'multipart/related; boundary=b')).code).toBe(
+      MtomErrorCode.BadTransferEncoding,
+    );
     const badStart = buildMtomMessage('<r/>', []);
-    expect(mtomError(() => parseMultipartRelated(badStart.body, badStart.contentType.replace(/start="[^"]+"/, 'start="<nope>"'))).code).toBe(MtomErrorCode.NoRoot);
+    expect(
+      mtomError(() =>
+        parseMultipartRelated(badStart.body, badStart.contentType.replace(/start="[^"]+"/, 'start="<nope>"')),
+      ).code,
+    ).toBe(MtomErrorCode.NoRoot);
   });
 });
 
 describe('SOAP envelope', () => {
   it('reads WS-Addressing and the body; builds an envelope that reads back', () => {
-    const xml = buildSoapEnvelope(parseXmlSpec(), { action: SoapAction.registryStoredQuery, messageId: 'urn:uuid:1', to: 'https://x/registry' });
+    const xml = buildSoapEnvelope(parseXmlSpec(), {
+      action: SoapAction.registryStoredQuery,
+      messageId: 'urn:uuid:1',
+      to: 'https://x/registry',
+    });
     const request = readSoapRequest(Buffer.from(xml), 'application/soap+xml; charset=UTF-8');
-    expect(request.envelope.addressing).toMatchObject({ action: SoapAction.registryStoredQuery, messageId: 'urn:uuid:1', to: 'https://x/registry' });
+    expect(request.envelope.addressing).toMatchObject({
+      action: SoapAction.registryStoredQuery,
+      messageId: 'urn:uuid:1',
+      to: 'https://x/registry',
+    });
     expect(request.envelope.body.local).toBe('AdhocQueryRequest');
   });
 
@@ -130,15 +157,30 @@ describe('SOAP envelope', () => {
   });
 
   it('refuses empty bodies, non-SOAP content types and oversized envelopes', () => {
-    expect(faultOf(() => readSoapRequest(Buffer.from(`<s:Envelope xmlns:s="${Ns.soap12}"><s:Body/></s:Envelope>`), 'application/soap+xml'))).toBe(SoapFaultCode.sender);
+    expect(
+      faultOf(() =>
+        readSoapRequest(
+          Buffer.from(`<s:Envelope xmlns:s="${Ns.soap12}"><s:Body/></s:Envelope>`),
+          'application/soap+xml',
+        ),
+      ),
+    ).toBe(SoapFaultCode.sender);
     expect(faultOf(() => readSoapRequest(Buffer.from('{}'), 'application/json'))).toBe(SoapFaultCode.sender);
     const big = buildSoapEnvelope(parseXmlSpec(), { action: 'a' });
-    expect(faultOf(() => readSoapRequest(Buffer.from(big), 'application/soap+xml', { xml: { maxBytes: 100 } }))).toBe(SoapFaultCode.sender);
-    expect(faultOf(() => readSoapRequest(Buffer.from([0xff, 0xfe, 0x00]), 'application/soap+xml'))).toBe(SoapFaultCode.sender);
+    expect(faultOf(() => readSoapRequest(Buffer.from(big), 'application/soap+xml', { xml: { maxBytes: 100 } }))).toBe(
+      SoapFaultCode.sender,
+    );
+    expect(faultOf(() => readSoapRequest(Buffer.from([0xff, 0xfe, 0x00]), 'application/soap+xml'))).toBe(
+      SoapFaultCode.sender,
+    );
   });
 
   it('builds a fault that reads back with its code and reason', () => {
-    const xml = buildSoapFault({ code: SoapFaultCode.sender, reason: 'Bad <input> & co', subcode: 'wsa:ActionNotSupported' });
+    const xml = buildSoapFault({
+      code: SoapFaultCode.sender,
+      reason: 'Bad <input> & co',
+      subcode: 'wsa:ActionNotSupported',
+    });
     const doc = parseXml(xml);
     const fault = childElement(childElement(doc.root, Ns.soap12, 'Body')!, Ns.soap12, 'Fault')!;
     expect(JSON.stringify(fault.children.map((c) => (c.kind === 'element' ? c.local : '')))).toBe('["Code","Reason"]');
@@ -147,7 +189,10 @@ describe('SOAP envelope', () => {
 });
 
 function parseXmlSpec() {
-  return buildAdhocQueryRequest(StoredQueryId.findDocuments, { $XDSDocumentEntryPatientId: TEST_PATIENT_ID, $XDSDocumentEntryStatus: ['urn:oasis:names:tc:ebxml-regrep:StatusType:Approved'] });
+  return buildAdhocQueryRequest(StoredQueryId.findDocuments, {
+    $XDSDocumentEntryPatientId: TEST_PATIENT_ID,
+    $XDSDocumentEntryStatus: ['urn:oasis:names:tc:ebxml-regrep:StatusType:Approved'],
+  });
 }
 
 function faultOf(fn: () => unknown): string {
@@ -216,7 +261,13 @@ describe('ITI-41 validation', () => {
       documents: new Map([['Document01', { bytes: doc }]]),
       registry: { knowsPatient: () => false },
     }).map((i) => i.code);
-    expect(codes).toEqual(expect.arrayContaining(['XDSPatientIdDoesNotMatch', 'XDSRepositoryDuplicateUniqueIdInMessage', 'XDSUnknownPatientId']));
+    expect(codes).toEqual(
+      expect.arrayContaining([
+        'XDSPatientIdDoesNotMatch',
+        'XDSRepositoryDuplicateUniqueIdInMessage',
+        'XDSUnknownPatientId',
+      ]),
+    );
   });
 
   it('an association to an unknown symbolic id → UnresolvedReferenceException; bad formats → XDSRegistryMetadataError', () => {
@@ -241,10 +292,18 @@ describe('ITI-41 validation', () => {
 
 describe('ITI-41 document source: build → repository parse', () => {
   it('the built MTOM request is read back with identical metadata and bytes', () => {
-    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from([0, 1, 2, 0xff, 0x0d, 0x0a]), Buffer.from('\n%%EOF')]);
+    const pdf = Buffer.concat([
+      Buffer.from('%PDF-1.4\n'),
+      Buffer.from([0, 1, 2, 0xff, 0x0d, 0x0a]),
+      Buffer.from('\n%%EOF'),
+    ]);
     const objects = frenchSubmission(pdf, { withDigest: true });
     objects.documentEntries[0]!.mimeType = 'application/pdf';
-    const message = buildProvideAndRegisterRequest(objects, [{ id: 'Document01', bytes: pdf, mimeType: 'application/pdf' }], { to: 'https://dmp.test/xds', newId: counter() });
+    const message = buildProvideAndRegisterRequest(
+      objects,
+      [{ id: 'Document01', bytes: pdf, mimeType: 'application/pdf' }],
+      { to: 'https://dmp.test/xds', newId: counter() },
+    );
     const request = readSoapRequest(message.body, message.contentType);
     expect(request.envelope.addressing.action).toBe(SoapAction.provideAndRegister);
     expect(request.envelope.addressing.messageId).toBe(message.messageId);
@@ -252,11 +311,17 @@ describe('ITI-41 document source: build → repository parse', () => {
     expect(parsed.issues).toEqual([]);
     expect(parsed.objects).toEqual(objects);
     expect(Buffer.from(parsed.documents.get('Document01')!.bytes).equals(pdf)).toBe(true);
-    expect(validateSubmission(parsed.objects, { profile: 'ITI-41', documents: parsed.documents }).filter((i) => i.severity === 'error')).toEqual([]);
+    expect(
+      validateSubmission(parsed.objects, { profile: 'ITI-41', documents: parsed.documents }).filter(
+        (i) => i.severity === 'error',
+      ),
+    ).toEqual([]);
   });
 
   it('an xop:Include to a missing part → XDSMissingDocument', () => {
-    const built = buildProvideAndRegisterRequest(frenchSubmission(), [{ id: 'Document01', bytes: frenchDocument(), mimeType: 'text/plain' }]);
+    const built = buildProvideAndRegisterRequest(frenchSubmission(), [
+      { id: 'Document01', bytes: frenchDocument(), mimeType: 'text/plain' },
+    ]);
     const withoutPart = built.body.toString('latin1').replace(/cid:Document01\.[0-9a-f]+@keney/, 'cid:gone@keney');
     const request = readSoapRequest(Buffer.from(withoutPart, 'latin1'), built.contentType);
     const parsed = parseProvideAndRegisterRequest(request.envelope.body, request.multipart);
@@ -266,7 +331,14 @@ describe('ITI-41 document source: build → repository parse', () => {
 
 describe('RegistryResponse', () => {
   it('builds Success/Failure with the error list and reads it back', () => {
-    const issues = [{ code: 'XDSRegistryMetadataError' as const, severity: 'error' as const, message: 'no classCode', location: 'DocumentEntry D1' }];
+    const issues = [
+      {
+        code: 'XDSRegistryMetadataError' as const,
+        severity: 'error' as const,
+        message: 'no classCode',
+        location: 'DocumentEntry D1',
+      },
+    ];
     const xml = serializeXml(buildRegistryResponse(issues));
     const parsed = parseRegistryResponse(parseXml(xml).root);
     expect(parsed.status).toBe(ResponseStatus.failure);
@@ -278,7 +350,10 @@ describe('RegistryResponse', () => {
 describe('ITI-18 stored queries', () => {
   const parse = (params: Record<string, string | string[]>, id: string = StoredQueryId.findDocuments) => {
     const slots = Object.entries(params)
-      .map(([name, values]) => `<rim:Slot name="${name}"><rim:ValueList>${(Array.isArray(values) ? values : [values]).map((v) => `<rim:Value>${v.replace(/&/g, '&amp;')}</rim:Value>`).join('')}</rim:ValueList></rim:Slot>`)
+      .map(
+        ([name, values]) =>
+          `<rim:Slot name="${name}"><rim:ValueList>${(Array.isArray(values) ? values : [values]).map((v) => `<rim:Value>${v.replace(/&/g, '&amp;')}</rim:Value>`).join('')}</rim:ValueList></rim:Slot>`,
+      )
       .join('');
     const xml = `<query:AdhocQueryRequest xmlns:query="${Ns.query}" xmlns:rim="${Ns.rim}"><query:ResponseOption returnType="ObjectRef"/><rim:AdhocQuery id="${id}">${slots}</rim:AdhocQuery></query:AdhocQueryRequest>`;
     return parseAdhocQueryRequest(parseXml(xml).root);
@@ -293,13 +368,19 @@ describe('ITI-18 stored queries', () => {
       { kind: 'string', value: 'b' },
     ]);
     expect(parseQueryValue('20240101')).toEqual([{ kind: 'number', value: '20240101' }]);
-    expect(parseQueryValue("('a' 'b')")).toMatchObject({ error: expect.stringContaining('separate values with commas') });
+    expect(parseQueryValue("('a' 'b')")).toMatchObject({
+      error: expect.stringContaining('separate values with commas'),
+    });
     expect(parseQueryValue("('a'")).toMatchObject({ error: expect.stringContaining('not closed') });
     expect(parseQueryValue("'a' OR 1=1")).toMatchObject({ error: expect.stringContaining('after the value') });
   });
 
   it('a well-formed hostile value is only data', () => {
-    const result = parse({ $XDSDocumentEntryPatientId: pid, $XDSDocumentEntryStatus: approved, $XDSDocumentEntryAuthorPerson: "('x'' OR ''1''=''1', '%'' --')" });
+    const result = parse({
+      $XDSDocumentEntryPatientId: pid,
+      $XDSDocumentEntryStatus: approved,
+      $XDSDocumentEntryAuthorPerson: "('x'' OR ''1''=''1', '%'' --')",
+    });
     expect(result).toMatchObject({ ok: true, query: { authorPerson: ["x' OR '1'='1", "%' --"] } });
   });
 
@@ -334,19 +415,60 @@ describe('ITI-18 stored queries', () => {
   });
 
   it('the five stored queries parse', () => {
-    expect(parse({ $XDSSubmissionSetPatientId: pid, $XDSSubmissionSetStatus: approved }, StoredQueryId.findSubmissionSets)).toMatchObject({ ok: true, query: { kind: 'FindSubmissionSets' } });
-    expect(parse({ $XDSDocumentEntryUniqueId: "('1.2.3','1.2.4')" }, StoredQueryId.getDocuments)).toMatchObject({ ok: true, query: { kind: 'GetDocuments', uniqueIds: ['1.2.3', '1.2.4'] } });
-    expect(parse({ $uuid: "('urn:uuid:1')" }, StoredQueryId.getAssociations)).toMatchObject({ ok: true, query: { kind: 'GetAssociations', uuids: ['urn:uuid:1'] } });
-    expect(parse({ $XDSSubmissionSetUniqueId: "'1.2.3'" }, StoredQueryId.getSubmissionSetAndContents)).toMatchObject({ ok: true, query: { kind: 'GetSubmissionSetAndContents', uniqueId: '1.2.3' } });
+    expect(
+      parse({ $XDSSubmissionSetPatientId: pid, $XDSSubmissionSetStatus: approved }, StoredQueryId.findSubmissionSets),
+    ).toMatchObject({ ok: true, query: { kind: 'FindSubmissionSets' } });
+    expect(parse({ $XDSDocumentEntryUniqueId: "('1.2.3','1.2.4')" }, StoredQueryId.getDocuments)).toMatchObject({
+      ok: true,
+      query: { kind: 'GetDocuments', uniqueIds: ['1.2.3', '1.2.4'] },
+    });
+    expect(parse({ $uuid: "('urn:uuid:1')" }, StoredQueryId.getAssociations)).toMatchObject({
+      ok: true,
+      query: { kind: 'GetAssociations', uuids: ['urn:uuid:1'] },
+    });
+    expect(parse({ $XDSSubmissionSetUniqueId: "'1.2.3'" }, StoredQueryId.getSubmissionSetAndContents)).toMatchObject({
+      ok: true,
+      query: { kind: 'GetSubmissionSetAndContents', uniqueId: '1.2.3' },
+    });
   });
 
   it('errors carry the exact XDS codes', () => {
     const code = (r: ReturnType<typeof parse>) => (r.ok ? 'ok' : r.issues[0]!.code);
     expect(code(parse({ $XDSDocumentEntryStatus: approved }))).toBe('XDSStoredQueryMissingParam');
-    expect(code(parse({ $XDSDocumentEntryPatientId: `('${TEST_PATIENT_ID}','${TEST_PATIENT_ID}')`, $XDSDocumentEntryStatus: approved }))).toBe('XDSStoredQueryParamNumber');
-    expect(code(parse({ $XDSDocumentEntryPatientId: pid, $XDSDocumentEntryStatus: approved, $XDSDocumentEntryClassCode: "('10')" }))).toBe('XDSRegistryError');
-    expect(code(parse({ $XDSDocumentEntryPatientId: pid, $XDSDocumentEntryStatus: approved, $XDSDocumentEntryCreationTimeFrom: '2024-01-01' }))).toBe('XDSRegistryError');
-    expect(code(parse({ $XDSDocumentEntryUniqueId: "'1'", $XDSDocumentEntryEntryUUID: "'urn:uuid:1'" }, StoredQueryId.getDocuments))).toBe('XDSStoredQueryParamNumber');
+    expect(
+      code(
+        parse({
+          $XDSDocumentEntryPatientId: `('${TEST_PATIENT_ID}','${TEST_PATIENT_ID}')`,
+          $XDSDocumentEntryStatus: approved,
+        }),
+      ),
+    ).toBe('XDSStoredQueryParamNumber');
+    expect(
+      code(
+        parse({
+          $XDSDocumentEntryPatientId: pid,
+          $XDSDocumentEntryStatus: approved,
+          $XDSDocumentEntryClassCode: "('10')",
+        }),
+      ),
+    ).toBe('XDSRegistryError');
+    expect(
+      code(
+        parse({
+          $XDSDocumentEntryPatientId: pid,
+          $XDSDocumentEntryStatus: approved,
+          $XDSDocumentEntryCreationTimeFrom: '2024-01-01',
+        }),
+      ),
+    ).toBe('XDSRegistryError');
+    expect(
+      code(
+        parse(
+          { $XDSDocumentEntryUniqueId: "'1'", $XDSDocumentEntryEntryUUID: "'urn:uuid:1'" },
+          StoredQueryId.getDocuments,
+        ),
+      ),
+    ).toBe('XDSStoredQueryParamNumber');
     expect(code(parse({}, StoredQueryId.getDocuments))).toBe('XDSStoredQueryMissingParam');
     expect(code(parse({}, StoredQueryId.getAll))).toBe('XDSUnknownStoredQuery');
     expect(code(parse({}, 'urn:uuid:not-a-query'))).toBe('XDSUnknownStoredQuery');
@@ -365,12 +487,18 @@ describe('ITI-18 stored queries', () => {
 
   it('AdhocQueryResponse: LeafClass objects and ObjectRefs read back', () => {
     const objects = frenchSubmission();
-    const leaf = parseXml(serializeXml(buildAdhocQueryResponse(objects, { returnType: 'LeafClass', newId: counter() }))).root;
+    const leaf = parseXml(
+      serializeXml(buildAdhocQueryResponse(objects, { returnType: 'LeafClass', newId: counter() })),
+    ).root;
     expect(leaf.local).toBe('AdhocQueryResponse');
     const list = childElement(leaf, Ns.rim, 'RegistryObjectList')!;
     expect(parseRegistryObjectList(list).objects).toEqual(objects);
     const refs = parseXml(serializeXml(buildAdhocQueryResponse(objects, { returnType: 'ObjectRef' }))).root;
-    expect(parseRegistryObjectList(childElement(refs, Ns.rim, 'RegistryObjectList')!).objects.objectRefs).toEqual(['SubmissionSet01', 'Document01', 'Association01']);
+    expect(parseRegistryObjectList(childElement(refs, Ns.rim, 'RegistryObjectList')!).objects.objectRefs).toEqual([
+      'SubmissionSet01',
+      'Document01',
+      'Association01',
+    ]);
   });
 });
 
@@ -381,11 +509,19 @@ describe('ITI-43 retrieve', () => {
       { repositoryUniqueId: '1.2.250.1.999.9', documentUniqueId: '1.2.250.1.999.404' },
       { repositoryUniqueId: '9.9.9', documentUniqueId: '1.2.3' },
     ];
-    const parsedRequest = parseRetrieveDocumentSetRequest(parseXml(serializeXml(buildRetrieveDocumentSetRequest(requests))).root);
+    const parsedRequest = parseRetrieveDocumentSetRequest(
+      parseXml(serializeXml(buildRetrieveDocumentSetRequest(requests))).root,
+    );
     expect(parsedRequest).toEqual({ requests, issues: [] });
     const bytes = Buffer.from([0, 1, 2, 3, 0xff, 0x2d, 0x2d]);
-    const issues = [unknownDocumentIssue(requests[1]!, '1.2.250.1.999.9'), unknownDocumentIssue(requests[2]!, '1.2.250.1.999.9')];
-    const message = buildRetrieveDocumentSetResponse([{ ...requests[0]!, mimeType: 'application/octet-stream', bytes }], issues);
+    const issues = [
+      unknownDocumentIssue(requests[1]!, '1.2.250.1.999.9'),
+      unknownDocumentIssue(requests[2]!, '1.2.250.1.999.9'),
+    ];
+    const message = buildRetrieveDocumentSetResponse(
+      [{ ...requests[0]!, mimeType: 'application/octet-stream', bytes }],
+      issues,
+    );
     const read = readSoapRequest(message.body, message.contentType);
     const response = parseRetrieveDocumentSetResponse(read.envelope.body, read.multipart);
     expect(response.status).toBe(ResponseStatus.partialSuccess);
@@ -395,6 +531,41 @@ describe('ITI-43 retrieve', () => {
 
   it('a request without DocumentRequest is an error', () => {
     const xml = `<xdsb:RetrieveDocumentSetRequest xmlns:xdsb="${Ns.xdsb}"/>`;
-    expect(parseRetrieveDocumentSetRequest(parseXml(xml).root).issues.map((i) => i.code)).toEqual(['XDSRepositoryError']);
+    expect(parseRetrieveDocumentSetRequest(parseXml(xml).root).issues.map((i) => i.code)).toEqual([
+      'XDSRepositoryError',
+    ]);
+  });
+});
+
+describe('ebRIM hostile input', () => {
+  it('an object flood is stopped by the XML element limit; unknown elements and missing ids are reported, not thrown', () => {
+    const flood = `<rim:RegistryObjectList xmlns:rim="${Ns.rim}">${'<rim:ObjectRef id="x"/>'.repeat(2000)}</rim:RegistryObjectList>`;
+    expect(() => parseXml(flood, { limits: { maxElements: 1000 } })).toThrow(/more than 1000 elements/);
+    const odd = `<rim:RegistryObjectList xmlns:rim="${Ns.rim}" xmlns:x="urn:x"><x:Evil/><rim:ExtrinsicObject/><rim:Bogus/><rim:Association/></rim:RegistryObjectList>`;
+    const { issues } = parseRegistryObjectList(parseXml(odd).root);
+    expect(new Set(issues.map((i) => i.code))).toEqual(new Set(['XDSRegistryMetadataError']));
+    const messages = issues.map((i) => i.message).join('\n');
+    for (const expected of [
+      'Unexpected element {urn:x}Evil',
+      'Unknown element rim:Bogus',
+      'rim:ExtrinsicObject without id attribute',
+      'has objectType ""',
+      'needs both sourceObject and targetObject',
+      'has no associationType',
+    ]) {
+      expect(messages).toContain(expected);
+    }
+  });
+
+  it('metadata values keep non-ASCII text from an ISO-8859-1 request', () => {
+    const xml = serializeXml(buildSubmitObjectsRequest(frenchSubmission())).replace(
+      'encoding="UTF-8"',
+      'encoding="ISO-8859-1"',
+    );
+    const parsed = parseSubmitObjectsRequest(parseXml(Buffer.from(xml, 'latin1')).root);
+    expect(parsed.objects.documentEntries[0]!.classCode?.displayName).toBe('Compte rendu');
+    expect(parsed.objects.documentEntries[0]!.healthcareFacilityTypeCode?.displayName).toBe(
+      'Etablissement public de santé',
+    );
   });
 });

@@ -83,7 +83,11 @@ export class XmlPushParser {
   constructor(options: XmlParseOptions = {}) {
     this.options = options;
     this.limits = { ...DEFAULT_XML_LIMITS, ...options.limits };
-    this.sax = new SaxesParser({ xmlns: true, position: true, ...(options.additionalNamespaces ? { additionalNamespaces: options.additionalNamespaces } : {}) });
+    this.sax = new SaxesParser({
+      xmlns: true,
+      position: true,
+      ...(options.additionalNamespaces ? { additionalNamespaces: options.additionalNamespaces } : {}),
+    });
     this.stack.push({ children: [] });
     this.wire();
   }
@@ -123,7 +127,8 @@ export class XmlPushParser {
       throw new XmlError(XmlErrorCode.Empty, `${this.sourceName()} is empty: send an XML document`);
     }
     this.guard(() => this.sax.close());
-    if (!this.root) throw new XmlError(XmlErrorCode.Empty, `${this.sourceName()} has no root element: send an XML document`);
+    if (!this.root)
+      throw new XmlError(XmlErrorCode.Empty, `${this.sourceName()} has no root element: send an XML document`);
     return {
       root: this.root,
       prolog: this.prolog,
@@ -221,9 +226,17 @@ export class XmlPushParser {
       );
     }
     if (/unbound namespace prefix/i.test(message)) {
-      return new XmlError(XmlErrorCode.UnboundPrefix, `${this.sourceName()}: ${message}: declare the prefix with xmlns:prefix="…"`, this.position());
+      return new XmlError(
+        XmlErrorCode.UnboundPrefix,
+        `${this.sourceName()}: ${message}: declare the prefix with xmlns:prefix="…"`,
+        this.position(),
+      );
     }
-    return new XmlError(XmlErrorCode.NotWellFormed, `${this.sourceName()} is not well-formed XML: ${message}`, this.position());
+    return new XmlError(
+      XmlErrorCode.NotWellFormed,
+      `${this.sourceName()} is not well-formed XML: ${message}`,
+      this.position(),
+    );
   }
 
   private wire(): void {

@@ -32,9 +32,11 @@ export function el(
 }
 
 // XML 1.0 Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
-// eslint-disable-next-line no-control-regex
-const INVALID_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const NAME = /^[A-Za-z_][A-Za-z0-9._\-\u00B7\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u037D\u037F-\u1FFF\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]*(:[A-Za-z_][A-Za-z0-9._\-\u00B7\u00C0-\uFFFD]*)?$/;
+const INVALID_CHAR =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NAME =
+  /^[A-Za-z_][A-Za-z0-9._\-\u00B7\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u037D\u037F-\u1FFF\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]*(:[A-Za-z_][A-Za-z0-9._\-\u00B7\u00C0-\uFFFD]*)?$/;
 
 function checkChars(value: string, where: string): void {
   const match = INVALID_CHAR.exec(value);
@@ -123,7 +125,9 @@ function writeChild(child: XmlChild, parts: string[]): void {
     checkName(name);
     parts.push(' ', name, '="', escapeAttribute(String(value)), '"');
   }
-  const children = spec.children.filter((c) => c !== null && c !== undefined && c !== false && !(Array.isArray(c) && c.length === 0));
+  const children = spec.children.filter(
+    (c) => c !== null && c !== undefined && c !== false && !(Array.isArray(c) && c.length === 0),
+  );
   if (children.length === 0) {
     parts.push('/>');
     return;

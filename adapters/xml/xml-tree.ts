@@ -100,7 +100,10 @@ export function descendantElements(element: XmlElement, uri: string, local: stri
 }
 
 /** Follows a path of `{uri}local` steps from `element`; undefined when a step is missing. */
-export function elementAt(element: XmlElement, ...steps: readonly (readonly [string, string])[]): XmlElement | undefined {
+export function elementAt(
+  element: XmlElement,
+  ...steps: readonly (readonly [string, string])[]
+): XmlElement | undefined {
   let current: XmlElement | undefined = element;
   for (const [uri, local] of steps) {
     if (!current) return undefined;
@@ -124,7 +127,8 @@ export function textContent(element: XmlElement): string {
   while (pending.length > 0) {
     const node = pending.pop()!;
     if (node.kind === 'text') out += node.value;
-    else if (node.kind === 'element') for (let i = node.children.length - 1; i >= 0; i--) pending.push(node.children[i]!);
+    else if (node.kind === 'element')
+      for (let i = node.children.length - 1; i >= 0; i--) pending.push(node.children[i]!);
   }
   return out;
 }

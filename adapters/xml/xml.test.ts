@@ -30,7 +30,9 @@ function xmlError(fn: () => unknown): XmlError {
 
 describe('parseXml: namespaces', () => {
   it('matches elements by namespace URI whatever the prefix', () => {
-    const a = parseXml(`<rim:Slot xmlns:rim="${RIM}" name="x"><rim:ValueList><rim:Value>1</rim:Value></rim:ValueList></rim:Slot>`);
+    const a = parseXml(
+      `<rim:Slot xmlns:rim="${RIM}" name="x"><rim:ValueList><rim:Value>1</rim:Value></rim:ValueList></rim:Slot>`,
+    );
     const b = parseXml(`<Slot xmlns="${RIM}" name="x"><ValueList><Value>1</Value></ValueList></Slot>`);
     for (const doc of [a, b]) {
       expect(doc.root.uri).toBe(RIM);
@@ -143,7 +145,11 @@ describe('parseXml: encodings', () => {
   });
 
   it('decodes ISO-8859-1 when declared', () => {
-    const bytes = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><r>caf'), Buffer.from([0xe9]), Buffer.from('</r>')]);
+    const bytes = Buffer.concat([
+      Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><r>caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('</r>'),
+    ]);
     const doc = parseXml(bytes);
     expect(textContent(doc.root)).toBe('café');
   });
@@ -160,7 +166,11 @@ describe('parseXml: encodings', () => {
     expect(xmlError(() => parseXml(Buffer.from('<?xml version="1.0" encoding="x-klingon"?><r/>'))).code).toBe(
       XmlErrorCode.UnsupportedEncoding,
     );
-    const ascii = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="US-ASCII"?><r>'), Buffer.from([0xc3, 0xa9]), Buffer.from('</r>')]);
+    const ascii = Buffer.concat([
+      Buffer.from('<?xml version="1.0" encoding="US-ASCII"?><r>'),
+      Buffer.from([0xc3, 0xa9]),
+      Buffer.from('</r>'),
+    ]);
     expect(xmlError(() => parseXml(ascii)).code).toBe(XmlErrorCode.InvalidEncoding);
   });
 
@@ -197,7 +207,9 @@ describe('writing XML', () => {
   });
 
   it('serializes a parsed sub-tree with the namespace declarations it needs', () => {
-    const doc = parseXml(`<env xmlns:rim="${RIM}"><rim:Slot name="a"><rim:Value>x &amp; y</rim:Value></rim:Slot></env>`);
+    const doc = parseXml(
+      `<env xmlns:rim="${RIM}"><rim:Slot name="a"><rim:Value>x &amp; y</rim:Value></rim:Slot></env>`,
+    );
     const slot = childElement(doc.root, RIM, 'Slot')!;
     const markup = serializeElement(slot).rawXml;
     expect(markup).toBe(`<rim:Slot xmlns:rim="${RIM}" name="a"><rim:Value>x &amp; y</rim:Value></rim:Slot>`);

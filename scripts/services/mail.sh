@@ -152,6 +152,8 @@ ssl_cert = <$work/tls/server.pem
 ssl_key = <$work/tls/server.key
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
+# Tests check refusals; no need to slow them down (production servers keep the default delay).
+auth_failure_delay = 0
 first_valid_uid = 8
 mail_uid = mail
 mail_gid = mail
