@@ -1,0 +1,740 @@
+// The interpreter: runs a message map over a decoded HL7 v2 message and returns one FHIR transaction Bundle whose
+// entries are conditional on business identifiers (so a replay converges), plus the issues met on the way.
+// Pure: no I/O, no clock (context.receivedAt is the only "now"), ids derived from the message id and the content.
+import { evalFhirPathTyped, parseFhirPath, type FhirPathAtom, type TypedValue } from '@medplum/core';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Hl7Message } from '../../adapters/hl7v2/index.js';
+import { uuidV5 } from '../../store/uuid.js';
+import type { TerminologyService } from '../../terminology-maps/terminology.js';
+import type { MappingContext, MappingIssue, MappingResult } from '../mapper.js';
+import { compilePath, isObject, prune, writePrimitiveExtension, writeValue, type CompiledPath } from './fhir-target.js';
+import { TemplateError, TemplateErrorCode, type LoadedTemplates } from './load.js';
+import { ConversionProblem, PRIMITIVE_TYPES, toPrimitive } from './primitives.js';
+import { compileStructure, fieldRepetitions, groupMessage, segmentLabel, SourceGroup as SourceGroupClass, textNode, type SourceGroup, type SourceSegment, type StructureItem, type V2Node } from './source.js';
+import { WriteMode, type Condition, type DatatypeMap, type InstanceDef, type MessageMap, type Rule, type SegmentMap, type SourcePath } from './template.js';
+
+type Json = Record<string, unknown>;
+
+export const EXTENSION_BASE = 'https://keney.health/fhir/StructureDefinition/';
+/** Extension holding a v2 code that no ConceptMap could translate (kept, never dropped). */
+export const ORIGINAL_CODE_EXTENSION = `${EXTENSION_BASE}v2-original-code`;
+
+export interface InterpreterOptions {
+  terminology: TerminologyService;
+  /** IANA zone for v2 times sent without an offset (default Europe/Paris). */
+  timeZone?: string;
+  /** System given to identifiers whose assigning authority has only a namespace id (HD-1). */
+  namespaceSystem?: (namespace: string) => string;
+}
+
+// ---- compilation ---------------------------------------------------------------------------------------------
+
+interface CompiledRule extends Omit<Rule, 'with' | 'from' | 'when'> {
+  from?: ParsedSource;
+  when?: CompiledCondition;
+  path?: CompiledPath;
+  datatype?: DatatypeMap & { compiled: CompiledRule[] };
+  with?: CompiledRule[];
+  expression?: FhirPathAtom;
+  /** FHIR type of the element the rule writes (or the current element when `to` is absent). */
+  targetType: string;
+  where: string;
+}
+
+interface ParsedSource {
+  segment?: string;
+  parts: number[];
+  text: string;
+}
+
+type CompiledCondition =
+  | { kind: 'valued'; path: ParsedSource }
+  | { kind: 'equals'; path: ParsedSource; values: string[] }
+  | { kind: 'event'; events: string[] }
+  | { kind: 'fhirpath'; atom: FhirPathAtom }
+  | { kind: 'not'; inner: CompiledCondition }
+  | { kind: 'all'; inner: CompiledCondition[] }
+  | { kind: 'any'; inner: CompiledCondition[] };
+
+interface CompiledInstance extends Omit<InstanceDef, 'when' | 'also'> {
+  segmentMap: SegmentMap & { compiled: CompiledRule[] };
+  also: { segment: string; scope: 'siblings' | 'within'; map: SegmentMap & { compiled: CompiledRule[] } }[];
+  when?: CompiledCondition;
+  referencePaths: { path: CompiledPath; instance: string; scope: 'nearest' | 'within' }[];
+  keyValues: ParsedSource[];
+  identifiersFrom?: { path: ParsedSource; map: DatatypeMap & { compiled: CompiledRule[] } };
+}
+
+export interface CompiledMessageMap {
+  map: MessageMap;
+  structure: StructureItem[];
+  instances: CompiledInstance[];
+}
+
+function parseSource(path: SourcePath): ParsedSource {
+  const text = String(path);
+  const m = /^(?:([A-Z][A-Z0-9]{2})-)?(.*)$/.exec(text)!;
+  return { ...(m[1] ? { segment: m[1] } : {}), parts: m[2]!.split('.').map(Number), text };
+}
+
+const atoms = new Map<string, FhirPathAtom>();
+function fhirPathAtom(expression: string, where: string, file: string): FhirPathAtom {
+  let atom = atoms.get(expression);
+  if (!atom) {
+    try {
+      atom = parseFhirPath(expression);
+    } catch (error) {
+      throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: the FHIRPath expression "${expression}" does not parse: ${(error as Error).message}`, file);
+    }
+    atoms.set(expression, atom);
+  }
+  return atom;
+}
+
+export class TemplateCompiler {
+  private readonly datatypeCache = new Map<string, DatatypeMap & { compiled: CompiledRule[] }>();
+  private readonly segmentCache = new Map<string, SegmentMap & { compiled: CompiledRule[] }>();
+
+  constructor(
+    private readonly templates: LoadedTemplates,
+    private readonly terminology: TerminologyService,
+  ) {}
+
+  private condition(c: Condition, where: string, file: string): CompiledCondition {
+    if ('valued' in c) return { kind: 'valued', path: parseSource(c.valued) };
+    if ('equals' in c) return { kind: 'equals', path: parseSource(c.equals.path), values: [c.equals.value] };
+    if ('in' in c) return { kind: 'equals', path: parseSource(c.in.path), values: c.in.values };
+    if ('event' in c) return { kind: 'event', events: c.event };
+    if ('fhirpath' in c) return { kind: 'fhirpath', atom: fhirPathAtom(c.fhirpath, where, file) };
+    if ('not' in c) return { kind: 'not', inner: this.condition(c.not, where, file) };
+    if ('all' in c) return { kind: 'all', inner: c.all.map((x) => this.condition(x, where, file)) };
+    return { kind: 'any', inner: c.any.map((x) => this.condition(x, where, file)) };
+  }
+
+  datatype(name: string, where: string, file: string): DatatypeMap & { compiled: CompiledRule[] } {
+    const hit = this.datatypeCache.get(name);
+    if (hit) return hit;
+    const def = this.templates.datatypes.get(name);
+    if (!def) throw new TemplateError(TemplateErrorCode.Reference, `${where}: there is no datatype map "${name}"; define it under datatypes: in mappings/hl7v2/datatypes/`, file);
+    const entry = { ...def, compiled: [] as CompiledRule[] };
+    this.datatypeCache.set(name, entry);
+    entry.compiled = def.rules.map((r, i) => this.rule(r, def.fhirType, `${name} rule ${i + 1}`, def.file));
+    return entry;
+  }
+
+  segment(name: string, where: string, file: string): SegmentMap & { compiled: CompiledRule[] } {
+    const hit = this.segmentCache.get(name);
+    if (hit) return hit;
+    const def = this.templates.segments.get(name);
+    if (!def) throw new TemplateError(TemplateErrorCode.Reference, `${where}: there is no segment map "${name}"; define it under segments: in mappings/hl7v2/segments/`, file);
+    const entry = { ...def, compiled: def.rules.map((r, i) => this.rule(r, def.resource, `${name} rule ${i + 1} (${r.from ?? r.value ?? r.context ?? r.fhirpath} → ${r.to ?? '.'})`, def.file)) };
+    this.segmentCache.set(name, entry);
+    return entry;
+  }
+
+  rule(rule: Rule, ownerType: string, where: string, file: string): CompiledRule {
+    let path: CompiledPath | undefined;
+    let targetType = ownerType;
+    if (rule.to) {
+      const p = compilePath(ownerType, rule.to);
+      if (typeof p === 'string') throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: "${rule.to}" is not an R4 path of ${ownerType}: ${p}`, file);
+      path = p;
+      targetType = p.type;
+    }
+    let datatype: CompiledRule['datatype'];
+    if (rule.type && rule.type !== 'text') {
+      datatype = this.datatype(rule.type, where, file);
+      const expected = datatype.resource ? 'Reference' : datatype.fhirType;
+      if (expected !== targetType && !(rule.to === undefined && datatype.fhirType === ownerType)) {
+        throw new TemplateError(
+          TemplateErrorCode.Reference,
+          `${where}: ${rule.type} produces ${datatype.resource ? `a ${datatype.fhirType} resource (written as a Reference)` : datatype.fhirType} but ${rule.to ?? ownerType} is ${targetType}`,
+          file,
+        );
+      }
+    } else if (rule.from !== undefined && !PRIMITIVE_TYPES.has(targetType) && rule.fhirpath === undefined && rule.value === undefined) {
+      throw new TemplateError(TemplateErrorCode.Reference, `${where}: ${rule.to ?? ownerType} is a ${targetType}: give a datatype map with type: (e.g. CWE[CodeableConcept])`, file);
+    }
+    if (rule.vocabulary && !this.terminology.hasConceptMap(rule.vocabulary)) {
+      throw new TemplateError(TemplateErrorCode.Reference, `${where}: there is no ConceptMap "${rule.vocabulary}" in terminology-maps/`, file);
+    }
+    const withType = datatype?.resource ? datatype.fhirType : targetType;
+    const compiled: CompiledRule = {
+      ...rule,
+      ...(rule.from !== undefined ? { from: parseSource(rule.from) } : {}),
+      ...(rule.when ? { when: this.condition(rule.when, where, file) } : {}),
+      ...(path ? { path } : {}),
+      ...(datatype ? { datatype } : {}),
+      ...(rule.fhirpath ? { expression: fhirPathAtom(rule.fhirpath, where, file) } : {}),
+      ...(rule.with ? { with: rule.with.map((r, i) => this.rule(r, withType, `${where} / with ${i + 1}`, file)) } : {}),
+      targetType,
+      where,
+    } as CompiledRule;
+    return compiled;
+  }
+
+  message(map: MessageMap): CompiledMessageMap {
+    const names = new Set(map.instances.map((i) => i.name));
+    const instances = map.instances.map((def, i): CompiledInstance => {
+      const where = `message ${map.id} instance ${i + 1} (${def.name})`;
+      const segmentMap = this.segment(def.map, where, map.file);
+      if (segmentMap.segment !== def.segment) {
+        throw new TemplateError(TemplateErrorCode.Reference, `${where}: map ${def.map} is for ${segmentMap.segment} segments, not ${def.segment}`, map.file);
+      }
+      const referencePaths = (def.references ?? []).map((r) => {
+        if (r.instance !== '*' && !names.has(r.instance)) throw new TemplateError(TemplateErrorCode.Reference, `${where}: no instance named "${r.instance}" in this message map`, map.file);
+        const p = compilePath(segmentMap.resource, r.path);
+        if (typeof p === 'string') throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: "${r.path}": ${p}`, map.file);
+        if (p.type !== 'Reference') throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: ${segmentMap.resource}.${r.path} is a ${p.type}, not a Reference`, map.file);
+        return { path: p, instance: r.instance, scope: r.scope ?? 'nearest' };
+      });
+      return {
+        ...def,
+        segmentMap,
+        also: (def.also ?? []).map((a) => ({ segment: a.segment, scope: a.scope ?? 'siblings', map: this.segment(a.map, where, map.file) })),
+        ...(def.when ? { when: this.condition(def.when, where, map.file) } : {}),
+        referencePaths,
+        keyValues: (def.key?.values ?? []).map(parseSource),
+        ...(def.key?.identifiersFrom !== undefined
+          ? { identifiersFrom: { path: parseSource(def.key.identifiersFrom), map: this.datatype('CX[Identifier]', where, map.file) } }
+          : {}),
+      } as CompiledInstance;
+    });
+    return { map, structure: compileStructure(map.structure), instances };
+  }
+}
+
+// ---- running -------------------------------------------------------------------------------------------------
+
+interface Scope {
+  seg: SourceSegment;
+  /** The node a datatype map reads from; absent at segment level. */
+  node?: V2Node;
+  /** The resource being built (FHIRPath input). */
+  resource: Json;
+}
+
+interface Produced {
+  key: string;
+  resource: Json;
+  mode: WriteMode | 'operation';
+  /** Conditional query (identifier=…) or stable id seed. */
+  query?: string;
+  idSeed?: string;
+  fullUrl?: string;
+  instance?: CompiledInstance;
+  seg?: SourceSegment;
+  operationUrl?: string;
+}
+
+function encodeToken(system: string, value: string): string {
+  return `${encodeURIComponent(system)}|${encodeURIComponent(value)}`;
+}
+
+/** The identifier query (`identifier=sys|v,sys2|v2`) of a resource, preferring identifiers of the given types. */
+export function identifierQuery(resource: Json, types?: string[]): string | undefined {
+  const ids = ((resource.identifier as Json[] | undefined) ?? []).filter((i) => typeof i.system === 'string' && typeof i.value === 'string');
+  let chosen = ids;
+  if (types && types.length > 0) {
+    const typed = ids.filter((i) => ((i.type as Json | undefined)?.coding as Json[] | undefined)?.some((c) => types.includes(String(c.code))));
+    if (typed.length > 0) chosen = typed;
+  }
+  if (chosen.length === 0) return undefined;
+  return `identifier=${chosen.map((i) => encodeToken(String(i.system), String(i.value))).join(',')}`;
+}
+
+export class MappingRun {
+  readonly issues: MappingIssue[] = [];
+  private readonly produced: Produced[] = [];
+  private readonly byInstance = new Map<CompiledInstance, { seg: SourceSegment; item: Produced }[]>();
+  private readonly timeZone: string;
+  private root!: SourceGroup;
+
+  constructor(
+    private readonly message: Hl7Message,
+    private readonly context: MappingContext,
+    private readonly compiled: CompiledMessageMap,
+    private readonly options: InterpreterOptions,
+  ) {
+    this.timeZone = options.timeZone ?? 'Europe/Paris';
+  }
+
+  run(): MappingResult {
+    this.root = groupMessage(this.message, this.compiled.structure, this.issues);
+    for (const instance of this.compiled.instances) {
+      for (const seg of this.root.segments()) {
+        if (seg.name !== instance.segment) continue;
+        const resource: Json = { resourceType: instance.segmentMap.resource };
+        const scope: Scope = { seg, resource };
+        if (instance.when && !this.test(instance.when, scope)) continue;
+        this.applyRules(instance.segmentMap.compiled, scope, resource);
+        for (const also of instance.also) {
+          // Siblings: the segments of that name in the same group (PV2 next to PV1, NTEs after an OBX); within: the
+          // whole group (the OBX of an MDM); else the nearest one (ZBE for a PV1 of another group).
+          let others =
+            also.scope === 'within'
+              ? [...seg.group.segments()].filter((s) => s.name === also.segment)
+              : seg.group.children.filter((c): c is SourceSegment => !(c instanceof SourceGroupClass) && c.name === also.segment);
+          if (others.length === 0) {
+            const nearest = seg.group.nearest(also.segment);
+            others = nearest ? [nearest] : [];
+          }
+          for (const other of others) this.applyRules(also.map.compiled, { seg: other, resource }, resource);
+        }
+        const item: Produced = { key: `${instance.name}@${segmentLabel(seg)}`, resource, mode: instance.operation ? 'operation' : (instance.write ?? WriteMode.Upsert), instance, seg };
+        this.produced.push(item);
+        const list = this.byInstance.get(instance) ?? [];
+        list.push({ seg, item });
+        this.byInstance.set(instance, list);
+      }
+    }
+    this.assignRequests();
+    this.resolveReferences();
+    return { bundle: this.bundle(), issues: this.issues };
+  }
+
+  // -- rules --
+
+  private applyRules(rules: CompiledRule[], scope: Scope, target: Json): void {
+    for (const rule of rules) {
+      try {
+        this.applyRule(rule, scope, target);
+      } catch (error) {
+        if (error instanceof TemplateError) throw error;
+        this.issues.push({
+          severity: 'error',
+          code: 'MAPPING_FAILED',
+          message: `The mapping rule ${rule.where} failed: ${(error as Error).message}. Report it with the message: it is a defect of the template or the engine.`,
+          location: scope.node?.location ?? segmentLabel(scope.seg),
+          rule: rule.where,
+        });
+      }
+    }
+  }
+
+  private applyRule(rule: CompiledRule, scope: Scope, target: Json): void {
+    if (rule.when && !this.test(rule.when, scope, target)) return;
+    if (rule.value !== undefined) {
+      this.write(rule, target, structuredClone(rule.value), scope);
+      return;
+    }
+    if (rule.context !== undefined) {
+      const text = this.context[rule.context];
+      this.writeText(rule, scope, target, textNode(text, `context.${rule.context}`));
+      return;
+    }
+    if (rule.from === undefined) {
+      const value = this.evaluate(rule.expression!, scope, undefined, target);
+      if (value !== undefined) this.write(rule, target, value, scope);
+      return;
+    }
+    const nodes = this.select(rule.from, scope).filter((n) => !n.isEmpty);
+    if (nodes.length === 0) {
+      if (rule.required) {
+        this.issues.push({
+          severity: 'error',
+          code: 'REQUIRED_MISSING',
+          message: `${this.locationOf(rule.from, scope)} is required to map ${rule.to ?? rule.targetType} but is empty; the sender must value it.`,
+          location: this.locationOf(rule.from, scope),
+          rule: rule.where,
+        });
+      }
+      return;
+    }
+    const lastStep = rule.path?.steps[rule.path.steps.length - 1];
+    const many = rule.repeat !== 'first' && (lastStep ? lastStep.isArray && lastStep.index === undefined : false);
+    for (const node of many ? nodes : nodes.slice(0, 1)) this.writeText(rule, scope, target, node);
+  }
+
+  private writeText(rule: CompiledRule, scope: Scope, target: Json, node: V2Node): void {
+    if (rule.datatype) {
+      const dt = rule.datatype;
+      if (dt.resource) {
+        const resource: Json = { resourceType: dt.fhirType };
+        const inner: Scope = { seg: scope.seg, node, resource };
+        this.applyRules(dt.compiled, inner, resource);
+        if (rule.with) this.applyRules(rule.with, inner, resource);
+        const pruned = prune(resource);
+        if (!pruned || Object.keys(pruned).length <= 1) return;
+        const item = this.produceFromDatatype(pruned, node);
+        this.write(rule, target, { reference: `#produced:${item.key}` }, scope);
+        return;
+      }
+      const element: Json = rule.path ? {} : target;
+      const inner: Scope = { seg: scope.seg, node, resource: scope.resource };
+      this.applyRules(dt.compiled, inner, element);
+      if (rule.vocabulary) this.translateElement(rule, element, node);
+      if (rule.with) this.applyRules(rule.with, inner, element);
+      if (rule.path) {
+        const pruned = prune(element);
+        if (pruned) this.write(rule, target, pruned, scope);
+      }
+      return;
+    }
+    if (rule.expression) {
+      const value = this.evaluate(rule.expression, { ...scope, node }, rule.type === 'text' ? node.text() : node.value(), target);
+      if (value !== undefined) this.write(rule, target, value, scope);
+      return;
+    }
+    let text = rule.type === 'text' ? node.text() : node.value();
+    if (text === undefined) return;
+    if (rule.vocabulary) {
+      const translated = this.translateCode(rule, text, node, target);
+      if (translated === undefined) return;
+      text = translated;
+    }
+    let value: string | number | boolean;
+    try {
+      value = toPrimitive(rule.targetType, text, this.timeZone);
+    } catch (error) {
+      if (!(error instanceof ConversionProblem)) throw error;
+      this.issues.push({
+        severity: 'warning',
+        code: 'BAD_VALUE',
+        message: `${node.location}: ${error.message}; it was not mapped to ${rule.to ?? rule.targetType} (${rule.targetType}). Correct the value at the sender.`,
+        location: node.location,
+        rule: rule.where,
+      });
+      return;
+    }
+    this.write(rule, target, value, scope);
+  }
+
+  private write(rule: CompiledRule, target: Json, value: unknown, scope: Scope): void {
+    if (rule.path) writeValue(target, rule.path, value);
+    else if (isObject(value)) Object.assign(target, value);
+    void scope;
+  }
+
+  /** A code through a ConceptMap into a primitive code element; an unmapped one is kept in an extension and flagged. */
+  private translateCode(rule: CompiledRule, code: string, node: V2Node, target: Json): string | undefined {
+    if (rule.vocabulary === 'v2-coding-system-uri') return this.options.terminology.codingSystemUri(code).uri;
+    const match = this.options.terminology.translateOne(rule.vocabulary!, code) ?? this.options.terminology.translateOne(rule.vocabulary!, code.toUpperCase());
+    if (match) return match.code;
+    this.issues.push({
+      severity: 'warning',
+      code: 'UNMAPPED_CODE',
+      message: `${node.location}: the code "${code.slice(0, 40)}" is not in the ConceptMap ${rule.vocabulary}; it was kept as it is in an extension. Add it to terminology-maps/ if it has an equivalent.`,
+      location: node.location,
+      rule: rule.where,
+    });
+    if (rule.path) writePrimitiveExtension(target, rule.path, { url: ORIGINAL_CODE_EXTENSION, valueString: code });
+    return undefined;
+  }
+
+  /** Vocabulary on a complex element: a CodeableConcept/Coding gets the translated coding first, a Quantity UCUM. */
+  private translateElement(rule: CompiledRule, element: Json, node: V2Node): void {
+    const t = this.options.terminology;
+    if (rule.vocabulary === 'ucum') {
+      const unitText = (element.unit as string | undefined) ?? (element.code as string | undefined);
+      if (!unitText) return;
+      // The code is UCUM only when the sender says so (CWE-3 = UCUM); otherwise the unit text, then a code that
+      // looks like a unit (not a bare number: "1" is a valid UCUM unit but a local code "1" is not a unit).
+      const sentUcum = element.system === t.systems.ucum;
+      const candidates = [
+        ...(sentUcum && typeof element.code === 'string' ? [element.code] : []),
+        ...(typeof element.unit === 'string' ? [element.unit] : []),
+        ...(!sentUcum && typeof element.code === 'string' && /[A-Za-z%/\[]/.test(element.code) ? [element.code] : []),
+      ];
+      for (const candidate of candidates) {
+        const u = t.toUcum(candidate);
+        if (u) {
+          element.system = t.systems.ucum;
+          element.code = u.code;
+          if (!element.unit) element.unit = candidate;
+          return;
+        }
+      }
+      delete element.system;
+      delete element.code;
+      element.unit = unitText;
+      this.issues.push({
+        severity: 'warning',
+        code: 'UNMAPPED_UNIT',
+        message: `${node.location}: the unit "${unitText.slice(0, 40)}" is not UCUM and no row of terminology-maps/maps/units-to-ucum.json maps it; it was kept as text. Add the spelling to that ConceptMap.`,
+        location: node.location,
+        rule: rule.where,
+      });
+      return;
+    }
+    const codings = Array.isArray(element.coding) ? (element.coding as Json[]) : isObject(element) && typeof element.code === 'string' ? [element] : [];
+    for (const coding of codings) {
+      if (typeof coding.code !== 'string') continue;
+      const match = t.translateOne(rule.vocabulary!, coding.code, coding.system as string | undefined) ?? t.translateOne(rule.vocabulary!, coding.code.toUpperCase());
+      if (match) {
+        const translated: Json = { ...(match.system ? { system: match.system } : {}), code: match.code, ...(match.display ? { display: match.display } : {}) };
+        if (Array.isArray(element.coding)) {
+          const already = (element.coding as Json[]).some((c) => c.system === translated.system && c.code === translated.code);
+          if (!already) (element.coding as Json[]).unshift(translated);
+        } else Object.assign(element, translated);
+        return;
+      }
+    }
+    const first = codings[0];
+    if (first && typeof first.code === 'string') {
+      this.issues.push({
+        severity: 'warning',
+        code: 'UNMAPPED_CODE',
+        message: `${node.location}: the code "${first.code.slice(0, 40)}"${first.system ? ` (${String(first.system).slice(0, 80)})` : ''} is not in the ConceptMap ${rule.vocabulary}; it was kept as sent. Add it to terminology-maps/ if it has an equivalent.`,
+        location: node.location,
+        rule: rule.where,
+      });
+    }
+  }
+
+  /** FHIRPath on the element being built (`%resource` is the whole resource, `%value` the v2 value). */
+  private evaluate(atom: FhirPathAtom, scope: Scope, value: string | undefined, target: Json): unknown {
+    const variables: Record<string, TypedValue> = { '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource } };
+    if (value !== undefined) variables['%value'] = { type: 'string', value };
+    const result = evalFhirPathTyped(atom, [{ type: String(target.resourceType ?? 'Element'), value: target }], variables);
+    const first = result[0];
+    return first === undefined ? undefined : first.value;
+  }
+
+  // -- source paths --
+
+  private select(path: ParsedSource, scope: Scope): V2Node[] {
+    const [first, ...rest] = path.parts;
+    let nodes: V2Node[];
+    if (path.segment) {
+      const seg = path.segment === scope.seg.name ? scope.seg : scope.seg.group.nearest(path.segment);
+      if (!seg) return [];
+      nodes = fieldRepetitions(seg, first!);
+    } else if (scope.node) {
+      nodes = [scope.node.child(first!)];
+    } else {
+      nodes = fieldRepetitions(scope.seg, first!);
+    }
+    for (const n of rest) nodes = nodes.map((node) => node.child(n));
+    return nodes;
+  }
+
+  private locationOf(path: ParsedSource, scope: Scope): string {
+    if (path.segment) return `${path.segment}-${path.parts.join('.')}`;
+    if (scope.node) return `${scope.node.location}.${path.parts.join('.')}`;
+    return `${segmentLabel(scope.seg)}-${path.parts.join('.')}`;
+  }
+
+  private test(c: CompiledCondition, scope: Scope, target?: Json): boolean {
+    switch (c.kind) {
+      case 'valued':
+        return this.select(c.path, scope).some((n) => !n.isEmpty);
+      case 'equals': {
+        const v = this.select(c.path, scope)[0]?.value();
+        return v !== undefined && c.values.includes(v);
+      }
+      case 'event': {
+        const trigger = this.message.get('MSH-9.2');
+        return trigger !== undefined && trigger !== null && c.events.includes(trigger);
+      }
+      case 'fhirpath': {
+        const input = target ?? scope.resource;
+        const result = evalFhirPathTyped(c.atom, [{ type: String(scope.resource.resourceType ?? 'Element'), value: input }], {
+          '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
+        });
+        return result.length > 0 && result.every((r) => r.value !== false);
+      }
+      case 'not':
+        return !this.test(c.inner, scope, target);
+      case 'all':
+        return c.inner.every((x) => this.test(x, scope, target));
+      case 'any':
+        return c.inner.some((x) => this.test(x, scope, target));
+      default:
+        return c satisfies never;
+    }
+  }
+
+  // -- produced resources --
+
+  private produceFromDatatype(resource: Json, node: V2Node): Produced {
+    const query = identifierQuery(resource);
+    const key = query ? `${resource.resourceType}?${query}` : `${resource.resourceType}#${stableHash(resource)}`;
+    const existing = this.produced.find((p) => p.key === key);
+    if (existing) {
+      mergeInto(existing.resource, resource);
+      return existing;
+    }
+    const item: Produced = query
+      ? { key, resource, mode: WriteMode.CreateIfAbsent, query }
+      : { key, resource, mode: WriteMode.Upsert, idSeed: `content:${stableHash(resource)}` };
+    void node;
+    this.produced.push(item);
+    return item;
+  }
+
+  private assignRequests(): void {
+    const seen = new Map<string, Produced>();
+    for (const item of this.produced) {
+      const type = String(item.resource.resourceType);
+      const instance = item.instance;
+      if (item.mode === WriteMode.PerMessage) {
+        item.idSeed = `${instance?.name ?? type}|message|${this.context.messageId}`;
+      } else if (item.mode === 'operation') {
+        item.idSeed = `${instance?.name}|operation|${this.context.messageId}|${item.key}`;
+      } else if (instance) {
+        const useIdentifiers = instance.key?.identifiers !== false;
+        let keyResource = item.resource;
+        if (instance.identifiersFrom) {
+          const identifier: Json[] = [];
+          for (const node of this.select(instance.identifiersFrom.path, { seg: item.seg!, resource: item.resource })) {
+            if (node.isEmpty) continue;
+            const element: Json = {};
+            this.applyRules(instance.identifiersFrom.map.compiled, { seg: item.seg!, node, resource: item.resource }, element);
+            const pruned = prune(element);
+            if (pruned) identifier.push(pruned);
+          }
+          keyResource = { identifier };
+        }
+        const query = useIdentifiers ? identifierQuery(keyResource, instance.key?.systems) : undefined;
+        if (query) item.query = query;
+        else {
+          const values = instance.keyValues.map((p) => this.select(p, { seg: item.seg!, resource: item.resource })[0]?.value() ?? '');
+          if (values.some((v) => v !== '')) item.idSeed = `${type}|${values.join('|')}`;
+          else item.idSeed = `${type}|message|${this.context.messageId}|${item.key}`;
+        }
+      }
+      const dedupeKey = item.query ? `${type}?${item.query}` : `${type}/${item.idSeed}`;
+      const previous = seen.get(dedupeKey);
+      if (previous && previous !== item) {
+        if (item.query) {
+          // The same real-world resource named twice: one entry, both references lead to it.
+          mergeInto(previous.resource, item.resource);
+          item.fullUrl = previous.fullUrl;
+          item.resource = previous.resource;
+          (item as { merged?: boolean }).merged = true;
+          continue;
+        }
+        item.idSeed = `${item.idSeed}|${item.key}`;
+      }
+      seen.set(item.query ? dedupeKey : `${type}/${item.idSeed}`, item);
+      item.fullUrl = `urn:uuid:${uuidV5(`${this.context.messageId}|${item.query ? `${type}?${item.query}` : `${type}/${item.idSeed}`}|${item.mode}`)}`;
+    }
+  }
+
+  private resolveReferences(): void {
+    const urlOf = (key: string) => this.produced.find((p) => p.key === key)?.fullUrl;
+    // References written by datatype maps (#produced:key) become fullUrls.
+    for (const item of this.produced) rewriteStrings(item.resource, (v) => (v.startsWith('#produced:') ? (urlOf(v.slice('#produced:'.length)) ?? v) : v));
+    for (const [instance, list] of this.byInstance) {
+      for (const { seg, item } of list) {
+        if ((item as { merged?: boolean }).merged) continue;
+        for (const ref of instance.referencePaths) {
+          const targets = this.findInstances(ref.instance, seg, ref.scope).filter((t) => t !== item && t.fullUrl !== item.fullUrl);
+          const unique = [...new Map(targets.map((t) => [t.fullUrl, t])).values()];
+          const last = ref.path.steps[ref.path.steps.length - 1]!;
+          for (const t of last.isArray ? unique : unique.slice(0, 1)) {
+            if (item.mode === 'operation') continue;
+            writeValue(item.resource, ref.path, { reference: t.fullUrl });
+          }
+        }
+      }
+    }
+  }
+
+  private findInstances(name: string, from: SourceSegment, scope: 'nearest' | 'within'): Produced[] {
+    if (name === '*') return this.produced.filter((p) => p.mode !== 'operation' && p.mode !== WriteMode.PerMessage);
+    const candidates: { seg: SourceSegment; item: Produced }[] = [];
+    for (const [instance, list] of this.byInstance) if (instance.name === name) candidates.push(...list);
+    if (scope === 'within') {
+      const inGroup = new Set(from.group.segments());
+      return candidates.filter((c) => inGroup.has(c.seg)).map((c) => c.item);
+    }
+    for (let g: SourceGroup | undefined = from.group; g; g = g.parent) {
+      const inGroup = new Set(g.segments());
+      const found = candidates.filter((c) => inGroup.has(c.seg));
+      if (found.length > 0) return [found[0]!.item];
+    }
+    return [];
+  }
+
+  private bundle(): Bundle {
+    const entries: BundleEntry[] = [];
+    for (const item of this.produced) {
+      if ((item as { merged?: boolean }).merged) continue;
+      const type = String(item.resource.resourceType);
+      const resource = (prune(item.resource) ?? { resourceType: type }) as Json;
+      if (item.mode === 'operation') {
+        entries.push(this.operationEntry(item, resource));
+        continue;
+      }
+      let request: BundleEntry['request'];
+      if (item.query && item.mode === WriteMode.CreateIfAbsent) request = { method: 'POST', url: type, ifNoneExist: item.query };
+      else if (item.query) request = { method: 'PUT', url: `${type}?${item.query}` };
+      else {
+        const id = uuidV5(`${type}/${item.idSeed}`);
+        resource.id = id;
+        request = { method: 'PUT', url: `${type}/${id}` };
+      }
+      entries.push({ fullUrl: item.fullUrl!, resource: resource as unknown as Resource, request });
+    }
+    return { resourceType: 'Bundle', type: 'transaction', entry: entries };
+  }
+
+  /** `Patient/$merge` (A40): the source is the patient named by MRG, the target the instance referenced. */
+  private operationEntry(item: Produced, resource: Json): BundleEntry {
+    const instance = item.instance!;
+    const url = instance.operation!.url;
+    const parameter: Json[] = [];
+    const sourceQuery = identifierQuery(resource, instance.key?.systems);
+    if (sourceQuery) parameter.push({ name: 'source-patient', valueReference: { reference: `${resource.resourceType}?${sourceQuery}` } });
+    else {
+      this.issues.push({
+        severity: 'error',
+        code: 'MERGE_SOURCE_MISSING',
+        message: `${segmentLabel(item.seg!)}: the patient to merge has no identifier with an assigning authority (MRG-1); the merge cannot name it. The sender must fill MRG-1 like PID-3.`,
+        location: `${segmentLabel(item.seg!)}-1`,
+      });
+    }
+    for (const ref of instance.referencePaths) {
+      const target = this.findInstances(ref.instance, item.seg!, ref.scope)[0];
+      const query = target ? identifierQuery(target.resource, instance.key?.systems) : undefined;
+      if (target && query) parameter.push({ name: 'target-patient', valueReference: { reference: `${target.resource.resourceType}?${query}` } });
+      else {
+        this.issues.push({
+          severity: 'error',
+          code: 'MERGE_TARGET_MISSING',
+          message: `The surviving patient (PID-3) has no identifier with an assigning authority; the merge cannot name it.`,
+          location: 'PID-3',
+        });
+      }
+    }
+    return { fullUrl: item.fullUrl!, resource: { resourceType: 'Parameters', parameter } as unknown as Resource, request: { method: 'POST', url } };
+  }
+}
+
+function rewriteStrings(node: unknown, fn: (v: string) => string): void {
+  if (Array.isArray(node)) {
+    node.forEach((v, i) => {
+      if (typeof v === 'string') node[i] = fn(v);
+      else rewriteStrings(v, fn);
+    });
+  } else if (isObject(node)) {
+    for (const [k, v] of Object.entries(node)) {
+      if (typeof v === 'string') node[k] = fn(v);
+      else rewriteStrings(v, fn);
+    }
+  }
+}
+
+/** Adds what `from` has and `into` lacks (arrays: items not already present). */
+function mergeInto(into: Json, from: Json): void {
+  for (const [k, v] of Object.entries(from)) {
+    const existing = into[k];
+    if (existing === undefined) into[k] = v;
+    else if (Array.isArray(existing) && Array.isArray(v)) {
+      for (const item of v) if (!existing.some((e) => stableHash(e) === stableHash(item))) existing.push(item);
+    } else if (isObject(existing) && isObject(v)) mergeInto(existing, v);
+  }
+}
+
+export function stableHash(value: unknown): string {
+  const text = stable(value);
+  return uuidV5(text);
+}
+
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (isObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stable(value[k])}`).join(',')}}`;
+  return JSON.stringify(value);
+}
