@@ -232,3 +232,38 @@ describe('MllpClientPool', () => {
     expect(connectionIds.size).toBe(3);
   });
 });
+
+describe('MllpClient abort signal', () => {
+  it('abandons a queued send before it is written, and an in-flight one while its reply is awaited', async () => {
+    const gate = deferred();
+    const entered = deferred();
+    const seen: string[] = [];
+    const { port } = await servers.start({
+      handler: async (payload) => {
+        seen.push(payload.toString());
+        entered.resolve();
+        if (payload.toString() === 'slow') await gate.promise;
+        return echo(payload);
+      },
+    });
+    const sender = client(port);
+    const inFlightController = new AbortController();
+    const queuedController = new AbortController();
+    const inFlight = failure(sender.send('slow', { signal: inFlightController.signal }));
+    const queued = failure(sender.send('queued', { signal: queuedController.signal }));
+    queuedController.abort();
+    await entered.promise; // 'slow' is written and being handled
+    inFlightController.abort();
+    expect(await inFlight).toMatchObject({
+      code: MllpErrorCode.Closed,
+      message: expect.stringContaining('awaiting its reply'),
+    });
+    expect(await queued).toMatchObject({
+      code: MllpErrorCode.Closed,
+      message: expect.stringContaining('before it was written'),
+    });
+    gate.resolve();
+    expect((await sender.send('next')).toString()).toBe('ACK:next'); // on a fresh connection
+    expect(seen).toEqual(['slow', 'next']);
+  });
+});

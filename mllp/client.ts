@@ -192,8 +192,19 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
 
   private async exchange(frame: Buffer, options: MllpSendOptions): Promise<Buffer> {
     if (this.closed) throw this.closedError();
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) {
+      throw new MllpError(MllpErrorCode.Closed, `The send to ${this.peer} was aborted before it was written.`, {
+        peer: this.peer,
+        cause: options.signal.reason,
+      });
+    }
     const socket = await this.ensureConnected(options.signal);
+    if (options.signal?.aborted) {
+      throw new MllpError(MllpErrorCode.Closed, `The send to ${this.peer} was aborted before it was written.`, {
+        peer: this.peer,
+        cause: options.signal.reason,
+      });
+    }
     const timeoutMs = options.ackTimeoutMs ?? this.ackTimeoutMs;
     return new Promise<Buffer>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
