@@ -61,7 +61,7 @@ describe('Part-10 reading over the shared corpus', () => {
 
   it('keeps a dictionary-SQ tag holding text as bytes in Implicit VR (dcm4che Tag-0040-A170-VR-CS)', () => {
     const file = readPart10(corpusFile('dcm4che/Tag-0040-A170-VR-CS.dcm'));
-    const item = file.dataSet.sequence(Tag.ContentSequence).find((i) => i.has(0x0040a170))!;
+    const item = file.dataSet.sequence(0x0040a020)[0]!.sequence(Tag.ContentSequence).find((i) => i.has(0x0040a170))!;
     expect(item.get(0x0040a170)!.vr).toBe('UN');
     expect(item.valueBytes(0x0040a170)!.toString('latin1')).toBe('NAMED TYPE');
     expect(item.string(Tag.TextValue)).toBe('GOOD');

@@ -43,8 +43,9 @@ export function nameComponents(group: string | undefined): NameComponents {
 export function searchableName(value: string | undefined): string {
   if (!value) return '';
   const words = value
-    .normalize('NFKD')
-    .replace(/\p{M}+/gu, '')
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]+/g, '') // Latin diacritics only: kana voicing marks stay
+    .normalize('NFKC')
     .toUpperCase()
     .split(/[\^=\s,]+/)
     .filter(Boolean);

@@ -159,6 +159,38 @@ function decodeRle(info: ImageInfo, frame: Buffer): Uint8Array {
   return le;
 }
 
+/**
+ * Width and height declared by a JPEG frame header (SOFn), read before decoding so that a corrupt or
+ * hostile header cannot make a decoder allocate for dimensions the instance does not have.
+ */
+export function jpegFrameSize(bytes: Uint8Array): { width: number; height: number; precision: number } | undefined {
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  let pos = 2;
+  while (pos + 4 <= bytes.length) {
+    if (bytes[pos] !== 0xff) return undefined;
+    const marker = bytes[pos + 1]!;
+    if (marker === 0xff) {
+      pos++;
+      continue;
+    }
+    const length = (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof) {
+      if (pos + 9 > bytes.length) return undefined;
+      return { precision: bytes[pos + 4]!, height: (bytes[pos + 5]! << 8) | bytes[pos + 6]!, width: (bytes[pos + 7]! << 8) | bytes[pos + 8]! };
+    }
+    if (marker === 0xda || length < 2) return undefined;
+    pos += 2 + length;
+  }
+  return undefined;
+}
+
+function checkJpegHeader(compressed: Uint8Array, width: number, height: number): void {
+  const size = jpegFrameSize(compressed);
+  if (!size) throw notRenderable('The JPEG frame has no readable frame header (SOF)');
+  if (size.width !== width || size.height !== height) throw notRenderable(`The JPEG frame header says ${size.width}x${size.height}, but Rows/Columns say ${width}x${height}`);
+}
+
 /** Decodes one frame (0-based). */
 export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameIndex = 0): { info: ImageInfo; frame: DecodedFrame } {
   const info = imageInfo(dataSet);
@@ -208,9 +240,10 @@ export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameI
     case TransferSyntax.JPEGBaseline8Bit:
     case TransferSyntax.JPEGExtended12Bit: {
       if (info.bitsStored > 8) throw notRenderable('JPEG with more than 8 bits per sample (Process 4, 12-bit) is not rendered by the pure-JS decoder');
+      checkJpegHeader(compressed, width, height);
       let decoded: { width: number; height: number; data: Uint8Array };
       try {
-        decoded = jpeg.decode(compressed, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 100, maxMemoryUsageInMB: 512 });
+        decoded = jpeg.decode(compressed, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: (count * 1.01) / 1e6 + 0.001, maxMemoryUsageInMB: 64 + (count * 16) / 1e6 });
       } catch (error) {
         throw notRenderable(`JPEG frame cannot be decoded: ${(error as Error).message}`);
       }
@@ -224,6 +257,7 @@ export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameI
     }
     case TransferSyntax.JPEGLossless:
     case TransferSyntax.JPEGLosslessSV1: {
+      checkJpegHeader(compressed, width, height);
       let data: Uint8Array | Uint16Array;
       const decoder = new LosslessDecoder();
       try {
