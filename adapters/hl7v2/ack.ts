@@ -1,7 +1,7 @@
 // Acknowledgments: the ACK a receiver sends back, in the version, separators and charset of what it received.
 import { randomBytes } from 'node:crypto';
 import type { Hl7Charset } from './charset.js';
-import { resolveCharset } from './charset.js';
+import { resolveCharset, toEncodable } from './charset.js';
 import { createHl7Message } from './build.js';
 import type { Hl7Delimiters } from './delimiters.js';
 import { defaultDelimiters, delimiterProblem, makeDelimiters } from './delimiters.js';
@@ -104,12 +104,12 @@ function num(n: number | undefined): string | undefined {
 }
 
 /** Clips user text for fields of bounded length, keeping it on one line (and free of separators it cannot escape). */
-function clip(text: string, max: number, d: Hl7Delimiters): string {
-  let one = text.replace(/[\r\n]+/g, ' ');
+function clip(text: string, max: number, d: Hl7Delimiters, charset: Hl7Charset): string {
+  let one = toEncodable(text.replace(/[\r\n]+/g, ' '), charset);
   if (d.escape === '') {
     for (const c of [d.field, d.component, d.repetition, d.subcomponent, d.truncation, d.repetitionAlias]) if (c) one = one.split(c).join(' ');
   }
-  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+  return one.length > max ? `${one.slice(0, max - 3)}...` : one;
 }
 
 /**
@@ -124,6 +124,7 @@ export function buildAck(received: Hl7Message, options: AckOptions): Hl7Message 
   const versionId = msh.get('12') ?? undefined;
   return assembleAck({
     delimiters: received.delimiters,
+    msh2Bytes: received.encodingCharactersBytes,
     charset: received.charset,
     charsetField: raw(18),
     versionRaw: raw(12),
@@ -141,6 +142,7 @@ export function buildAck(received: Hl7Message, options: AckOptions): Hl7Message 
 
 interface AckParts {
   delimiters: Hl7Delimiters;
+  msh2Bytes?: Buffer;
   charset: Hl7Charset;
   charsetField: { raw: string };
   versionRaw: { raw: string };
@@ -164,6 +166,7 @@ function assembleAck(p: AckParts): Hl7Message {
       : { code: 'ACK', ...(p.trigger ? { triggerEvent: p.trigger } : {}) };
   const ack = createHl7Message({
     delimiters: p.delimiters,
+    ...(p.msh2Bytes ? { encodingCharactersBytes: p.msh2Bytes } : {}),
     charset: p.charset,
     charsetField: p.charsetField,
     sendingApplication: p.sendingApplication,
@@ -180,7 +183,7 @@ function assembleAck(p: AckParts): Hl7Message {
   const text = options.text ?? errors.find((e) => e.message)?.message;
   const msa = ack.addSegment('MSA', [options.code]);
   msa.setRawField(2, p.controlIdRaw);
-  if (text && !atLeast(version, 2, 7)) msa.setField(3, clip(text, 80, p.delimiters));
+  if (text && !atLeast(version, 2, 7)) msa.setField(3, clip(text, 80, p.delimiters, p.charset));
   if (errors.length === 0) return ack;
   if (!atLeast(version, 2, 5)) {
     // One ERR, ERR-1 repeating: segment ID ^ sequence ^ field position ^ code&text&HL70357.
@@ -217,8 +220,8 @@ function assembleAck(p: AckParts): Hl7Message {
         e.severity ?? 'E',
         undefined,
         undefined,
-        e.diagnostic ? clip(e.diagnostic, 2048, p.delimiters) : undefined,
-        e.message ? clip(e.message, 250, p.delimiters) : undefined,
+        e.diagnostic ? clip(e.diagnostic, 2048, p.delimiters, p.charset) : undefined,
+        e.message ? clip(e.message, 250, p.delimiters, p.charset) : undefined,
       ]),
     );
   }
@@ -280,12 +283,15 @@ function salvageHeader(bytes: Buffer): { d: Hl7Delimiters; fields: string[] } | 
   if (bytes.toString('latin1', i, i + 3) !== 'MSH' || i + 4 > bytes.length) return undefined;
   let end = i;
   while (end < bytes.length && end - i < 4096 && bytes[end] !== 0x0d && bytes[end] !== 0x0a) end++;
+  const raw = bytes.toString('latin1', i, end);
   // ASCII only: anything else becomes '?', so the ACK can always be written.
-  const line = bytes.toString('latin1', i, end).replace(/[^\x20-\x7e]/g, '?');
+  const line = raw.replace(/[^\x20-\x7e]/g, '?');
+  if (line.length < 4) return undefined;
   const fs = line[3]!;
   let d: Hl7Delimiters = defaultDelimiters;
   const parts = line.split(fs);
-  const msh2 = parts[1] ?? '';
+  // Separators that were not plain ASCII (U+02DC…) are not echoed: the ACK uses ^~\&.
+  const msh2 = raw.split(fs)[1] === parts[1] ? (parts[1] ?? '') : '';
   // Echo the sender's separators only when they are complete and valid; the ACK needs an escape character.
   if (!delimiterProblem(fs, msh2) && [...msh2].length >= 4) d = makeDelimiters(fs, msh2);
   else if (fs !== '|') return undefined;

@@ -41,6 +41,8 @@ export interface Hl7MessageInit {
   delimiters?: Hl7Delimiters | { field: string; encodingCharacters: string };
   /** Written between segments; default `\r`, as the standard says. */
   segmentTerminator?: string;
+  /** MSH-2 bytes to write as they are (an acknowledgment echoes the received ones, U+02DC included). */
+  encodingCharactersBytes?: Buffer;
 }
 
 /** `YYYYMMDDHHMMSS+ZZZZ` for a date, in the local time of this machine. */
@@ -90,6 +92,7 @@ export function createHl7Message(init: Hl7MessageInit): Hl7Message {
     charset,
     charsetSource: init.charset ? 'MSH-18' : 'default',
     segmentTerminator: init.segmentTerminator ?? '\r',
+    ...(init.encodingCharactersBytes ? { msh2Bytes: init.encodingCharactersBytes } : {}),
   });
   const mt = init.messageType;
   const messageType = isRaw(mt)

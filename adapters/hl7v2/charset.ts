@@ -36,7 +36,8 @@ const whatwgLabel: Record<Hl7Charset, string> = {
   ASCII: 'ascii',
   // Decoded as Windows-1252, like every browser does for "ISO-8859-1": senders that declare 8859/1 routinely put
   // cp1252 punctuation (’ € œ …) in 0x80–0x9F, where strict 8859/1 only has invisible C1 control codes.
-  '8859/1': 'windows-1252',
+  // (Node's own windows-1252 decoder gives Latin-1: the table below is used instead.)
+  '8859/1': 'latin1',
   '8859/2': 'iso-8859-2',
   '8859/3': 'iso-8859-3',
   '8859/4': 'iso-8859-4',
@@ -95,8 +96,26 @@ interface SingleByteTable {
 }
 const tables = new Map<Hl7Charset, SingleByteTable>();
 
+/** Windows-1252 in 0x80–0x9F (the five unassigned bytes keep their C1 code point, as WHATWG does). */
+const cp1252High = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
+  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+];
+const cp1252Decode = new Map<number, string>(cp1252High.map((cp, k) => [0x80 + k, String.fromCharCode(cp)]));
+
+function decodeCp1252(latin1: string): string {
+  return latin1.replace(/[\x80-\x9f]/g, (c) => cp1252Decode.get(c.charCodeAt(0))!);
+}
+
 function singleByteTable(charset: Hl7Charset): SingleByteTable {
   let table = tables.get(charset);
+  if (!table && charset === '8859/1') {
+    const encode = new Map<number, number>();
+    for (let b = 0xa0; b < 0x100; b++) encode.set(b, b);
+    cp1252High.forEach((cp, k) => encode.set(cp, 0x80 + k));
+    table = { decoder: new TextDecoder('latin1'), encode };
+    tables.set(charset, table);
+  }
   if (!table) {
     const decoder = new TextDecoder(whatwgLabel[charset], { fatal: true });
     const encode = new Map<number, number>();
@@ -186,7 +205,7 @@ export function decodeBytes(bytes: Buffer, start: number, end: number, charset: 
     case '8859/1': {
       const text = bytes.toString('latin1', start, end);
       // Same as Latin-1 unless 0x80–0x9F occur (then Windows-1252 gives them their printable meaning).
-      return hasC1.test(text) ? singleByteTable('8859/1').decoder.decode(bytes.subarray(start, end)) : text;
+      return hasC1.test(text) ? decodeCp1252(text) : text;
     }
     case '8859/15':
     case '8859/2':
@@ -227,6 +246,18 @@ export function encodeText(text: string, charset: Hl7Charset): Buffer {
       return out;
     }
   }
+}
+
+/** `text` with every character `charset` cannot hold replaced by `?` (for texts that must be written anyway). */
+export function toEncodable(text: string, charset: Hl7Charset): string {
+  if (charset === 'UNICODE UTF-8') return text;
+  // eslint-disable-next-line no-control-regex -- ASCII range test
+  if (!/[^\x00-\x7f]/.test(text)) return text;
+  if (charset === 'ASCII') return text.replace(/[^\x00-\x7f]/g, '?');
+  const { encode } = singleByteTable(charset);
+  let out = '';
+  for (const ch of text) out += ch.length === 1 && (ch.charCodeAt(0) < 0x80 || encode.has(ch.charCodeAt(0))) ? ch : '?';
+  return out;
 }
 
 function unencodable(text: string, index: number, charset: Hl7Charset): Hl7Error {

@@ -23,14 +23,14 @@ export interface Hl7Limits {
 }
 
 /**
- * Defaults: room for a large ORU carrying a base64 PDF or CDA (tens of MB), far above any real segment or field
- * count, well below what would hurt a process.
+ * Defaults: room for a large ORU carrying a base64 PDF or CDA (up to 32 MiB), far above any real segment or
+ * field count, well below what would hurt a process.
  */
 export const defaultHl7Limits: Readonly<Hl7Limits> = Object.freeze({
-  maxBytes: 64 * 1024 * 1024,
+  maxBytes: 32 * 1024 * 1024,
   maxSegments: 100_000,
   maxFields: 1_000,
-  maxFieldLength: 64 * 1024 * 1024,
+  maxFieldLength: 32 * 1024 * 1024,
   maxRepetitions: 10_000,
 });
 
@@ -260,13 +260,16 @@ function scanMessage(
     const b1 = i + 1 < end ? bytes[i + 1]! : 0;
     const b2 = i + 2 < end ? bytes[i + 2]! : 0;
     const b3 = i + 3 < end ? bytes[i + 3]! : CR;
-    const valid =
+    const validName =
       b0 >= 0x41 && b0 <= 0x5a &&
       ((b1 >= 0x41 && b1 <= 0x5a) || (b1 >= 0x30 && b1 <= 0x39)) &&
-      ((b2 >= 0x41 && b2 <= 0x5a) || (b2 >= 0x30 && b2 <= 0x39)) &&
-      (b3 === fs || b3 === CR || b3 === LF);
-    if (!valid) throw badSegmentName(bytes, segStart, end, d, names.length + 1);
+      ((b2 >= 0x41 && b2 <= 0x5a) || (b2 >= 0x30 && b2 <= 0x39));
     const code = (b0 << 16) | (b1 << 8) | b2;
+    // A header segment (MSH, FHS, BHS) declares its own field separator: it may differ from this message's.
+    const ownSeparator = code === CODE_MSH || code === CODE_FHS || code === CODE_BHS;
+    if (!validName || !(b3 === fs || b3 === CR || b3 === LF || (ownSeparator && names.length > 0))) {
+      throw badSegmentName(bytes, segStart, end, d, names.length + 1);
+    }
     if (names.length > 0 && (code === CODE_MSH || isEnvelope(code))) {
       if (batch) return { starts, ends, names, stop: segStart, ascii: high < 0x80 };
       throw new Hl7Error(
