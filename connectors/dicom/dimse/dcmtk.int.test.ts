@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDataSet, readPart10 } from '../../../adapters/dicom/part10.js';
-import { corpusFile } from '../../../adapters/dicom/test-support.js';
+import { CORPUS_DIR, corpusFile } from '../../../adapters/dicom/test-support.js';
 import { Tag } from '../../../adapters/dicom/tags.js';
 import { TransferSyntax } from '../../../adapters/dicom/uids.js';
 import { hasService } from '../../../test/services.js';
@@ -171,5 +171,51 @@ describe.skipIf(!hasService('dcmtk'))('dcmtk tools against the DIMSE SCP', () =>
   it('reads the data set storescu sends for a file without meta information (bare data set)', async () => {
     const uid = readDataSet(corpusFile('pydicom/rtstruct.dcm'), TransferSyntax.ImplicitVRLittleEndian).string(Tag.SOPInstanceUID)!;
     expect(await dicom.service.index.findInstance(uid)).toBeDefined();
+  });
+});
+
+describe.skipIf(!hasService('dcmtk'))('DIMSE over TLS with dcmtk', () => {
+  let dicom: TestDicom;
+  let port: number;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'keney-tls-'));
+    const cert = (name: string) =>
+      runTool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)]);
+    expect((await cert('server')).code).toBe(0);
+    expect((await cert('client')).code).toBe(0);
+    dicom = await openTestDicom({
+      tls: {
+        key: readFileSync(join(dir, 'server.key')),
+        cert: readFileSync(join(dir, 'server.crt')),
+        ca: readFileSync(join(dir, 'client.crt')),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+    });
+    port = (await dicom.service.startDimse()).port;
+  });
+  afterAll(async () => {
+    await dicom?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('accepts a client with a trusted certificate and verifies ours', async () => {
+    const result = await runTool('echoscu', ['-aec', 'KENEY', '+tls', join(dir, 'client.key'), join(dir, 'client.crt'), '-pw', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port)]);
+    expect(result.stderr).not.toMatch(/E:/);
+    expect(result.code).toBe(0);
+    const store = await runTool('storescu', ['-aec', 'KENEY', '+tls', join(dir, 'client.key'), join(dir, 'client.crt'), '-pw', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port), join(CORPUS_DIR, 'pydicom', 'CT_small.dcm')]);
+    expect(store.code).toBe(0);
+    expect(await dicom.service.index.findInstance(readPart10(corpusFile('pydicom/CT_small.dcm')).dataSet.string(Tag.SOPInstanceUID)!)).toBeDefined();
+  });
+
+  it('refuses a client without a certificate, and plain TCP, and stays up', async () => {
+    const anonymous = await runTool('echoscu', ['-aec', 'KENEY', '+tla', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port)]);
+    expect(anonymous.code).not.toBe(0);
+    const plain = await runTool('echoscu', ['-aec', 'KENEY', '-to', '5', '127.0.0.1', String(port)], 20_000);
+    expect(plain.code).not.toBe(0);
+    const again = await runTool('echoscu', ['-aec', 'KENEY', '+tls', join(dir, 'client.key'), join(dir, 'client.crt'), '-pw', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port)]);
+    expect(again.code).toBe(0);
   });
 });
