@@ -2,6 +2,7 @@
 // directly: on the embedded profile the hub must be stopped (the data directory lock says so).
 import { parseArgs } from 'node:util';
 import { projectionDigest } from '../store/projection/projector.js';
+import { registerChannelCommands } from '../engine/cli-commands.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirLockedError } from './data-dir-lock.js';
 import { createHub, HUB_VERSION, type Hub } from './hub.js';
@@ -117,6 +118,7 @@ const commands: Record<string, Command> = {
 export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
+registerChannelCommands(registerCommand);
 
 class UsageError extends Error {}
 

@@ -1,7 +1,8 @@
 // The capability modules the hub runs by default (channels, DICOM, documents…), in start order.
 import type { HubConfig } from './config.js';
 import type { HubModule } from './module.js';
+import { channelsModule, engineSettingsFromEnv } from '../engine/module.js';
 
 export async function defaultModules(_config: HubConfig): Promise<HubModule[]> {
-  return [];
+  return [channelsModule(engineSettingsFromEnv(process.env))];
 }
