@@ -103,7 +103,7 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
         identical++;
       }
     }
-    expect(identical).toBeGreaterThan(10);
+    expect(identical).toBeGreaterThanOrEqual(13); // corpus instances without undefined lengths, group lengths, OW fragments or deflate
   });
 
   it('forwards by STOW-RS: Orthanc stores the very same Part-10 files', async () => {
