@@ -172,6 +172,16 @@ export class TerminologyService {
     return this.maps.get(idOrUrl) ?? this.byUrl.get(idOrUrl);
   }
 
+  /** Source systems of a ConceptMap's groups. */
+  mapSources(mapId: string): Set<string> {
+    return new Set((this.conceptMap(mapId)?.group ?? []).map((g) => g.source).filter((x): x is string => !!x));
+  }
+
+  /** Target systems of a ConceptMap's groups. */
+  mapTargets(mapId: string): Set<string> {
+    return new Set((this.conceptMap(mapId)?.group ?? []).map((g) => g.target).filter((x): x is string => !!x));
+  }
+
   conceptMapIds(): string[] {
     return [...this.maps.keys()];
   }
@@ -215,7 +225,7 @@ export class TerminologyService {
     if (text === '') return undefined;
     const mapped = this.translateOne('units-to-ucum', text) ?? this.translateOne('units-to-ucum', text.toLowerCase());
     const candidate = mapped?.code ?? text;
-    if (candidate.length > 100) return undefined;
+    if (candidate.length > 100 || /\s/.test(candidate)) return undefined; // UCUM has no blanks (and the library would log)
     const result = ucum().validateUnitString(candidate, false);
     if (result.status === 'valid' && result.ucumCode) return { code: result.ucumCode, ...(result.unit?.name ? { display: result.unit.name } : {}) };
     return undefined;

@@ -247,6 +247,9 @@ export class MappingRun {
   readonly issues: MappingIssue[] = [];
   private readonly produced: Produced[] = [];
   private readonly byInstance = new Map<CompiledInstance, { seg: SourceSegment; item: Produced }[]>();
+  private readonly byKey = new Map<string, Produced>();
+  /** instance name → group → the first item (nearest lookups) and all items (within lookups) in that group's subtree. */
+  private groupIndex: Map<string, { first: Map<SourceGroup, Produced>; all: Map<SourceGroup, Produced[]> }> | undefined;
   private readonly timeZone: string;
   private root!: SourceGroup;
 
@@ -283,6 +286,7 @@ export class MappingRun {
         }
         const item: Produced = { key: `${instance.name}@${segmentLabel(seg)}`, resource, mode: instance.operation ? 'operation' : (instance.write ?? WriteMode.Upsert), instance, seg };
         this.produced.push(item);
+        this.byKey.set(item.key, item);
         const list = this.byInstance.get(instance) ?? [];
         list.push({ seg, item });
         this.byInstance.set(instance, list);
@@ -457,7 +461,13 @@ export class MappingRun {
       });
       return;
     }
-    const codings = Array.isArray(element.coding) ? (element.coding as Json[]) : isObject(element) && typeof element.code === 'string' ? [element] : [];
+    const all = Array.isArray(element.coding) ? (element.coding as Json[]) : isObject(element) && typeof element.code === 'string' ? [element] : [];
+    // Only codes the map is about: a coding already in the map's target system (LOINC for a local → LOINC map)
+    // or in another system entirely is left as it is, unflagged.
+    const sources = t.mapSources(rule.vocabulary!);
+    const targets = t.mapTargets(rule.vocabulary!);
+    if (all.some((c) => typeof c.system === 'string' && targets.has(c.system))) return;
+    const codings = all.filter((c) => typeof c.system !== 'string' || sources.size === 0 || sources.has(c.system) || !/^(https?:|urn:)/.test(c.system));
     for (const coding of codings) {
       if (typeof coding.code !== 'string') continue;
       const match = t.translateOne(rule.vocabulary!, coding.code, coding.system as string | undefined) ?? t.translateOne(rule.vocabulary!, coding.code.toUpperCase());
@@ -550,7 +560,7 @@ export class MappingRun {
   private produceFromDatatype(resource: Json, node: V2Node): Produced {
     const query = identifierQuery(resource);
     const key = query ? `${resource.resourceType}?${query}` : `${resource.resourceType}#${stableHash(resource)}`;
-    const existing = this.produced.find((p) => p.key === key);
+    const existing = this.byKey.get(key);
     if (existing) {
       mergeInto(existing.resource, resource);
       return existing;
@@ -560,6 +570,7 @@ export class MappingRun {
       : { key, resource, mode: WriteMode.Upsert, idSeed: `content:${stableHash(resource)}` };
     void node;
     this.produced.push(item);
+    this.byKey.set(key, item);
     return item;
   }
 
@@ -613,7 +624,7 @@ export class MappingRun {
   }
 
   private resolveReferences(): void {
-    const urlOf = (key: string) => this.produced.find((p) => p.key === key)?.fullUrl;
+    const urlOf = (key: string) => this.byKey.get(key)?.fullUrl;
     // References written by datatype maps (#produced:key) become fullUrls.
     for (const item of this.produced) rewriteStrings(item.resource, (v) => (v.startsWith('#produced:') ? (urlOf(v.slice('#produced:'.length)) ?? v) : v));
     for (const [instance, list] of this.byInstance) {
@@ -634,18 +645,34 @@ export class MappingRun {
 
   private findInstances(name: string, from: SourceSegment, scope: 'nearest' | 'within'): Produced[] {
     if (name === '*') return this.produced.filter((p) => p.mode !== 'operation' && p.mode !== WriteMode.PerMessage);
-    const candidates: { seg: SourceSegment; item: Produced }[] = [];
-    for (const [instance, list] of this.byInstance) if (instance.name === name) candidates.push(...list);
-    if (scope === 'within') {
-      const inGroup = new Set(from.group.segments());
-      return candidates.filter((c) => inGroup.has(c.seg)).map((c) => c.item);
-    }
+    const index = this.indexGroups().get(name);
+    if (!index) return [];
+    if (scope === 'within') return index.all.get(from.group) ?? [];
     for (let g: SourceGroup | undefined = from.group; g; g = g.parent) {
-      const inGroup = new Set(g.segments());
-      const found = candidates.filter((c) => inGroup.has(c.seg));
-      if (found.length > 0) return [found[0]!.item];
+      const found = index.first.get(g);
+      if (found) return [found];
     }
     return [];
+  }
+
+  /** Built once per message: each instance registered with every group that contains its segment. */
+  private indexGroups(): Map<string, { first: Map<SourceGroup, Produced>; all: Map<SourceGroup, Produced[]> }> {
+    if (this.groupIndex) return this.groupIndex;
+    const index = new Map<string, { first: Map<SourceGroup, Produced>; all: Map<SourceGroup, Produced[]> }>();
+    for (const [instance, list] of this.byInstance) {
+      let entry = index.get(instance.name);
+      if (!entry) index.set(instance.name, (entry = { first: new Map(), all: new Map() }));
+      for (const { seg, item } of [...list].sort((a, b) => a.seg.index - b.seg.index)) {
+        for (let g: SourceGroup | undefined = seg.group; g; g = g.parent) {
+          if (!entry.first.has(g)) entry.first.set(g, item);
+          const all = entry.all.get(g) ?? [];
+          all.push(item);
+          entry.all.set(g, all);
+        }
+      }
+    }
+    this.groupIndex = index;
+    return index;
   }
 
   private bundle(): Bundle {

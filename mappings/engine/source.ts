@@ -145,19 +145,26 @@ export class SourceGroup {
     }
   }
 
-  /** The first segment named `name` in this group's subtree. */
+  #first: Map<string, SourceSegment> | undefined;
+  #nearest = new Map<string, SourceSegment | null>();
+
+  /** The first segment named `name` in this group's subtree (indexed once: the tree is complete when read). */
   find(name: string): SourceSegment | undefined {
-    for (const s of this.segments()) if (s.name === name) return s;
-    return undefined;
+    if (!this.#first) {
+      this.#first = new Map();
+      for (const s of this.segments()) if (!this.#first.has(s.name)) this.#first.set(s.name, s);
+    }
+    return this.#first.get(name);
   }
 
   /** The nearest segment named `name` seen from here: this subtree, then each ancestor's subtree. */
   nearest(name: string): SourceSegment | undefined {
-    for (let g: SourceGroup | undefined = this; g; g = g.parent) {
-      const found = g.find(name);
-      if (found) return found;
-    }
-    return undefined;
+    const hit = this.#nearest.get(name);
+    if (hit !== undefined) return hit ?? undefined;
+    let found: SourceSegment | undefined;
+    for (let g: SourceGroup | undefined = this; g && !found; g = g.parent) found = g.find(name);
+    this.#nearest.set(name, found ?? null);
+    return found;
   }
 }
 

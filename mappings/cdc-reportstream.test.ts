@@ -1,0 +1,49 @@
+// Acceptance 1: the 268 CDC ReportStream HL7 v2 → FHIR pairs (../shared/corpus/hl7v2/cdc-prime-reportstream/PAIRS.tsv,
+// Apache-2.0), compared semantically with testing/semantic-facts.ts: same resource types, identifiers, codes,
+// values, units, dates and texts; ids, timestamps and ReportStream's private extensions (its raw v2 copies for the
+// FHIR → HL7 round trip) ignored. Prints the pass rate and the failure classes (see mappings/README.md).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle } from '@medplum/fhirtypes';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseHl7Batch } from '../adapters/hl7v2/index.js';
+import { createMapperRegistry, type KeneyMapperRegistry } from './index.js';
+import { compareBundles } from './testing/semantic-facts.js';
+
+const DIR = join(import.meta.dirname, '..', '..', 'shared', 'corpus', 'hl7v2', 'cdc-prime-reportstream');
+/** The rate reached when this test was last tuned; the suite fails if a change makes it worse. Target: 90 %. */
+const FLOOR = 0.26;
+
+describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (semantic comparison)', () => {
+  let registry: KeneyMapperRegistry;
+  beforeAll(() => {
+    registry = createMapperRegistry();
+  });
+
+  it('maps every input without crashing, compares with the expected Bundle and prints the pass rate', () => {
+    const rows = readFileSync(join(DIR, 'PAIRS.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t') as [string, string, string]);
+    expect(rows.length).toBe(268);
+    let passed = 0;
+    const classes = new Map<string, number>();
+    for (const [input, expected] of rows) {
+      // One input (smoketest/valid_mars.hl7) holds two messages without a batch envelope: ReportStream maps the first.
+      const message = parseHl7Batch(readFileSync(join(DIR, input))).messages[0]!;
+      const result = registry.get('hl7v2/default')!.map(message, {
+        channelId: 'cdc',
+        messageId: input,
+        rawSha256: '0',
+        receivedAt: '2024-01-01T00:00:00Z',
+      }) as { bundle: Bundle };
+      const comparison = compareBundles(JSON.parse(readFileSync(join(DIR, expected), 'utf8')) as Bundle, result.bundle, {
+        ignoreExtensionPrefixes: ['https://reportstream.cdc.gov/'],
+      });
+      if (comparison.pass) passed++;
+      for (const type of comparison.missingTypes) classes.set(`missing resource ${type}`, (classes.get(`missing resource ${type}`) ?? 0) + 1);
+      for (const kind of new Set(comparison.missingFacts.map((f) => f.slice(0, f.indexOf(':'))))) classes.set(`missing ${kind}`, (classes.get(`missing ${kind}`) ?? 0) + 1);
+    }
+    const rate = passed / rows.length;
+    const top = [...classes].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `  ${String(n).padStart(3)}  ${k}`).join('\n');
+    process.stdout.write(`\nCDC ReportStream pairs: ${passed}/${rows.length} = ${(100 * rate).toFixed(1)} % pass (target 90 %)\nFailure classes (pairs affected):\n${top}\n`);
+    expect(rate).toBeGreaterThanOrEqual(FLOOR);
+  });
+});

@@ -1,0 +1,194 @@
+// The template engine: template checks at load (file and line in the error), message structure grouping, v2 →
+// FHIR primitives (dates with offsets across DST), vocabulary and UCUM, and hostile input: missing segments,
+// wrong datatypes, absurd dates, huge OBX counts give precise issues, never a crash.
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseHl7Message } from '../adapters/hl7v2/index.js';
+import { parseTemplateText, TemplateError } from './engine/load.js';
+import { offsetOf, toDateTime, toDate, toTime } from './engine/primitives.js';
+import { compileStructure, groupMessage, type SourceGroup } from './engine/source.js';
+import { createMapperRegistry, type KeneyMapperRegistry, type MappingIssue } from './index.js';
+import { MAPPINGS_DIR } from './engine/registry.js';
+
+const context = { channelId: 'lab-in', messageId: 'm-1', rawSha256: '0'.repeat(64), receivedAt: '2024-03-05T09:00:00Z' };
+const MSH = 'MSH|^~\\&|LAB|CHU^1.2.250.1.999.1^ISO|KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C1|P|2.5|||AL|NE|FRA|UNICODE UTF-8';
+const PID = 'PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TEST^ANNE||19800115|F';
+const OBR = 'OBR|1|CMD1^SIH|RES1^LAB|24326-1^Ionogramme^LN|||20240305080000+0100|||||||||||||||20240305110000+0100|||F';
+
+let registry: KeneyMapperRegistry;
+function map(segments: string[]): { bundle: Bundle; issues: MappingIssue[] } {
+  return registry.get('hl7v2/default')!.map(parseHl7Message(segments.join('\r')), context) as { bundle: Bundle; issues: MappingIssue[] };
+}
+const resources = <T>(b: Bundle, type: string) => (b.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === type) as T[];
+
+beforeAll(() => {
+  registry = createMapperRegistry();
+});
+
+describe('templates are checked when loaded', () => {
+  it('names the file and the line of an unknown key, and says what is allowed', () => {
+    const text = 'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 3, to: identifier, typ: "CX[Identifier]" }\n';
+    expect(() => parseTemplateText(text, 'site/pid.yaml')).toThrow(/site\/pid\.yaml:5: .*unknown key "typ"/);
+  });
+
+  it('refuses a FHIR path that is not R4, naming the map and the rule', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keney-tpl-'));
+    try {
+      mkdirSync(join(dir, 'segments'));
+      writeFileSync(join(dir, 'segments', 'pid.yaml'), 'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 8, to: sex }\n');
+      expect(() => createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology })).toThrow(TemplateError);
+      expect(() => createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology })).toThrow(/PID\[Patient\] rule 1 .*"sex" is not an R4 path of Patient/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('refuses a reference to a ConceptMap that does not exist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keney-tpl-'));
+    try {
+      writeFileSync(join(dir, 'pid.yaml'), 'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 8, to: gender, vocabulary: NoSuchMap }\n');
+      expect(() => createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology })).toThrow(/no ConceptMap "NoSuchMap"/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('keeps source paths like 3.10 as written (component 10, not the decimal 3.1)', () => {
+    const parsed = parseTemplateText('datatypes:\n  XX[HumanName]:\n    fhirType: HumanName\n    rules:\n      - { from: 3.10, to: family }\n', 'x.yaml');
+    expect(((parsed.content.datatypes as Record<string, { rules: { from: unknown }[] }>)['XX[HumanName]']!.rules[0]!.from)).toBe('3.10');
+  });
+});
+
+describe('message structure', () => {
+  const names = (g: SourceGroup): unknown[] => g.children.map((c) => ('children' in c ? { [c.name]: names(c) } : c.name));
+  it('groups an ORU into patient, orders and observations, Z-segments with the group being read', () => {
+    const structure = compileStructure([
+      'MSH',
+      { group: 'PATIENT', optional: true, items: ['PID', '[PD1]'] },
+      { group: 'ORDER', repeat: true, items: ['[ORC]', 'OBR', '[{NTE}]', { group: 'OBS', optional: true, repeat: true, items: ['OBX', '[{NTE}]'] }] },
+    ]);
+    const issues: MappingIssue[] = [];
+    const root = groupMessage(parseHl7Message([MSH, PID, 'ORC|NW', OBR, 'NTE|1||n', 'OBX|1|NM|x', 'ZXX|1', 'NTE|2||n', 'OBX|2|NM|y', OBR].join('\r')), structure, issues);
+    expect(names(root)).toEqual([
+      'MSH',
+      { PATIENT: ['PID'] },
+      { ORDER: ['ORC', 'OBR', 'NTE', { OBS: ['OBX', 'ZXX', 'NTE'] }, { OBS: ['OBX'] }] },
+      { ORDER: ['OBR'] },
+    ]);
+    expect(issues).toEqual([]);
+  });
+
+  it('keeps a segment out of place and says where it is', () => {
+    const issues: MappingIssue[] = [];
+    groupMessage(parseHl7Message([MSH, 'OBX|1|NM|x', PID].join('\r')), compileStructure(['MSH', 'PID']), issues);
+    expect(issues[0]).toMatchObject({ severity: 'information', code: 'UNEXPECTED_SEGMENT', location: 'OBX[1]' });
+  });
+});
+
+describe('v2 → FHIR primitives', () => {
+  it('gives a time without offset the offset of the sender zone, summer and winter', () => {
+    expect(offsetOf('2024-01-15T10:00:00', 'Europe/Paris')).toBe('+01:00');
+    expect(offsetOf('2024-07-15T10:00:00', 'Europe/Paris')).toBe('+02:00');
+    expect(toDateTime('202407151000', 'Europe/Paris')).toBe('2024-07-15T10:00:00+02:00');
+    expect(toDateTime('2024071510', 'Europe/Paris')).toBe('2024-07-15T10:00:00+02:00');
+    expect(toDateTime('20240715100000-0500', 'Europe/Paris')).toBe('2024-07-15T10:00:00-05:00');
+    expect(toDateTime('202407', 'Europe/Paris')).toBe('2024-07');
+  });
+  it('refuses absurd dates and times with the reason', () => {
+    expect(() => toDate('20241301')).toThrow(/month 13/);
+    expect(() => toDate('20230229')).toThrow(/day 29/);
+    expect(() => toDate('00010101')).toThrow(/outside 1800–2200/);
+    expect(() => toTime('2561')).toThrow(/not an HL7 time/);
+  });
+});
+
+describe('mapping results', () => {
+  it('maps an ORU: numeric result with UCUM unit, reference range, interpretation, status, effective time', () => {
+    const { bundle, issues } = map([MSH, PID, OBR, 'OBX|1|NM|2823-3^Potassium^LN||4.2|mmol/l^mmol/l^L|3.5-5.1|H|||F|||20240305080000+0100']);
+    expect(issues.filter((i) => i.severity !== 'information')).toEqual([]);
+    const [obs] = resources<Observation>(bundle, 'Observation');
+    expect(obs!.valueQuantity).toEqual({ value: 4.2, unit: 'mmol/l', system: 'http://unitsofmeasure.org', code: 'mmol/L' });
+    expect(obs!.referenceRange?.[0]).toMatchObject({ text: '3.5-5.1', low: { value: 3.5, code: 'mmol/L' }, high: { value: 5.1, code: 'mmol/L' } });
+    expect(obs!.interpretation?.[0]?.coding?.[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'H' });
+    expect(obs!.status).toBe('final');
+    expect(obs!.effectiveDateTime).toBe('2024-03-05T08:00:00+01:00');
+    const entry = bundle.entry!.find((e) => e.resource === obs)!;
+    expect(entry.request?.method).toBe('PUT');
+  });
+
+  it('maps SN values to Quantity with comparator, Range and Ratio', () => {
+    const { bundle } = map([MSH, PID, OBR, 'OBX|1|SN|1^a^LN||<^0.5|g/L^g/L^UCUM||||F|||202403050800', 'OBX|2|SN|2^b^LN||^10^-^20|g/L|||||F|||202403050800', 'OBX|3|SN|3^c^LN||^1^:^128||||F|||202403050800']);
+    const [q, r, ratio] = resources<Observation>(bundle, 'Observation');
+    expect(q!.valueQuantity).toMatchObject({ comparator: '<', value: 0.5, code: 'g/L' });
+    expect(r!.valueRange).toMatchObject({ low: { value: 10 }, high: { value: 20 } });
+    expect(ratio!.valueRatio).toMatchObject({ numerator: { value: 1 }, denominator: { value: 128 } });
+  });
+
+  it('keeps an unmapped local code and a non-UCUM unit, and flags both', () => {
+    const { bundle, issues } = map([MSH, PID, OBR, 'OBX|1|NM|ZZTOP^Local test^L||7|bananas^bananas^L||ZZ|||F|||202403050800']);
+    const [obs] = resources<Observation>(bundle, 'Observation');
+    expect(obs!.code.coding?.[0]).toMatchObject({ code: 'ZZTOP' });
+    expect(obs!.valueQuantity).toEqual({ value: 7, unit: 'bananas' });
+    expect(issues.map((i) => i.code)).toEqual(expect.arrayContaining(['UNMAPPED_CODE', 'UNMAPPED_UNIT']));
+    expect(issues.find((i) => i.code === 'UNMAPPED_UNIT')!.location).toBe('OBX[1]-6');
+  });
+
+  it('translates a local lab code to LOINC and keeps the local coding', () => {
+    const { bundle } = map([MSH, PID, OBR, 'OBX|1|NM|K^Potassium^L||4.2|mmol/L^mmol/L^UCUM||N|||F|||202403050800']);
+    const [obs] = resources<Observation>(bundle, 'Observation');
+    expect(obs!.code.coding?.map((c) => `${c.system}|${c.code}`)).toEqual(['http://loinc.org|2823-3', 'https://terminology.hl7.org/CodeSystem-v2-0396.html#v2-0396-99zzzorL|K']);
+  });
+
+  it('is deterministic: the same message maps to the same Bundle', () => {
+    const segs = [MSH, PID, OBR, 'OBX|1|NM|2823-3^Potassium^LN||4.2|mmol/L^mmol/L^UCUM||N|||F|||202403050800'];
+    expect(JSON.stringify(map(segs).bundle)).toBe(JSON.stringify(map(segs).bundle));
+  });
+});
+
+describe('hostile input gives precise issues, never a crash', () => {
+  it('a message type no map handles: an error naming MSH-9 and what is supported', () => {
+    const { issues } = map(['MSH|^~\\&|A|B|C|D|20240101||ZZZ^Z99|1|P|2.5']);
+    expect(issues[0]).toMatchObject({ severity: 'error', code: 'UNSUPPORTED_MESSAGE_TYPE', location: 'MSH-9' });
+    expect(issues[0]!.message).toMatch(/ADT\^\*/);
+  });
+
+  it('an ORU without PID, OBR or OBX still maps what is there', () => {
+    const { bundle, issues } = map([MSH]);
+    expect(resources(bundle, 'MessageHeader')).toHaveLength(1);
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+  });
+
+  it('an OBX without OBX-3 is an error at OBX[1]-3 (the result has no meaning without its code)', () => {
+    const { issues } = map([MSH, PID, OBR, 'OBX|1|NM|||4.2']);
+    expect(issues).toContainEqual(expect.objectContaining({ severity: 'error', code: 'REQUIRED_MISSING', location: 'OBX[1]-3' }));
+  });
+
+  it('wrong datatypes and absurd dates: warnings at the exact location, the value left out', () => {
+    const { bundle, issues } = map([MSH, 'PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TEST^ANNE||19801345|F', OBR, 'OBX|1|NM|2823-3^K^LN||four point two|mmol/L^mmol/L^UCUM||N|||F|||99999999']);
+    expect(issues).toContainEqual(expect.objectContaining({ code: 'BAD_VALUE', location: 'PID[1]-7' }));
+    expect(issues).toContainEqual(expect.objectContaining({ code: 'BAD_VALUE', location: 'OBX[1]-5' }));
+    expect(issues).toContainEqual(expect.objectContaining({ code: 'BAD_VALUE', location: 'OBX[1]-14' }));
+    expect(resources<Patient>(bundle, 'Patient')[0]!.birthDate).toBeUndefined();
+    expect(resources<Observation>(bundle, 'Observation')[0]!.valueQuantity?.value).toBeUndefined();
+  });
+
+  it('5,000 OBX map to 5,000 distinct Observations referenced by the report', () => {
+    const obx = Array.from({ length: 5000 }, (_, i) => `OBX|${i + 1}|NM|2823-3^K^LN|${i}|4.${i % 10}|mmol/L^mmol/L^UCUM||N|||F|||202403050800`);
+    const { bundle, issues } = map([MSH, PID, OBR, ...obx]);
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    const observations = resources<Observation>(bundle, 'Observation');
+    expect(observations).toHaveLength(5000);
+    expect(new Set(bundle.entry!.map((e) => e.request!.url)).size).toBe(bundle.entry!.length);
+    const report = resources<{ result?: unknown[] }>(bundle, 'DiagnosticReport')[0]!;
+    expect(report.result).toHaveLength(5000);
+  });
+
+  it('a huge field and escape sequences in text do not break the mapping', () => {
+    const big = 'x'.repeat(200_000);
+    const { bundle } = map([MSH, PID, OBR, `OBX|1|TX|1^a^L||${big}\\F\\${big}||||||F|||202403050800`]);
+    expect(resources<Observation>(bundle, 'Observation')[0]!.valueString).toHaveLength(400_001);
+  });
+});
