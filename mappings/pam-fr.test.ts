@@ -10,7 +10,7 @@ import { parseHl7Message } from '../adapters/hl7v2/index.js';
 import { validateForWrite } from '../store/fhir/validate.js';
 import { parseSearch } from '../store/search/search-query.js';
 import { openTestStore, type TestStore } from '../test/store-harness.js';
-import { createMapperRegistry, type KeneyMapperRegistry } from './index.js';
+import { createMapperRegistry, type KeneyMapperRegistry, type MappingResult } from './index.js';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'hl7v2-fr');
 const IPP = 'urn:oid:1.2.250.1.999.1.1';
@@ -32,7 +32,7 @@ function map(file: string) {
     messageId,
     rawSha256: createHash('sha256').update(raw).digest('hex'),
     receivedAt: '2024-03-05T09:00:00Z',
-  }) as ReturnType<ReturnType<KeneyMapperRegistry['get']> & object['map']> & { bundle: Bundle; issues: { severity: string; code: string }[] };
+  }) as MappingResult;
   return { ...result, messageId, controlId: message.header.controlId!, sha: createHash('sha256').update(raw).digest('hex') };
 }
 
