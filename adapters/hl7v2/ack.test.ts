@@ -20,7 +20,11 @@ function errorOf(fn: () => unknown): Hl7Error {
 describe('buildAck', () => {
   it('answers an IHE PAM France message in its version, separators (U+02DC) and charset', () => {
     const received = parseHl7Message(fs.readFileSync(path.join(fixtures, 'pam-fr-adt-a01-latin1-small-tilde.hl7')));
-    const ack = buildAck(received, { code: ackCodeFor(received, 'accept', 'application'), controlId: 'ACK-1', dateTime: when });
+    const ack = buildAck(received, {
+      code: ackCodeFor(received, 'accept', 'application'),
+      controlId: 'ACK-1',
+      dateTime: when,
+    });
     const bytes = ack.toBuffer();
     // MSH-2 echoed byte for byte (U+02DC in UTF-8 as received), the rest in 8859/1
     expect(bytes.subarray(0, 9)).toEqual(Buffer.from('MSH|^\u02dc\\&', 'utf8'));
@@ -39,11 +43,21 @@ describe('buildAck', () => {
   });
 
   it('v2.5+: one ERR per error with ERR-2 location, ERR-3 table 0357, ERR-4 severity, ERR-8 user message', () => {
-    const received = parseHl7Message('MSH|^~\\&|LAB|CHU|HUB|CHU|20240315||ORU^R01^ORU_R01|M1|P|2.5.1\rPID|1||X\rOBX|1|NM|GLU||abc\rOBX|2|NM|GLU||>5');
+    const received = parseHl7Message(
+      'MSH|^~\\&|LAB|CHU|HUB|CHU|20240315||ORU^R01^ORU_R01|M1|P|2.5.1\rPID|1||X\rOBX|1|NM|GLU||abc\rOBX|2|NM|GLU||>5',
+    );
     const bad = errorOf(() => received.getNumber('OBX[2]-5'));
     const ack = buildAck(received, {
       code: AckCode.ApplicationError,
-      errors: [bad, { conditionCode: '101', location: received.locate('PID-5'), message: 'PID-5 (patient name) is required', diagnostic: 'rule R1' }],
+      errors: [
+        bad,
+        {
+          conditionCode: '101',
+          location: received.locate('PID-5'),
+          message: 'PID-5 (patient name) is required',
+          diagnostic: 'rule R1',
+        },
+      ],
       controlId: 'A2',
       dateTime: when,
     });
@@ -53,7 +67,9 @@ describe('buildAck', () => {
     expect(back.get('MSA-3')).toBe('">5" is not an HL7 number (NM: optional sign, digits, optional decimal point)');
     const errs = back.segments('ERR');
     expect(errs).toHaveLength(2);
-    expect(errs[0]!.text).toBe('ERR||OBX^2^5^1|102^Data type error^HL70357|E||||">5" is not an HL7 number (NM: optional sign, digits, optional decimal point)');
+    expect(errs[0]!.text).toBe(
+      'ERR||OBX^2^5^1|102^Data type error^HL70357|E||||">5" is not an HL7 number (NM: optional sign, digits, optional decimal point)',
+    );
     expect(errs[1]!.get('2')).toBe('PID');
     expect(errs[1]!.get('2.3')).toBe('5');
     expect(errs[1]!.get('3')).toBe('101');
@@ -66,7 +82,11 @@ describe('buildAck', () => {
     const ack = buildAck(received, {
       code: 'AR',
       errors: [
-        { conditionCode: '101', location: { segmentName: 'PID', segmentSequence: 1, field: 5 }, message: 'name missing' },
+        {
+          conditionCode: '101',
+          location: { segmentName: 'PID', segmentSequence: 1, field: 5 },
+          message: 'name missing',
+        },
         { conditionCode: '200', message: 'ORU not accepted here' },
       ],
       dateTime: when,
@@ -75,7 +95,9 @@ describe('buildAck', () => {
     expect(back.header.messageType).toEqual({ code: 'ACK', triggerEvent: 'R01' });
     expect(back.get('MSA-3')).toBe('name missing');
     expect(back.segments('ERR')).toHaveLength(1);
-    expect(back.segment('ERR')!.text).toBe('ERR|PID^1^5^101&Required field missing&HL70357~^^^200&Unsupported message type&HL70357');
+    expect(back.segment('ERR')!.text).toBe(
+      'ERR|PID^1^5^101&Required field missing&HL70357~^^^200&Unsupported message type&HL70357',
+    );
   });
 
   it('v2.1/2.2: MSH-9 is just ACK', () => {
@@ -104,7 +126,9 @@ describe('buildRejectAck: input too broken to parse', () => {
   it('no MSH at all: AR in 2.5 with |^~\\&, ASCII, ERR-3 = 100, MSA-2 empty', () => {
     const input = Buffer.from('PID|1||X\rPV1|1');
     const error = errorOf(() => parseHl7Message(input));
-    const back = parseHl7Message(buildRejectAck(input, error, { sendingApplication: 'KENEY', dateTime: when }).toBuffer());
+    const back = parseHl7Message(
+      buildRejectAck(input, error, { sendingApplication: 'KENEY', dateTime: when }).toBuffer(),
+    );
     expect(back.get('MSH-3')).toBe('KENEY');
     expect(back.get('MSH-12')).toBe('2.5');
     expect(back.get('MSA-1')).toBe('AR');
@@ -114,7 +138,9 @@ describe('buildRejectAck: input too broken to parse', () => {
   });
 
   it('a readable MSH but a broken body: echoes its control id, version, applications and asks nothing more', () => {
-    const input = Buffer.from('MSH|^~\\&|LAB|CHU|HUB|CHU2|20240315||ORU^R01|CTRL-9|T|2.4|||AL|AL\rOBX|1|TX|||line one\nline two');
+    const input = Buffer.from(
+      'MSH|^~\\&|LAB|CHU|HUB|CHU2|20240315||ORU^R01|CTRL-9|T|2.4|||AL|AL\rOBX|1|TX|||line one\nline two',
+    );
     const error = errorOf(() => parseHl7Message(input));
     const back = parseHl7Message(buildRejectAck(input, error).toBuffer());
     expect(back.header.receivingApplication).toEqual({ namespaceId: 'LAB' });
@@ -128,7 +154,11 @@ describe('buildRejectAck: input too broken to parse', () => {
   });
 
   it('bytes the declared charset cannot hold: the ACK is written in ASCII', () => {
-    const input = Buffer.concat([Buffer.from('MSH|^~\\&|LAB|CHU|HUB|CHU|20240315||ADT^A01|C1|P|2.5|||||FRA|UNICODE UTF-8\rPID|1||X||H'), Buffer.from([0xe9]), Buffer.from('l')]);
+    const input = Buffer.concat([
+      Buffer.from('MSH|^~\\&|LAB|CHU|HUB|CHU|20240315||ADT^A01|C1|P|2.5|||||FRA|UNICODE UTF-8\rPID|1||X||H'),
+      Buffer.from([0xe9]),
+      Buffer.from('l'),
+    ]);
     const error = errorOf(() => parseHl7Message(input));
     expect(error.code).toBe(Hl7ErrorCode.UndecodableBytes);
     const bytes = buildRejectAck(input, error).toBuffer();
@@ -140,7 +170,13 @@ describe('buildRejectAck: input too broken to parse', () => {
   });
 
   it('garbage, NUL bytes, a lone MSH: always an ACK that parses', () => {
-    for (const input of [Buffer.alloc(0), Buffer.from([0, 1, 2, 0xff]), Buffer.from('MSH'), Buffer.from('MSH|'), Buffer.from('MSH|^~\\&|\u00e9\u0000')]) {
+    for (const input of [
+      Buffer.alloc(0),
+      Buffer.from([0, 1, 2, 0xff]),
+      Buffer.from('MSH'),
+      Buffer.from('MSH|'),
+      Buffer.from('MSH|^~\\&|\u00e9\u0000'),
+    ]) {
       let error: Hl7Error;
       try {
         parseHl7Message(input);

@@ -55,7 +55,11 @@ export function isEnhancedMode(received: Hl7Message): boolean {
  * The MSA-1 code for an outcome: original mode → AA/AE/AR; enhanced mode (MSH-15/16 valued) → CA/CE/CR for the
  * commit (accept) acknowledgment, AA/AE/AR for the application acknowledgment.
  */
-export function ackCodeFor(received: Hl7Message, outcome: 'accept' | 'error' | 'reject', stage: 'commit' | 'application' = 'commit'): AckCode {
+export function ackCodeFor(
+  received: Hl7Message,
+  outcome: 'accept' | 'error' | 'reject',
+  stage: 'commit' | 'application' = 'commit',
+): AckCode {
   const commit = stage === 'commit' && isEnhancedMode(received);
   switch (outcome) {
     case 'accept':
@@ -107,7 +111,8 @@ function num(n: number | undefined): string | undefined {
 function clip(text: string, max: number, d: Hl7Delimiters, charset: Hl7Charset): string {
   let one = toEncodable(text.replace(/[\r\n]+/g, ' '), charset);
   if (d.escape === '') {
-    for (const c of [d.field, d.component, d.repetition, d.subcomponent, d.truncation, d.repetitionAlias]) if (c) one = one.split(c).join(' ');
+    for (const c of [d.field, d.component, d.repetition, d.subcomponent, d.truncation, d.repetitionAlias])
+      if (c) one = one.split(c).join(' ');
   }
   return one.length > max ? `${one.slice(0, max - 3)}...` : one;
 }
@@ -228,7 +233,9 @@ function assembleAck(p: AckParts): Hl7Message {
   return ack;
 }
 
-function trimTrailingComponents(parts: (string | undefined | (string | undefined)[])[]): (string | undefined | (string | undefined)[])[] {
+function trimTrailingComponents(
+  parts: (string | undefined | (string | undefined)[])[],
+): (string | undefined | (string | undefined)[])[] {
   let n = parts.length;
   while (n > 0 && (parts[n - 1] === undefined || parts[n - 1] === '')) n--;
   return parts.slice(0, n);
@@ -241,7 +248,11 @@ function trimTrailingComponents(parts: (string | undefined | (string | undefined
  * (MSA-2), version, processing id — is echoed so it can match the answer to what it sent; the rest falls back to
  * `|^~\&`, v2.5, ASCII.
  */
-export function buildRejectAck(input: Buffer | Uint8Array, error: Hl7Error, options: Omit<AckOptions, 'code' | 'errors'> = {}): Hl7Message {
+export function buildRejectAck(
+  input: Buffer | Uint8Array,
+  error: Hl7Error,
+  options: Omit<AckOptions, 'code' | 'errors'> = {},
+): Hl7Message {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const salvage = salvageHeader(bytes);
   const fields = salvage?.fields ?? [];
@@ -251,7 +262,10 @@ export function buildRejectAck(input: Buffer | Uint8Array, error: Hl7Error, opti
   const d = salvage?.d ?? defaultDelimiters;
   const enhanced = f(15) !== '' || f(16) !== '';
   const declared = f(18) ? resolveCharset(f(18).split(d.component)[0]!) : undefined;
-  const charsetError = error.code === Hl7ErrorCode.UndecodableBytes || error.code === Hl7ErrorCode.UnsupportedCharset || error.code === Hl7ErrorCode.CharsetMismatch;
+  const charsetError =
+    error.code === Hl7ErrorCode.UndecodableBytes ||
+    error.code === Hl7ErrorCode.UnsupportedCharset ||
+    error.code === Hl7ErrorCode.CharsetMismatch;
   const charset: Hl7Charset = declared && !charsetError ? declared : 'ASCII';
   return assembleAck({
     delimiters: d,

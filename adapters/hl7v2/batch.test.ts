@@ -46,7 +46,9 @@ describe('parseHl7Batch', () => {
   });
 
   it('rejects an FTS-1 count that does not match', () => {
-    const text = ['FHS|^~\\&|A', 'BHS|^~\\&|A', MSH('1'), 'BTS|1', 'BHS|^~\\&|A', MSH('2'), 'BTS|1', 'FTS|3'].join('\r');
+    const text = ['FHS|^~\\&|A', 'BHS|^~\\&|A', MSH('1'), 'BTS|1', 'BHS|^~\\&|A', MSH('2'), 'BTS|1', 'FTS|3'].join(
+      '\r',
+    );
     const e = errorOf(() => parseHl7Batch(text));
     expect(e.code).toBe(Hl7ErrorCode.BatchCount);
     expect(e.location.segmentName).toBe('FTS');
@@ -76,7 +78,9 @@ describe('parseHl7Batch', () => {
     expect(errorOf(() => parseHl7Batch(['BTS|1', MSH('1')].join('\r'))).code).toBe(Hl7ErrorCode.BatchStructure);
     expect(errorOf(() => parseHl7Batch([MSH('1'), 'FTS|0'].join('\r'))).code).toBe(Hl7ErrorCode.BatchStructure);
     expect(errorOf(() => parseHl7Batch(['FHS|^~\\&|A', 'FTS|0', MSH('1')].join('\r'))).message).toContain('after FTS');
-    expect(errorOf(() => parseHl7Batch(['BHS|^~\\&|A', MSH('1'), 'FHS|^~\\&|A'].join('\r'))).message).toContain('FHS must be the first');
+    expect(errorOf(() => parseHl7Batch(['BHS|^~\\&|A', MSH('1'), 'FHS|^~\\&|A'].join('\r'))).message).toContain(
+      'FHS must be the first',
+    );
     expect(errorOf(() => parseHl7Batch(['BHS|^~\\&|A', 'BTS|many'].join('\r'))).code).toBe(Hl7ErrorCode.BatchCount);
     expect(errorOf(() => parseHl7Batch('/* a comment */\r' + MSH('1'))).code).toBe(Hl7ErrorCode.NoMsh);
     const r = tryParseHl7Batch('');

@@ -28,7 +28,6 @@ export interface Hl7BatchGroup {
 
 type Unit = { kind: 'message'; message: Hl7Message } | { kind: 'envelope'; segment: Hl7Segment; bytes: Buffer };
 
-
 /** A parsed batch file. `messages` lists every message of every batch, in order. */
 export class Hl7Batch {
   readonly fileHeader: Hl7Segment | undefined;
@@ -38,7 +37,13 @@ export class Hl7Batch {
   readonly #units: readonly Unit[];
 
   /** @internal */
-  constructor(init: { fileHeader?: Hl7Segment; fileTrailer?: Hl7Segment; batches: Hl7BatchGroup[]; head: Buffer; units: Unit[] }) {
+  constructor(init: {
+    fileHeader?: Hl7Segment;
+    fileTrailer?: Hl7Segment;
+    batches: Hl7BatchGroup[];
+    head: Buffer;
+    units: Unit[];
+  }) {
     this.fileHeader = init.fileHeader;
     this.fileTrailer = init.fileTrailer;
     this.batches = init.batches;
@@ -83,20 +88,28 @@ function readEnvelope(
   while (i < end && bytes[i] !== CR && bytes[i] !== LF) {
     const b = bytes[i]!;
     if (b < 0x20 && b !== 0x09 && !allowControl) {
-      throw new Hl7Error(Hl7ErrorCode.ControlCharacter, `the control character 0x${b.toString(16).padStart(2, '0')} inside ${name}; control characters must be escaped`, {
-        segmentName: name,
-        byteOffset: i,
-        line: internals.lineAt(bytes, i),
-      });
+      throw new Hl7Error(
+        Hl7ErrorCode.ControlCharacter,
+        `the control character 0x${b.toString(16).padStart(2, '0')} inside ${name}; control characters must be escaped`,
+        {
+          segmentName: name,
+          byteOffset: i,
+          line: internals.lineAt(bytes, i),
+        },
+      );
     }
     i++;
   }
   if (i < end && i > at + 3 && bytes[at + 3] !== delimiters.field.charCodeAt(0)) {
-    throw new Hl7Error(Hl7ErrorCode.SegmentName, `${name} is not followed by the field separator "${delimiters.field}"`, {
-      segmentName: name,
-      byteOffset: at + 3,
-      line: internals.lineAt(bytes, at),
-    });
+    throw new Hl7Error(
+      Hl7ErrorCode.SegmentName,
+      `${name} is not followed by the field separator "${delimiters.field}"`,
+      {
+        segmentName: name,
+        byteOffset: at + 3,
+        line: internals.lineAt(bytes, at),
+      },
+    );
   }
   const contentEnd = i;
   while (i < end && (bytes[i] === CR || bytes[i] === LF)) i++;
@@ -110,7 +123,10 @@ function countOf(segment: Hl7Segment): number | undefined {
   if (raw === undefined || raw === null) return undefined;
   const n = Number(raw.trim());
   if (!Number.isInteger(n) || n < 0) {
-    throw new Hl7Error(Hl7ErrorCode.BatchCount, `${segment.name}-1 is "${raw}", not a count`, { segmentName: segment.name, field: 1 });
+    throw new Hl7Error(Hl7ErrorCode.BatchCount, `${segment.name}-1 is "${raw}", not a count`, {
+      segmentName: segment.name,
+      field: 1,
+    });
   }
   return n;
 }
@@ -162,7 +178,9 @@ export function parseHl7Batch(input: Buffer | Uint8Array | string, options?: Hl7
       continue;
     }
     if (!internals.isEnvelope(code)) {
-      throw units.length === 0 ? internals.notHl7(bytes, i, 'MSH, FHS or BHS') : structure(`${bytes.toString('latin1', i, i + 3)} cannot start a message; each message starts with MSH`, i);
+      throw units.length === 0
+        ? internals.notHl7(bytes, i, 'MSH, FHS or BHS')
+        : structure(`${bytes.toString('latin1', i, i + 3)} cannot start a message; each message starts with MSH`, i);
     }
     const env = readEnvelope(bytes, i, end, envelopeDelimiters, allowControl);
     // Blank lines after an envelope segment belong to it (for the byte-exact round trip).

@@ -64,12 +64,18 @@ function headerField(v: HeaderField, d: Hl7Delimiters): string {
   if (v === undefined) return '';
   if (isRaw(v)) return checkRaw(v.raw, d);
   if (typeof v === 'string') return encodeField(v, d);
-  return encodeField([v.namespaceId, v.universalId, v.universalIdType] as Hl7RepetitionInput, d).replace(new RegExp(`\\${d.component}+$`), '');
+  return encodeField([v.namespaceId, v.universalId, v.universalIdType] as Hl7RepetitionInput, d).replace(
+    new RegExp(`\\${d.component}+$`),
+    '',
+  );
 }
 
 function checkRaw(raw: string, d: Hl7Delimiters): string {
   if (raw.includes(d.field) || /[\r\n]/.test(raw)) {
-    throw new Hl7Error(Hl7ErrorCode.BadInput, `a raw header field cannot contain the field separator or a line break: "${raw.slice(0, 40)}"`);
+    throw new Hl7Error(
+      Hl7ErrorCode.BadInput,
+      `a raw header field cannot contain the field separator or a line break: "${raw.slice(0, 40)}"`,
+    );
   }
   return raw;
 }
@@ -84,8 +90,16 @@ function trimComponents(parts: (string | undefined)[], d: Hl7Delimiters): string
 export function createHl7Message(init: Hl7MessageInit): Hl7Message {
   const given = init.delimiters;
   const d: Hl7Delimiters =
-    given === undefined ? defaultDelimiters : 'component' in given ? given : makeDelimiters(given.field, given.encodingCharacters);
-  if (!init.controlId) throw new Hl7Error(Hl7ErrorCode.BadInput, 'MSH-10 (controlId) is required: a unique id the receiver echoes in MSA-2');
+    given === undefined
+      ? defaultDelimiters
+      : 'component' in given
+        ? given
+        : makeDelimiters(given.field, given.encodingCharacters);
+  if (!init.controlId)
+    throw new Hl7Error(
+      Hl7ErrorCode.BadInput,
+      'MSH-10 (controlId) is required: a unique id the receiver echoes in MSA-2',
+    );
   const charset = init.charset ?? 'ASCII';
   const message = new Hl7Message({
     delimiters: d,
@@ -106,8 +120,18 @@ export function createHl7Message(init: Hl7MessageInit): Hl7Message {
     : typeof v === 'string'
       ? encodeField(v, d)
       : trimComponents([v.id, v.internationalizationCode, v.internationalVersionId], d);
-  const dateTime = init.dateTime === undefined ? formatHl7DateTime(new Date()) : typeof init.dateTime === 'string' ? init.dateTime : formatHl7DateTime(init.dateTime);
-  const processing = init.processingId === undefined ? 'P' : isRaw(init.processingId) ? checkRaw(init.processingId.raw, d) : encodeField(init.processingId, d);
+  const dateTime =
+    init.dateTime === undefined
+      ? formatHl7DateTime(new Date())
+      : typeof init.dateTime === 'string'
+        ? init.dateTime
+        : formatHl7DateTime(init.dateTime);
+  const processing =
+    init.processingId === undefined
+      ? 'P'
+      : isRaw(init.processingId)
+        ? checkRaw(init.processingId.raw, d)
+        : encodeField(init.processingId, d);
   const fields = [
     'MSH',
     d.encodingCharacters,

@@ -34,7 +34,11 @@ describe('MSH-18 decides how bytes are decoded', () => {
   });
 
   it('8859/1: cp1252 punctuation in 0x80–0x9F reads as the characters the sender meant', () => {
-    const bytes = Buffer.concat([bytesOf(`${header('8859/1')}\rNTE|1||l`, 'latin1'), Buffer.from([0x92, 0x80]), bytesOf('uvre', 'latin1')]);
+    const bytes = Buffer.concat([
+      bytesOf(`${header('8859/1')}\rNTE|1||l`, 'latin1'),
+      Buffer.from([0x92, 0x80]),
+      bytesOf('uvre', 'latin1'),
+    ]);
     expect(parseHl7Message(bytes).get('NTE-3')).toBe('l’€uvre');
   });
 
@@ -103,7 +107,10 @@ describe('MSH-18 decides how bytes are decoded', () => {
     expect(m.charsetSource).toBe('bom');
     expect(m.get('PID-5')).toBe('Zoë');
     expect(m.toBuffer().equals(withBom)).toBe(true);
-    const contradiction = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytesOf(`${header('8859/1')}\rPID|1`, 'utf8')]);
+    const contradiction = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      bytesOf(`${header('8859/1')}\rPID|1`, 'utf8'),
+    ]);
     expect(errorOf(() => parseHl7Message(contradiction)).code).toBe(Hl7ErrorCode.CharsetMismatch);
     expect(errorOf(() => parseHl7Message(Buffer.from('\ufeffMSH|^~\\&|A', 'utf16le'))).message).toContain('UTF-16');
   });

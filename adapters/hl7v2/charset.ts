@@ -233,7 +233,7 @@ export function encodeText(text: string, charset: Hl7Charset): Buffer {
       return Buffer.from(text, 'latin1');
     }
     default: {
-  // eslint-disable-next-line no-control-regex -- ASCII range test
+      // eslint-disable-next-line no-control-regex -- ASCII range test
       if (charset === '8859/1' && !/[^\x00-\x7f\xa0-\xff]/.test(text)) return Buffer.from(text, 'latin1');
       const { encode } = singleByteTable(charset);
       const out = Buffer.allocUnsafe(text.length);
@@ -251,9 +251,8 @@ export function encodeText(text: string, charset: Hl7Charset): Buffer {
 /** `text` with every character `charset` cannot hold replaced by `?` (for texts that must be written anyway). */
 export function toEncodable(text: string, charset: Hl7Charset): string {
   if (charset === 'UNICODE UTF-8') return text;
-  // eslint-disable-next-line no-control-regex -- ASCII range test
-  if (!/[^\x00-\x7f]/.test(text)) return text;
-  if (charset === 'ASCII') return text.replace(/[^\x00-\x7f]/g, '?');
+  if (!/[^\u0000-\u007f]/.test(text)) return text; // eslint-disable-line no-control-regex -- ASCII range test
+  if (charset === 'ASCII') return text.replace(/[^\u0000-\u007f]/g, '?'); // eslint-disable-line no-control-regex
   const { encode } = singleByteTable(charset);
   let out = '';
   for (const ch of text) out += ch.length === 1 && (ch.charCodeAt(0) < 0x80 || encode.has(ch.charCodeAt(0))) ? ch : '?';

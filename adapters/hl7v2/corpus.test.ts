@@ -17,7 +17,13 @@ function messageFiles(dir: string, out: string[] = []): string[] {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
       const rel = path.relative(corpus, p);
-      if (e.name === 'xml-encoding' || rel === 'mirth-connect/er7-xml-pairs' || rel === 'izgateway-v2tofhir/assertion-format' || rel.endsWith('mapping-spec-csv')) continue;
+      if (
+        e.name === 'xml-encoding' ||
+        rel === 'mirth-connect/er7-xml-pairs' ||
+        rel === 'izgateway-v2tofhir/assertion-format' ||
+        rel.endsWith('mapping-spec-csv')
+      )
+        continue;
       messageFiles(p, out);
     } else if (!/\.(tsv|csv|json|fhir|xml|md)$/i.test(e.name)) out.push(p);
   }
@@ -31,7 +37,10 @@ function expectPrecise(error: unknown, file: string): asserts error is Hl7Error 
   expect(e.detail.length, file).toBeGreaterThan(20);
   // Something says where: a segment, a line or a byte offset (an empty input has nowhere).
   if (e.code !== Hl7ErrorCode.Empty) {
-    expect(e.location.segmentName !== undefined || e.location.line !== undefined || e.location.byteOffset !== undefined, `${file}: ${e.message}`).toBe(true);
+    expect(
+      e.location.segmentName !== undefined || e.location.line !== undefined || e.location.byteOffset !== undefined,
+      `${file}: ${e.message}`,
+    ).toBe(true);
   }
 }
 
@@ -70,7 +79,12 @@ describe.skipIf(!hasCorpus)('the HL7v2 corpus in ../shared/corpus/hl7v2', () => 
           const header = seg.name === 'MSH';
           const fields = seg.fields().map((f, k) => {
             if (header && k < 2) return f.raw;
-            const reps = f.repetitions().map((r) => r.components().map((c) => c.raw).join(d.component));
+            const reps = f.repetitions().map((r) =>
+              r
+                .components()
+                .map((c) => c.raw)
+                .join(d.component),
+            );
             return reps.length ? reps.join(d.repetition) : '';
           });
           // Repetitions split on the ASCII alias too (U+02DC case): compare modulo that alias.
@@ -123,7 +137,9 @@ describe.skipIf(!hasCorpus)('the HL7v2 corpus in ../shared/corpus/hl7v2', () => 
       }
     }
     const rejected = outcomes.filter((o) => !o.endsWith('parsed')).length;
-    console.log(`nHapi fuzz crashers: ${files.length} inputs, ${rejected} of ${outcomes.length} parses rejected with a coded error, none crashed`);
+    console.log(
+      `nHapi fuzz crashers: ${files.length} inputs, ${rejected} of ${outcomes.length} parses rejected with a coded error, none crashed`,
+    );
     // Each of them is broken (bad separators, no MSH, stray lines): none should pass as a message.
     expect(rejected).toBe(outcomes.length);
   });

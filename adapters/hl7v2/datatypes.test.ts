@@ -41,18 +41,21 @@ describe('HL7 date/time → ISO 8601 with its precision and offset', () => {
     expect(parseHl7DateTime(null)).toBeUndefined();
   });
 
-  it.each(['2024-03-15', '20241301', '20230229', '20240315250000', '2024031514306', '20240315+2500', 'yesterday'])('rejects %s', (raw) => {
-    const error = (() => {
-      try {
-        parseHl7DateTime(raw);
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(error).toBeInstanceOf(Hl7Error);
-    expect((error as Hl7Error).code).toBe(Hl7ErrorCode.BadValue);
-    expect((error as Hl7Error).conditionCode).toBe('102');
-  });
+  it.each(['2024-03-15', '20241301', '20230229', '20240315250000', '2024031514306', '20240315+2500', 'yesterday'])(
+    'rejects %s',
+    (raw) => {
+      const error = (() => {
+        try {
+          parseHl7DateTime(raw);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(Hl7Error);
+      expect((error as Hl7Error).code).toBe(Hl7ErrorCode.BadValue);
+      expect((error as Hl7Error).conditionCode).toBe('102');
+    },
+  );
 
   it('message.getDateTime reads TS.1 and names the field in its error', () => {
     const m = parseHl7Message('MSH|^~\\&|A|B|||20240315143000+0100^S||ADT^A01|1|P|2.3\rPID|1||X||DOE||1980-01-01');
@@ -86,7 +89,11 @@ describe('composite data types', () => {
     const [ins, ipp] = m.repetitions('PID-3').map((r) => readCx(r));
     expect(ins).toEqual({
       id: '280017505612325',
-      assigningAuthority: { namespaceId: 'ASIP-SANTE-INS-NIR', universalId: '1.2.250.1.213.1.4.10', universalIdType: 'ISO' },
+      assigningAuthority: {
+        namespaceId: 'ASIP-SANTE-INS-NIR',
+        universalId: '1.2.250.1.213.1.4.10',
+        universalIdType: 'ISO',
+      },
       identifierTypeCode: 'INS',
     });
     expect(ipp!.identifierTypeCode).toBe('PI');
@@ -102,12 +109,22 @@ describe('composite data types', () => {
 
   it('XAD: home address and birth place', () => {
     const [home, birth] = m.repetitions('PID-11').map((r) => readXad(r));
-    expect(home).toEqual({ street: "12 rue de l'Église", city: 'Besançon', postalCode: '25000', country: 'FRA', addressType: 'H' });
+    expect(home).toEqual({
+      street: "12 rue de l'Église",
+      city: 'Besançon',
+      postalCode: '25000',
+      country: 'FRA',
+      addressType: 'H',
+    });
     expect(birth).toEqual({ country: 'FRA', addressType: 'BDL', countyCode: '75056' });
   });
 
   it('XTN, CWE, XCN', () => {
-    expect(readXtn(m.field('PID-13'))).toEqual({ useCode: 'PRN', equipmentType: 'PH', unformattedNumber: '0381000000' });
+    expect(readXtn(m.field('PID-13'))).toEqual({
+      useCode: 'PRN',
+      equipmentType: 'PH',
+      unformattedNumber: '0381000000',
+    });
     const o = parseHl7Message(
       'MSH|^~\\&|A|B|||20240315||ORU^R01|1|P|2.5\rOBR|1|||||||||||||||1234^DOLITTLE^John^Q^JR^DR^^^NPI&2.16.840.1.113883.4.6&ISO^L^^^NPI\rOBX|1|CWE|2345-7^Glucose^LN^GLU^Glucose^L^2.71^^Blood glucose',
     );

@@ -22,7 +22,20 @@ export interface Hl7DateTime {
 const dtmPattern = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?)?)?)?([+-]\d{4})?$/;
 
 function daysIn(year: number, month: number): number {
-  return [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+  return [
+    31,
+    year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28,
+    31,
+    30,
+    31,
+    30,
+    31,
+    31,
+    30,
+    31,
+    30,
+    31,
+  ][month - 1]!;
 }
 
 /**
@@ -34,7 +47,11 @@ export function parseHl7DateTime(text: string | null | undefined, location: Hl7L
   const raw = text.trim();
   if (raw === '') return undefined;
   const bad = (why: string) =>
-    new Hl7Error(Hl7ErrorCode.BadValue, `"${raw.slice(0, 40)}" is not an HL7 date/time (${why}); expected YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ]`, location);
+    new Hl7Error(
+      Hl7ErrorCode.BadValue,
+      `"${raw.slice(0, 40)}" is not an HL7 date/time (${why}); expected YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ]`,
+      location,
+    );
   const m = dtmPattern.exec(raw);
   if (!m) throw bad('wrong form');
   const [, y, mo, d, h, mi, s, frac, tz] = m;
@@ -90,7 +107,11 @@ export function parseHl7Number(text: string | null | undefined, location: Hl7Loc
   const raw = text.trim();
   if (raw === '') return undefined;
   if (!numberPattern.test(raw)) {
-    throw new Hl7Error(Hl7ErrorCode.BadValue, `"${raw.slice(0, 40)}" is not an HL7 number (NM: optional sign, digits, optional decimal point)`, location);
+    throw new Hl7Error(
+      Hl7ErrorCode.BadValue,
+      `"${raw.slice(0, 40)}" is not an HL7 number (NM: optional sign, digits, optional decimal point)`,
+      location,
+    );
   }
   return Number(raw);
 }
@@ -129,7 +150,11 @@ export function readHd(el: Composite | undefined): Hl7HierarchicDesignator | und
 function hdAt(el: Hl7Field | Hl7Repetition, n: number): Hl7HierarchicDesignator | undefined {
   const c = el.component(n);
   if (c.isEmpty) return undefined;
-  return compact({ namespaceId: c.subcomponent(1) ?? undefined, universalId: c.subcomponent(2) ?? undefined, universalIdType: c.subcomponent(3) ?? undefined });
+  return compact({
+    namespaceId: c.subcomponent(1) ?? undefined,
+    universalId: c.subcomponent(2) ?? undefined,
+    universalIdType: c.subcomponent(3) ?? undefined,
+  });
 }
 
 /** CE / CWE — coded element (CWE-7…9 are empty for a CE). */
@@ -220,7 +245,15 @@ export interface Hl7PersonName {
 export function readXpn(el: Hl7Field | Hl7Repetition | undefined): Hl7PersonName | undefined {
   if (isBlank(el)) return undefined;
   const r = reader(el);
-  return compact({ family: r(1, 1), given: r(2), secondNames: r(3), suffix: r(4), prefix: r(5), degree: r(6), nameTypeCode: r(7) });
+  return compact({
+    family: r(1, 1),
+    given: r(2),
+    secondNames: r(3),
+    suffix: r(4),
+    prefix: r(5),
+    degree: r(6),
+    nameTypeCode: r(7),
+  });
 }
 
 /** XCN — a person with an identifier (ordering provider, attending doctor…). */

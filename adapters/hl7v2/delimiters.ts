@@ -237,4 +237,3 @@ export function escapeValue(value: string, d: Hl7Delimiters): string {
     }
   });
 }
-

@@ -153,7 +153,10 @@ export class Hl7Error extends Error {
     location: Hl7Location = {},
     options: { conditionCode?: Hl7ConditionCode; severity?: Hl7Severity; cause?: unknown } = {},
   ) {
-    super(`${code}: ${message}${describeLocation(location)}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `${code}: ${message}${describeLocation(location)}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.location = location;
     this.conditionCode = options.conditionCode ?? conditionCodeOf(code);
@@ -167,7 +170,8 @@ export function describeLocation(location: Hl7Location): string {
   const parts: string[] = [];
   if (location.segmentName !== undefined) {
     let where = location.segmentName;
-    if (location.segmentSequence !== undefined && location.segmentSequence > 1) where += `[${location.segmentSequence}]`;
+    if (location.segmentSequence !== undefined && location.segmentSequence > 1)
+      where += `[${location.segmentSequence}]`;
     if (location.field !== undefined) {
       where += `-${location.field}`;
       if (location.repetition !== undefined && location.repetition > 1) where += `[${location.repetition}]`;

@@ -13,7 +13,8 @@ const catalogue = new Set<string>(Object.values(Hl7ErrorCode));
 function outcome(input: Buffer): string {
   try {
     const m = parseHl7Message(input);
-    for (const seg of m.segments()) for (const f of seg.fields()) for (const r of f.repetitions()) for (const c of r.components()) c.subcomponents();
+    for (const seg of m.segments())
+      for (const f of seg.fields()) for (const r of f.repetitions()) for (const c of r.components()) c.subcomponents();
     void m.header;
     return 'ok';
   } catch (e) {
@@ -58,7 +59,8 @@ describe('hostile input', () => {
       const len = Math.floor(next() * 300);
       const junk = Buffer.alloc(len);
       for (let i = 0; i < len; i++) junk[i] = Math.floor(next() * 256);
-      const input = k % 2 === 0 ? junk : Buffer.concat([Buffer.from('MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\r'), junk]);
+      const input =
+        k % 2 === 0 ? junk : Buffer.concat([Buffer.from('MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\r'), junk]);
       if (outcome(input) === 'ok') counts.ok++;
       else counts.rejected++;
     }
@@ -143,7 +145,15 @@ describe('hostile input', () => {
     expect(parseHl7Message('MSH$%*@!$A$B$$$$$ADT%A01$1$P$2.5\rPID$1$$X%Y!Z').get('PID-3.2.2')).toBe('Z');
     // (a bare 'MSH|^~\&' is structurally a message: checking required header fields is the channel's job)
     expect(outcome(Buffer.from('MSH|^~\\&'))).toBe('ok');
-    for (const bad of ['MSH\r', 'MSH', 'MSH|', 'MSH|^~', 'MSHx^~\\&x', 'MSH\u00e9^~\\&\u00e9', 'MSH|\x00\x01\x02\x03|']) {
+    for (const bad of [
+      'MSH\r',
+      'MSH',
+      'MSH|',
+      'MSH|^~',
+      'MSHx^~\\&x',
+      'MSH\u00e9^~\\&\u00e9',
+      'MSH|\x00\x01\x02\x03|',
+    ]) {
       expect(outcome(Buffer.from(bad, 'latin1'))).not.toBe('ok');
     }
   });

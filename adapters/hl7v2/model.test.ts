@@ -25,7 +25,9 @@ describe('editing a parsed message', () => {
     expect(m.isModified).toBe(false);
     m.set('PID-5.2', 'Jean|Paul');
     expect(m.isModified).toBe(true);
-    expect(m.toBuffer().toString()).toBe('MSH|^~\\&|A|B|C|D|20240101||ADT^A08|1|P|2.5\r\nPID|1||X^^^H^PI||DOE^Jean\\F\\Paul\r\nPV1|1|I\r\n');
+    expect(m.toBuffer().toString()).toBe(
+      'MSH|^~\\&|A|B|C|D|20240101||ADT^A08|1|P|2.5\r\nPID|1||X^^^H^PI||DOE^Jean\\F\\Paul\r\nPV1|1|I\r\n',
+    );
     expect(parseHl7Message(m.toBuffer()).get('PID-5.2')).toBe('Jean|Paul');
   });
 
@@ -55,7 +57,9 @@ describe('editing a parsed message', () => {
     expect(m.segmentNames()).toEqual(['MSH', 'EVN', 'PID', 'ZBE']);
     const out = m.toBuffer().toString();
     // new segments take the terminator the message uses (here \r\n)
-    expect(out).toBe('MSH|^~\\&|A|B|C|D|20240101||ADT^A08|1|P|2.5\r\nEVN|A08\r\nPID|1||X^^^H^PI||DOE^JOHN\r\nZBE|MVT-1|20240101||INSERT');
+    expect(out).toBe(
+      'MSH|^~\\&|A|B|C|D|20240101||ADT^A08|1|P|2.5\r\nEVN|A08\r\nPID|1||X^^^H^PI||DOE^JOHN\r\nZBE|MVT-1|20240101||INSERT',
+    );
     expect(parseHl7Message(out).get('ZBE-4')).toBe('INSERT');
     expect(errorOf(() => m.set('MSH-2', 'x')).code).toBe(Hl7ErrorCode.BadInput);
     expect(errorOf(() => m.addSegment('MSH')).code).toBe(Hl7ErrorCode.BadInput);
@@ -101,7 +105,13 @@ describe('createHl7Message', () => {
       applicationAckType: 'NE',
       charset: 'UNICODE UTF-8',
     });
-    m.addSegment('PID', ['1', undefined, ['2800175056123', '', '', ['ASIP-SANTE-INS-NIR', '1.2.250.1.213.1.4.10', 'ISO'], 'INS'], undefined, ['DUPRÉ', 'Hélène^Zoé']]);
+    m.addSegment('PID', [
+      '1',
+      undefined,
+      ['2800175056123', '', '', ['ASIP-SANTE-INS-NIR', '1.2.250.1.213.1.4.10', 'ISO'], 'INS'],
+      undefined,
+      ['DUPRÉ', 'Hélène^Zoé'],
+    ]);
     const text = m.toBuffer().toString('utf8');
     expect(text).toBe(
       'MSH|^~\\&|KENEY|CHU^1.2.250.1.999^ISO|DPI||20240315143000+0100||ADT^A28^ADT_A05|MSG-1|P|2.5^FRA^2.11|||AL|NE||UNICODE UTF-8\r' +
@@ -118,6 +128,8 @@ describe('createHl7Message', () => {
     expect(m.get('MSH-7')).toMatch(/^\d{14}[+-]\d{4}$/);
     expect(m.get('MSH-11')).toBe('P');
     expect(m.get('MSH-18')).toBeUndefined();
-    expect(errorOf(() => createHl7Message({ messageType: 'ACK', controlId: '', version: '2.5' })).message).toContain('MSH-10');
+    expect(errorOf(() => createHl7Message({ messageType: 'ACK', controlId: '', version: '2.5' })).message).toContain(
+      'MSH-10',
+    );
   });
 });

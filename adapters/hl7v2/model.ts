@@ -164,7 +164,10 @@ export class Hl7Repetition extends Hl7Element {
 export class Hl7Field extends Hl7Element {
   get value(): Hl7Value {
     const d = this.ctx.d;
-    return leafValue(part(part(part(this.raw, d.repetition, 1, d.repetitionAlias), d.component, 1), d.subcomponent, 1), this.ctx);
+    return leafValue(
+      part(part(part(this.raw, d.repetition, 1, d.repetitionAlias), d.component, 1), d.subcomponent, 1),
+      this.ctx,
+    );
   }
   /** Repetition `n` (from 1). */
   repetition(n = 1): Hl7Repetition {
@@ -195,8 +198,8 @@ interface SegmentSource {
   readonly end: number;
   /** End of the terminator run that follows (= `end` when the segment is the last one and has none). */
   readonly next: number;
-  /** Decodes `bytes[start, end)`; the message shares one decoded text among its segments when it can. */
-  readonly decode?: (start: number, end: number) => string;
+  /** The message the segment was read from: it decodes `bytes[start, end)`, sharing one text among segments. */
+  readonly owner?: Hl7Message;
 }
 
 /** A segment: a name and numbered fields (MSH-1 is the field separator, MSH-2 the encoding characters). */
@@ -229,7 +232,9 @@ export class Hl7Segment {
     if (this.#fields) return this.#fields.join(this.ctx.d.field);
     if (this.#text === undefined) {
       const s = this.#source!;
-      this.#text = s.decode ? s.decode(s.start, s.end) : decodeBytes(s.bytes, s.start, s.end, this.ctx.charset);
+      this.#text = s.owner
+        ? s.owner.decodeSpan(s.start, s.end)
+        : decodeBytes(s.bytes, s.start, s.end, this.ctx.charset);
     }
     return this.#text;
   }
@@ -352,7 +357,10 @@ export class Hl7Segment {
   setRawField(n: number, raw: string): this {
     const j = this.#checkWritable(n);
     if (raw.includes(this.ctx.d.field) || /[\r\n]/.test(raw)) {
-      throw new Hl7Error(Hl7ErrorCode.BadInput, `a raw value for ${this.name}-${n} cannot contain the field separator or a line break`);
+      throw new Hl7Error(
+        Hl7ErrorCode.BadInput,
+        `a raw value for ${this.name}-${n} cannot contain the field separator or a line break`,
+      );
     }
     const fields = this.#materialize();
     while (fields.length <= j) fields.push('');
@@ -415,7 +423,8 @@ function encodeComponent(value: Hl7ComponentInput, d: Hl7Delimiters): string {
 }
 
 function encodeRepetition(value: Hl7RepetitionInput, d: Hl7Delimiters): string {
-  if (Array.isArray(value)) return (value as readonly Hl7ComponentInput[]).map((c) => encodeComponent(c, d)).join(d.component);
+  if (Array.isArray(value))
+    return (value as readonly Hl7ComponentInput[]).map((c) => encodeComponent(c, d)).join(d.component);
   return encodeText_(value as Hl7Text, d);
 }
 
@@ -497,12 +506,14 @@ export class Hl7Message {
    * Segment text from the message bytes. Single-byte charsets (and pure ASCII) decode the whole message once and
    * hand out slices of it (one native call instead of one per segment); UTF-8 decodes segment by segment.
    */
-  readonly #decode = (start: number, end: number): string => {
+  /** @internal */
+  decodeSpan(start: number, end: number): string {
     const s = this.#spans!;
     if (this.charset === 'UNICODE UTF-8' && !s.ascii) return s.bytes.toString('utf8', start, end);
-    if (this.#whole === undefined) this.#whole = decodeBytes(s.bytes, s.begin, s.finish, s.ascii ? 'ASCII' : this.charset);
+    if (this.#whole === undefined)
+      this.#whole = decodeBytes(s.bytes, s.begin, s.finish, s.ascii ? 'ASCII' : this.charset);
     return this.#whole.slice(start - s.begin, end - s.begin);
-  };
+  }
 
   /** @internal */
   constructor(init: {
@@ -532,11 +543,15 @@ export class Hl7Message {
 
   #encodeSegment(seg: Hl7Segment): Buffer {
     const text = seg.text;
-  // eslint-disable-next-line no-control-regex -- ASCII range test
+    // eslint-disable-next-line no-control-regex -- ASCII range test
     if (seg.name === 'MSH' && /[^\x00-\x7f]/.test(this.delimiters.encodingCharacters)) {
       // 'MSH' + MSH-1 + MSH-2 bytes as received + the rest in the message charset.
       const head = 4 + this.delimiters.encodingCharacters.length;
-      return Buffer.concat([encodeText(text.slice(0, 4), this.charset), this.#msh2Bytes, encodeText(text.slice(head), this.charset)]);
+      return Buffer.concat([
+        encodeText(text.slice(0, 4), this.charset),
+        this.#msh2Bytes,
+        encodeText(text.slice(head), this.charset),
+      ]);
     }
     return encodeText(text, this.charset);
   }
@@ -577,7 +592,13 @@ export class Hl7Message {
     if (!seg) {
       const s = this.#spans!;
       const next = i + 1 < s.starts.length ? s.starts[i + 1]! : s.finish;
-      seg = new Hl7Segment(nameOf(this.#names[i]!), this.ctx, { bytes: s.bytes, start: s.starts[i]!, end: s.ends[i]!, next, decode: this.#decode });
+      seg = new Hl7Segment(nameOf(this.#names[i]!), this.ctx, {
+        bytes: s.bytes,
+        start: s.starts[i]!,
+        end: s.ends[i]!,
+        next,
+        owner: this,
+      });
       this.#segs[i] = seg;
     }
     return seg;
@@ -592,7 +613,8 @@ export class Hl7Message {
   segments(name?: string): Hl7Segment[] {
     const out: Hl7Segment[] = [];
     const want = name === undefined ? -1 : codeOf(name);
-    for (let i = 0; i < this.#names.length; i++) if (want < 0 || this.#names[i] === want) out.push(this.segmentAt(i + 1)!);
+    for (let i = 0; i < this.#names.length; i++)
+      if (want < 0 || this.#names[i] === want) out.push(this.segmentAt(i + 1)!);
     return out;
   }
 
@@ -723,12 +745,21 @@ export class Hl7Message {
    */
   addSegment(name: string, fields: readonly Hl7FieldInput[] = [], before?: number): Hl7Segment {
     if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) {
-      throw new Hl7Error(Hl7ErrorCode.BadInput, `"${name}" is not a segment name: three upper-case letters or digits, starting with a letter`);
+      throw new Hl7Error(
+        Hl7ErrorCode.BadInput,
+        `"${name}" is not a segment name: three upper-case letters or digits, starting with a letter`,
+      );
     }
     if (HEADER_SEGMENTS.has(name)) {
-      throw new Hl7Error(Hl7ErrorCode.BadInput, `a message has one ${name}, its first segment; build a new message with createHl7Message`);
+      throw new Hl7Error(
+        Hl7ErrorCode.BadInput,
+        `a message has one ${name}, its first segment; build a new message with createHl7Message`,
+      );
     }
-    const seg = new Hl7Segment(name, this.ctx, undefined, [name, ...fields.map((f) => encodeField(f, this.delimiters))]);
+    const seg = new Hl7Segment(name, this.ctx, undefined, [
+      name,
+      ...fields.map((f) => encodeField(f, this.delimiters)),
+    ]);
     this.#materializeAll();
     const at = before === undefined ? this.#names.length : Math.min(Math.max(before - 1, 1), this.#names.length);
     this.#segs.splice(at, 0, seg);
@@ -761,7 +792,8 @@ export class Hl7Message {
     if (spans && !this.isModified) return spans.bytes.subarray(spans.begin, spans.finish);
     const parts: Buffer[] = [];
     const term = encodeText(this.segmentTerminator, this.charset);
-    if (spans && spans.starts.length > 0 && spans.starts[0]! > spans.begin) parts.push(spans.bytes.subarray(spans.begin, spans.starts[0]));
+    if (spans && spans.starts.length > 0 && spans.starts[0]! > spans.begin)
+      parts.push(spans.bytes.subarray(spans.begin, spans.starts[0]));
     const count = this.#names.length;
     for (let i = 0; i < count; i++) {
       const seg = this.#segs[i];

@@ -54,7 +54,11 @@ describe('parseHl7Message: structure and paths', () => {
     expect(msg.get('OBX-5')).toBeUndefined();
     expect(msg.getAll('PID-3.1')).toEqual(['123', '456']);
     expect(msg.repetitions('PID-5').map((r) => readXpn(r)?.family)).toEqual(['DOE', 'SMITH']);
-    expect(readCx(msg.repetitions('PID-3')[1])).toEqual({ id: '456', assigningAuthority: { namespaceId: 'OTHER', universalId: '1.2.3', universalIdType: 'ISO' }, identifierTypeCode: 'PI' });
+    expect(readCx(msg.repetitions('PID-3')[1])).toEqual({
+      id: '456',
+      assigningAuthority: { namespaceId: 'OTHER', universalId: '1.2.3', universalIdType: 'ISO' },
+      identifierTypeCode: 'PI',
+    });
   });
 
   it('tells empty (undefined) from the HL7 null "" (null)', () => {
@@ -113,7 +117,9 @@ describe('segment terminators', () => {
 
 describe('separators', () => {
   it('reads any field separator and MSH-2 (custom delimiters)', () => {
-    const m = parseHl7Message('MSH#!@%*#SENDER#FAC#RECV#FAC#20260301120000##ADT!A01#MSG007#P#2.5\rPID#1##12345!!!MRN@999!!!X*Y##DOE!JOHN');
+    const m = parseHl7Message(
+      'MSH#!@%*#SENDER#FAC#RECV#FAC#20260301120000##ADT!A01#MSG007#P#2.5\rPID#1##12345!!!MRN@999!!!X*Y##DOE!JOHN',
+    );
     expect(m.delimiters).toMatchObject({ field: '#', component: '!', repetition: '@', escape: '%', subcomponent: '*' });
     expect(m.get('MSH-9.2')).toBe('A01');
     expect(m.get('PID-3[2].4.2')).toBe('Y');
@@ -135,7 +141,11 @@ describe('separators', () => {
   });
 
   it('reads U+02DC written as the Windows-1252 byte 0x98', () => {
-    const bytes = Buffer.concat([Buffer.from('MSH|^'), Buffer.from([0x98]), Buffer.from('\\&|A|B|||||ADT^A01|1|P|2.5|||||||8859/1\rPID|1||A~B')]);
+    const bytes = Buffer.concat([
+      Buffer.from('MSH|^'),
+      Buffer.from([0x98]),
+      Buffer.from('\\&|A|B|||||ADT^A01|1|P|2.5|||||||8859/1\rPID|1||A~B'),
+    ]);
     const m = parseHl7Message(bytes);
     expect(m.delimiters.repetition).toBe('\u02dc');
     expect(m.getAll('PID-3')).toEqual(['A', 'B']);

@@ -110,8 +110,10 @@ function notHl7(bytes: Buffer, at: number, expected: string): Hl7Error {
   const b = bytes[at];
   let hint: string;
   if (b === 0x0b) hint = 'it starts with the MLLP start block 0x0B: strip the MLLP framing before parsing';
-  else if (b === 0x3c) hint = 'it looks like XML (the HL7 v2 XML encoding is not read here; send ER7, the pipe-delimited form)';
-  else if (b === 0xff || b === 0xfe) hint = 'it starts with a UTF-16 byte order mark: UTF-16 is not supported, send UTF-8';
+  else if (b === 0x3c)
+    hint = 'it looks like XML (the HL7 v2 XML encoding is not read here; send ER7, the pipe-delimited form)';
+  else if (b === 0xff || b === 0xfe)
+    hint = 'it starts with a UTF-16 byte order mark: UTF-16 is not supported, send UTF-8';
   else if (bytes.length - at >= 3 && /^[A-Z][A-Z0-9]{2}$/.test(bytes.toString('latin1', at, at + 3)))
     hint = `it starts with the segment ${bytes.toString('latin1', at, at + 3)}: the MSH header segment is missing or the message was cut`;
   else hint = 'it is not an HL7 v2 ER7 message';
@@ -144,7 +146,11 @@ const delimiterCache = new Map<string, Hl7Delimiters>();
 function readDelimiters(bytes: Buffer, at: number, end: number, segment: string): { d: Hl7Delimiters; msh2: Buffer } {
   const loc: Hl7Location = { segmentName: segment, segmentIndex: 1, segmentSequence: 1, field: 2, byteOffset: at + 3 };
   if (at + 3 >= end || bytes[at + 3] === CR || bytes[at + 3] === LF) {
-    throw new Hl7Error(Hl7ErrorCode.BadEncodingChars, `${segment} ends before its field separator (${segment}-1); the header must begin ${segment}|^~\\&|`, loc);
+    throw new Hl7Error(
+      Hl7ErrorCode.BadEncodingChars,
+      `${segment} ends before its field separator (${segment}-1); the header must begin ${segment}|^~\\&|`,
+      loc,
+    );
   }
   const fsByte = bytes[at + 3]!;
   // Fast path: the usual |^~\&| header.
@@ -253,7 +259,10 @@ function scanMessage(
   let i = start;
   let high = 0;
   for (;;) {
-    i = skipBlank(bytes, i, end);
+    if (i < end) {
+      const c = bytes[i]!;
+      if (c === CR || c === LF || c === SPACE || c === TAB) i = skipBlank(bytes, i, end);
+    }
     if (i >= end) return { starts, ends, names, stop: end, ascii: high < 0x80 };
     const segStart = i;
     const b0 = bytes[i]!;
@@ -261,7 +270,8 @@ function scanMessage(
     const b2 = i + 2 < end ? bytes[i + 2]! : 0;
     const b3 = i + 3 < end ? bytes[i + 3]! : CR;
     const validName =
-      b0 >= 0x41 && b0 <= 0x5a &&
+      b0 >= 0x41 &&
+      b0 <= 0x5a &&
       ((b1 >= 0x41 && b1 <= 0x5a) || (b1 >= 0x30 && b1 <= 0x39)) &&
       ((b2 >= 0x41 && b2 <= 0x5a) || (b2 >= 0x30 && b2 <= 0x39));
     const code = (b0 << 16) | (b1 << 8) | b2;
@@ -277,7 +287,12 @@ function scanMessage(
         code === CODE_MSH
           ? 'a second MSH starts another message; send one message per MLLP frame, or parse the input as a batch (parseHl7Batch)'
           : `${bytes.toString('latin1', segStart, segStart + 3)} is a batch envelope segment; parse the input as a batch (parseHl7Batch)`,
-        { segmentName: bytes.toString('latin1', segStart, segStart + 3), segmentIndex: names.length + 1, byteOffset: segStart, line: lineAt(bytes, segStart) },
+        {
+          segmentName: bytes.toString('latin1', segStart, segStart + 3),
+          segmentIndex: names.length + 1,
+          byteOffset: segStart,
+          line: lineAt(bytes, segStart),
+        },
       );
     }
     if (names.length >= maxSegments) {
@@ -325,7 +340,15 @@ function scanSegmentBody(bytes: Buffer, from: number, end: number): number {
  * The field limits of one segment. Only segments long enough to break one are examined (a segment with more than
  * N fields is more than N bytes long; a field cannot be longer than its segment), with native searches.
  */
-function checkFields(bytes: Buffer, segStart: number, segEnd: number, code: number, index: number, d: Hl7Delimiters, limits: Hl7Limits): void {
+function checkFields(
+  bytes: Buffer,
+  segStart: number,
+  segEnd: number,
+  code: number,
+  index: number,
+  d: Hl7Delimiters,
+  limits: Hl7Limits,
+): void {
   const fs = d.field.charCodeAt(0);
   const rep = d.repetitionAlias ? d.repetitionAlias.charCodeAt(0) : d.repetition.charCodeAt(0);
   const longField = Math.min(limits.maxRepetitions, limits.maxFieldLength + 1);
@@ -342,11 +365,19 @@ function checkFields(bytes: Buffer, segStart: number, segEnd: number, code: numb
     }
     fieldStart = p + 1;
   }
-  if (segEnd - fieldStart >= longField) checkField(bytes, fieldStart, segEnd, segStart, code, fields, index, rep, limits);
+  if (segEnd - fieldStart >= longField)
+    checkField(bytes, fieldStart, segEnd, segStart, code, fields, index, rep, limits);
 }
 
 /** Throws the precise error for the control byte at or after `from` in a segment. */
-function controlProblem(bytes: Buffer, segStart: number, segEnd: number, code: number, index: number, d: Hl7Delimiters): never {
+function controlProblem(
+  bytes: Buffer,
+  segStart: number,
+  segEnd: number,
+  code: number,
+  index: number,
+  d: Hl7Delimiters,
+): never {
   const fs = d.field.charCodeAt(0);
   let fields = 0;
   for (let i = segStart + 3; i < segEnd; i++) {
@@ -373,12 +404,16 @@ function checkField(
   let reps = 0;
   for (let p = bytes.indexOf(rep, from); p >= 0 && p < to; p = bytes.indexOf(rep, p + 1)) {
     if (++reps >= limits.maxRepetitions) {
-      throw new Hl7Error(Hl7ErrorCode.TooManyRepetitions, `a field repeats more than ${limits.maxRepetitions} times (limits.maxRepetitions)`, {
-        segmentName: bytes.toString('latin1', segStart, segStart + 3),
-        segmentIndex: index,
-        field: fieldNumber(code, fields),
-        byteOffset: p,
-      });
+      throw new Hl7Error(
+        Hl7ErrorCode.TooManyRepetitions,
+        `a field repeats more than ${limits.maxRepetitions} times (limits.maxRepetitions)`,
+        {
+          segmentName: bytes.toString('latin1', segStart, segStart + 3),
+          segmentIndex: index,
+          field: fieldNumber(code, fields),
+          byteOffset: p,
+        },
+      );
     }
   }
 }
@@ -387,7 +422,14 @@ function fieldNumber(code: number, separatorsSeen: number): number {
   return code === CODE_MSH || code === CODE_FHS || code === CODE_BHS ? separatorsSeen + 1 : separatorsSeen;
 }
 
-function fieldTooLong(bytes: Buffer, segStart: number, fields: number, max: number, index: number, at: number): Hl7Error {
+function fieldTooLong(
+  bytes: Buffer,
+  segStart: number,
+  fields: number,
+  max: number,
+  index: number,
+  at: number,
+): Hl7Error {
   const name = bytes.toString('latin1', segStart, segStart + 3);
   const code = (bytes[segStart]! << 16) | (bytes[segStart + 1]! << 8) | bytes[segStart + 2]!;
   return new Hl7Error(
@@ -397,15 +439,32 @@ function fieldTooLong(bytes: Buffer, segStart: number, fields: number, max: numb
   );
 }
 
-function controlCharacter(bytes: Buffer, segStart: number, code: number, fields: number, index: number, at: number): Hl7Error {
+function controlCharacter(
+  bytes: Buffer,
+  segStart: number,
+  code: number,
+  fields: number,
+  index: number,
+  at: number,
+): Hl7Error {
   const b = bytes[at]!;
   const name = bytes.toString('latin1', segStart, segStart + 3);
   const what =
-    b === 0 ? 'a NUL byte' : b === 0x0b || b === 0x1c ? `an MLLP framing byte (0x${b.toString(16).padStart(2, '0')})` : `the control character 0x${b.toString(16).padStart(2, '0')}`;
+    b === 0
+      ? 'a NUL byte'
+      : b === 0x0b || b === 0x1c
+        ? `an MLLP framing byte (0x${b.toString(16).padStart(2, '0')})`
+        : `the control character 0x${b.toString(16).padStart(2, '0')}`;
   return new Hl7Error(
     Hl7ErrorCode.ControlCharacter,
     `${what} inside segment ${name}; control characters must be escaped (\\Xhh\\) — binary content belongs in base64 (ED data type)`,
-    { segmentName: name, segmentIndex: index, field: fieldNumber(code, fields), byteOffset: at, line: lineAt(bytes, at) },
+    {
+      segmentName: name,
+      segmentIndex: index,
+      field: fieldNumber(code, fields),
+      byteOffset: at,
+      line: lineAt(bytes, at),
+    },
   );
 }
 
@@ -481,7 +540,15 @@ function readMessage(
     delimiters: d,
     charset,
     charsetSource: source,
-    spans: { bytes, begin: bounds.begin, finish, starts: scan.starts, ends: scan.ends, names: scan.names, ascii: scan.ascii },
+    spans: {
+      bytes,
+      begin: bounds.begin,
+      finish,
+      starts: scan.starts,
+      ends: scan.ends,
+      names: scan.names,
+      ascii: scan.ascii,
+    },
     segmentTerminator: terminatorAfter(bytes, mshEnd, finish),
     msh2Bytes: msh2,
   });
@@ -503,9 +570,7 @@ function undecodable(bytes: Buffer, at: number, charset: Hl7Charset, source: Hl7
   let fields = 0;
   for (let i = segStart + 3; i < at; i++) if (bytes[i] === bytes[segStart + 3]) fields++;
   const why =
-    source === 'MSH-18'
-      ? `MSH-18 declares ${charset}`
-      : `MSH-18 is empty and the configured default is ${charset}`;
+    source === 'MSH-18' ? `MSH-18 declares ${charset}` : `MSH-18 is empty and the configured default is ${charset}`;
   const fix =
     charset === 'UNICODE UTF-8'
       ? 'the text is probably 8859/1 (Latin-1): declare it in MSH-18'
@@ -515,7 +580,13 @@ function undecodable(bytes: Buffer, at: number, charset: Hl7Charset, source: Hl7
   return new Hl7Error(
     Hl7ErrorCode.UndecodableBytes,
     `byte 0x${bytes[at]!.toString(16).padStart(2, '0')} is not valid ${charset} (${why}); ${fix}`,
-    { segmentName: name, segmentIndex: index + 1, field: fieldNumber(code, fields), byteOffset: at, line: lineAt(bytes, at) },
+    {
+      segmentName: name,
+      segmentIndex: index + 1,
+      field: fieldNumber(code, fields),
+      byteOffset: at,
+      line: lineAt(bytes, at),
+    },
   );
 }
 
@@ -545,11 +616,15 @@ export function parseHl7Message(input: Buffer | Uint8Array | string, options?: H
   if (bytes[first] !== 0x4d || bytes[first + 1] !== 0x53 || bytes[first + 2] !== 0x48) {
     const name = bytes.toString('latin1', first, first + 3);
     if (name === 'FHS' || name === 'BHS') {
-      throw new Hl7Error(Hl7ErrorCode.BatchStructure, `the input is a batch (it starts with ${name}); parse it with parseHl7Batch`, {
-        segmentName: name,
-        segmentIndex: 1,
-        byteOffset: first,
-      });
+      throw new Hl7Error(
+        Hl7ErrorCode.BatchStructure,
+        `the input is a batch (it starts with ${name}); parse it with parseHl7Batch`,
+        {
+          segmentName: name,
+          segmentIndex: 1,
+          byteOffset: first,
+        },
+      );
     }
     throw notHl7(bytes, first, 'MSH');
   }
@@ -557,7 +632,10 @@ export function parseHl7Message(input: Buffer | Uint8Array | string, options?: H
 }
 
 /** Like `parseHl7Message`, without throwing. */
-export function tryParseHl7Message(input: Buffer | Uint8Array | string, options?: Hl7ParseOptions): Hl7Result<Hl7Message> {
+export function tryParseHl7Message(
+  input: Buffer | Uint8Array | string,
+  options?: Hl7ParseOptions,
+): Hl7Result<Hl7Message> {
   try {
     return { ok: true, value: parseHl7Message(input, options) };
   } catch (error) {

@@ -13,7 +13,8 @@ export interface Hl7Path {
   readonly subcomponent: number | undefined;
 }
 
-const pathPattern = /^(?:([A-Z][A-Z0-9]{2})(?:\[(\d{1,6})\])?-)?(\d{1,4})(?:\[(\d{1,6})\])?(?:\.(\d{1,4})(?:\.(\d{1,4}))?)?$/;
+const pathPattern =
+  /^(?:([A-Z][A-Z0-9]{2})(?:\[(\d{1,6})\])?-)?(\d{1,4})(?:\[(\d{1,6})\])?(?:\.(\d{1,4})(?:\.(\d{1,4}))?)?$/;
 const cache = new Map<string, Hl7Path>();
 
 /** Parses a path; throws `HL7_BAD_PATH` with the accepted forms when it is not one. */
