@@ -625,19 +625,21 @@ export class ChannelEngine {
     return (await this.options.messages.instanceOf(id)) ?? undefined;
   }
 
-  /** The projector rejected a change set that a channel produced: the message goes to the error state. */
+  /** The projector rejected a change set that a channel produced: the message goes to the error state, an alert fires. */
   async changeSetRejected(changeSetId: string, detail: string): Promise<void> {
-    const ids = await this.options.messages.markError(changeSetId, {
+    const rows = await this.options.messages.markError(changeSetId, {
       stage: Stage.Apply,
       severity: 'error',
       code: 'CHANGE_SET_REJECTED',
-      message: `The store refused the change set: ${detail}. Fix the mapping and replay the message.`,
+      message: `The store refused the change set: ${detail} Fix the mapping (or the message) and replay it.`,
     });
-    if (ids.length === 0) return;
-    const summary = await this.options.messages.state(ids[0]!);
-    if (!summary) return;
-    const config = this.channels.get(summary.channel)?.config;
-    this.stats.count(summary.channel, StatName.Errored);
-    this.alerts.raise({ kind: AlertKind.ChangeSetRejected, channel: summary.channel, message: `Message ${ids[0]} of channel ${summary.channel}: the store refused its change set (${detail}).` }, config?.alerts.webhook);
+    const first = rows[0];
+    if (!first) return; // not a channel's change set (or already recorded as refused by its own commit)
+    const config = this.channels.get(first.channel)?.config;
+    this.stats.count(first.channel, StatName.Errored);
+    this.alerts.raise(
+      { kind: AlertKind.ChangeSetRejected, channel: first.channel, message: `Message ${first.id} of channel ${first.channel}: the store refused its change set (${detail}).` },
+      config?.alerts.webhook,
+    );
   }
 }

@@ -26,6 +26,16 @@ export function decodeHl7(raw: Buffer, maxBytes?: number): DecodeResult {
   if (!parsed.ok) return { ok: false, error: parsed.error, ...salvageHeader(raw) };
   try {
     const header = headerFacts(parsed.value);
+    // The header fields a receiver cannot do without: the message type (routing, mapping) and the control id (the ACK's MSA-2).
+    for (const [path, what] of [
+      ['MSH-9.1', 'the message type (MSH-9, e.g. ADT^A01)'],
+      ['MSH-10', 'the message control id (MSH-10), which the acknowledgment echoes'],
+    ] as const) {
+      if (!parsed.value.get(path)) {
+        const error = new Hl7Error(Hl7ErrorCode.BadInput, `${what} is missing; the sender must fill it`, parsed.value.locate(path), { conditionCode: Hl7ConditionCode.RequiredFieldMissing });
+        return { ok: false, error, header };
+      }
+    }
     // Reading MSH decodes it: a charset problem in the header shows here, not later.
     return { ok: true, message: parsed.value, header };
   } catch (error) {

@@ -569,6 +569,19 @@ export class MessageStore {
           batch.map((o) => (o.errors?.length ? o.errors[0]!.stage : null)),
         ],
       );
+      // The projector may have refused a change set before this commit: such a message is in error, not sent.
+      const appended = batch.filter((o) => o.changeSetId);
+      if (appended.length > 0) {
+        await tx.query(
+          `UPDATE engine_messages m SET status = 'error', error_stage = 'apply',
+                  errors = json_build_array(json_build_object('stage', 'apply', 'severity', 'error', 'code', 'CHANGE_SET_REJECTED',
+                    'message', 'The store refused the change set: ' || COALESCE(a.outcome::json #>> '{issue,0,details,text}', a.outcome::json #>> '{issue,0,diagnostics}', 'rejected') ||
+                               ' Fix the mapping (or the message) and replay it.'))::text
+             FROM applied_change_sets a, unnest($1::uuid[], $2::timestamptz[]) AS u(id, received_at)
+            WHERE m.id = u.id AND m.received_at = u.received_at AND a.change_set_id = m.change_set_id AND a.status = 'rejected'`,
+          [appended.map((o) => o.id), appended.map((o) => messageTime(o.id).toISOString())],
+        );
+      }
       const deliveries = batch.flatMap((o) => (o.deliveries ?? []).map((d) => ({ ...d, id: o.id })));
       if (deliveries.length > 0) {
         await insertDeliveries(tx, deliveries);
@@ -836,13 +849,15 @@ export class MessageStore {
   }
 
   /** Marks a message in error at a stage found after its processing (the projector rejected its change set). */
-  async markError(changeSetId: string, issue: MessageIssue): Promise<string[]> {
-    const rows = await this.sql.query<{ id: string }>(
+  async markError(changeSetId: string, issue: MessageIssue): Promise<{ id: string; channel: string }[]> {
+    // A finish still in the group commit would overwrite the status: let it land first.
+    await this.finisher.drain();
+    const rows = await this.sql.query<{ id: string; channel: string }>(
       `UPDATE engine_messages SET status = 'error', error_stage = $2, errors = $3, updated_at = now()
-        WHERE change_set_id = $1 RETURNING id`,
+        WHERE change_set_id = $1 RETURNING id, channel`,
       [changeSetId, issue.stage, JSON.stringify([issue])],
     );
-    return rows.rows.map((r) => r.id);
+    return rows.rows;
   }
 
   /** Search with keyset paging, newest first (or oldest first). */

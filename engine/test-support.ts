@@ -16,7 +16,8 @@ export const TEST_OBSERVATION_SYSTEM = 'urn:keney:test:observation';
 
 /**
  * PID-3 → Patient (conditional update on the identifier); each OBX → Observation (identifier MSH-10/OBX-1).
- * Errors: no PID (rule test-pid-required), PID-3 without a value (at PID-3.1). Warning: no birth date.
+ * Errors: no PID (rule test-pid-required), PID-3 without a value (at PID-3.1). Warning: no birth date. An OBX-5 of
+ * ORPHAN makes a change set the store refuses (a conditional reference that matches nobody).
  */
 export const testMapper: Mapper<Hl7Message> = {
   id: 'test/patient',
@@ -47,7 +48,8 @@ export const testMapper: Mapper<Hl7Message> = {
         status: 'final',
         identifier: [{ system: TEST_OBSERVATION_SYSTEM, value: `${controlId}/${obx.get('1') ?? i + 1}` }],
         code: { text: obx.get('3.2') ?? obx.get('3.1') ?? 'unknown' },
-        subject: { reference: `Patient?${criteria}` },
+        // ORPHAN: a conditional reference to nobody, which the store refuses (a change set rejected after the ACK).
+        subject: { reference: value === 'ORPHAN' ? `Patient?identifier=${TEST_PATIENT_SYSTEM}|nobody-${controlId}` : 'urn:uuid:00000000-0000-4000-8000-000000000001' },
         valueString: value,
       };
       entries.push({ resource: observation, request: { method: 'PUT', url: `Observation?identifier=${TEST_OBSERVATION_SYSTEM}|${encodeURIComponent(observation.identifier![0]!.value!)}` } });
