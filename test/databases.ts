@@ -4,7 +4,7 @@
 // - PostgreSQL: a new database per call on the test server, dropped by the returned cleanup.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,15 +14,33 @@ import { testServiceConfig } from './services.js';
 
 export const PGLITE_TEMPLATE = join(tmpdir(), `keney-pglite-template-${process.env.KENEY_TEST_RUN_ID ?? 'dev'}.tar`);
 
-/** Creates the template once (global setup); later calls return at once. */
+/**
+ * Creates the template on first need (one test worker makes it, the others wait for it); later calls return at
+ * once. Runs that need no database never pay for it.
+ */
 export async function preparePgliteTemplate(): Promise<void> {
-  if (existsSync(PGLITE_TEMPLATE)) return;
-  const client = await PgliteClient.open();
-  const dump = await client.dumpDataDir();
-  await client.close();
-  const temporary = `${PGLITE_TEMPLATE}.${process.pid}.tmp`;
-  await writeFile(temporary, Buffer.from(await dump.arrayBuffer()));
-  await rename(temporary, PGLITE_TEMPLATE);
+  const lock = `${PGLITE_TEMPLATE}.lock`;
+  for (;;) {
+    if (existsSync(PGLITE_TEMPLATE)) return;
+    try {
+      await mkdir(lock);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    try {
+      if (existsSync(PGLITE_TEMPLATE)) return;
+      const client = await PgliteClient.open();
+      const dump = await client.dumpDataDir();
+      await client.close();
+      const temporary = `${PGLITE_TEMPLATE}.${process.pid}.tmp`;
+      await writeFile(temporary, Buffer.from(await dump.arrayBuffer()));
+      await rename(temporary, PGLITE_TEMPLATE);
+      return;
+    } finally {
+      await rmdir(lock).catch(() => undefined);
+    }
+  }
 }
 
 /** A new, empty in-memory embedded database. */
@@ -60,7 +78,6 @@ export async function openTestPostgres(): Promise<{ client: PostgresClient; url:
 export async function prepareEmbeddedDataDir(dataDir: string): Promise<void> {
   await preparePgliteTemplate();
   const target = join(dataDir, 'pglite');
-  const { mkdir } = await import('node:fs/promises');
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   await mkdir(target, { recursive: true });

@@ -36,6 +36,11 @@ export interface IndexedSearchParam {
   targets: string[];
   url: string;
   description: string;
+  /**
+   * Top-level elements the expression reads (`Observation.subject…` → subject; a choice `value` matches
+   * valueQuantity…); undefined when the expression is not a plain path and must always be evaluated.
+   */
+  roots?: string[];
 }
 
 interface Definitions {
@@ -85,6 +90,7 @@ export function loadDefinitions(): Definitions {
         }
         const details = getSearchParameterDetails(resourceType, sp);
         const byCode = params.get(resourceType) ?? new Map<string, IndexedSearchParam>();
+        const roots = expressionRoots(sp.expression!, resourceType, base);
         byCode.set(sp.code, {
           code: sp.code,
           type: sp.type as SearchParamType,
@@ -92,6 +98,7 @@ export function loadDefinitions(): Definitions {
           targets: sp.target ?? [],
           url: sp.url ?? '',
           description: sp.description ?? '',
+          ...(roots ? { roots } : {}),
         });
         params.set(resourceType, byCode);
       }
@@ -99,6 +106,46 @@ export function loadDefinitions(): Definitions {
   }
   definitions = { resourceTypes, params, unsupported };
   return definitions;
+}
+
+/**
+ * The top-level elements a search expression can read on `resourceType`, or undefined when that cannot be told
+ * from the text (then the expression is always evaluated). Every union branch that applies to the type must start
+ * with `<Type>.<element>` (or `Resource.`/`DomainResource.` for common parameters).
+ */
+function expressionRoots(expression: string, resourceType: string, base: string): string[] | undefined {
+  const owners = new Set([resourceType, base, 'Resource', 'DomainResource']);
+  const roots = new Set<string>();
+  for (const branch of splitUnion(expression)) {
+    // Only a plain path gives nothing when its root is absent; `exists()`, `empty()`, `not()`, `iif()`,
+    // comparisons and boolean operators can give a value (e.g. deceased = false) from nothing.
+    const outside = branch.replace(/\([^()]*\)/g, '()').replace(/\([^()]*\)/g, '()');
+    if (/\b(and|or|xor|implies)\b|exists\(|empty\(|not\(|iif\(|!=|[^!<>]=|count\(/.test(outside)) return undefined;
+    const match = /^\(?\s*([A-Z][A-Za-z]+)\.([a-z][A-Za-z]*)/.exec(branch.trim());
+    if (!match) return undefined;
+    if (!owners.has(match[1]!)) continue; // a branch for another resource type
+    roots.add(match[2]!);
+  }
+  return roots.size > 0 ? [...roots] : undefined;
+}
+
+/** Splits a FHIRPath expression on its top-level `|` (not inside parentheses or strings). */
+function splitUnion(expression: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let current = '';
+  for (const ch of expression) {
+    if (ch === "'") quoted = !quoted;
+    if (!quoted && ch === '(') depth++;
+    if (!quoted && ch === ')') depth--;
+    if (!quoted && depth === 0 && ch === '|') {
+      parts.push(current);
+      current = '';
+    } else current += ch;
+  }
+  parts.push(current);
+  return parts;
 }
 
 function isIndexable(sp: SearchParameter): boolean {

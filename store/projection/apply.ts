@@ -57,6 +57,8 @@ const SAFE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 export class ChangeSetApplier {
   private readonly written: ResourceVersion[] = [];
   private readonly idMap = new Map<string, string>();
+  /** Current rows read (and locked) ahead in one query; null = known not to exist. Cleared after each write. */
+  private readonly rows = new Map<string, CurrentRow | null>();
 
   constructor(
     private readonly tx: SqlExecutor,
@@ -72,6 +74,10 @@ export class ChangeSetApplier {
     if (bundle.type === 'batch') return this.applyBatch(bundle);
     const entries = await this.plan(bundle.entry ?? []);
     await this.rewriteReferences(entries);
+    await this.prefetch([
+      ...entries.filter((e) => e.id && !e.operation).map((e) => [e.type, e.id!] as [string, string]),
+      ['Provenance', this.provenanceId(0)],
+    ]);
     const results: BundleEntry[] = new Array(entries.length);
     for (const entry of [...entries].sort((a, b) => orderOf(a) - orderOf(b) || a.index - b.index)) {
       results[entry.index] = await this.execute(entry);
@@ -255,11 +261,25 @@ export class ChangeSetApplier {
   }
 
   private async current(type: string, id: string): Promise<CurrentRow | undefined> {
+    const cached = this.rows.get(`${type}/${id}`);
+    if (cached !== undefined) return cached ?? undefined;
     const rows = await this.tx.query<CurrentRow>(
       'SELECT resource_type, id, version_id, deleted, content FROM resources WHERE resource_type = $1 AND id = $2 FOR UPDATE',
       [type, id],
     );
     return rows.rows[0];
+  }
+
+  /** Reads and locks the current rows of every target of the transaction in one query. */
+  private async prefetch(keys: [string, string][]): Promise<void> {
+    if (keys.length === 0) return;
+    const found = await this.tx.query<CurrentRow>(
+      `SELECT resource_type, id, version_id, deleted, content FROM resources
+        WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) FOR UPDATE`,
+      [keys.map((k) => k[0]), keys.map((k) => k[1])],
+    );
+    for (const [type, id] of keys) this.rows.set(`${type}/${id}`, null);
+    for (const row of found.rows) this.rows.set(`${row.resource_type}/${row.id}`, row);
   }
 
   private checkIfMatch(entry: PlannedEntry, row: CurrentRow | undefined): void {
@@ -296,7 +316,7 @@ export class ChangeSetApplier {
           id: entry.id!,
           meta: { versionId: String(version), lastUpdated: this.record.appendedAt },
         } as Resource;
-        this.written.push({ resource: tombstone, method: 'DELETE', deleted: true, rows: undefined });
+        this.written.push({ resource: tombstone, method: 'DELETE', deleted: true, rows: undefined, replaces: true });
         return { response: { status: '204 No Content', etag: `W/"${version}"` } };
       }
       case 'POST':
@@ -314,6 +334,7 @@ export class ChangeSetApplier {
           method: row && !row.deleted ? 'PUT' : entry.method,
           deleted: false,
           rows: indexResource(stored),
+          replaces: row !== undefined,
         });
         return this.responseFor(entry.type, entry.id!, version, row && !row.deleted ? '200 OK' : '201 Created');
       }
@@ -417,7 +438,7 @@ export class ChangeSetApplier {
   private stageVersion(row: CurrentRow, content: Resource): boolean {
     if (sameContent(JSON.parse(row.content) as Resource, content)) return false;
     const stored = withMeta(content, row.id, row.version_id + 1, this.record.appendedAt);
-    this.written.push({ resource: stored, method: 'PUT', deleted: false, rows: indexResource(stored) });
+    this.written.push({ resource: stored, method: 'PUT', deleted: false, rows: indexResource(stored), replaces: true });
     return true;
   }
 
@@ -441,12 +462,17 @@ export class ChangeSetApplier {
       const row = await this.current('Provenance', provenance.id!);
       const version = row ? row.version_id + 1 : 1;
       const stored = withMeta(provenance, provenance.id!, version, this.record.appendedAt);
-      versions.push({ resource: stored, method: row ? 'PUT' : 'POST', deleted: false, rows: indexResource(stored) });
+      versions.push({ resource: stored, method: row ? 'PUT' : 'POST', deleted: false, rows: indexResource(stored), replaces: row !== undefined });
     }
     await writeVersions(this.tx, versions, this.record.changeSet.id);
+    this.rows.clear();
   }
 
   private provenanceSequence = 0;
+
+  private provenanceId(sequence: number): string {
+    return uuidV5(`${this.record.changeSet.id}/provenance/${sequence}`);
+  }
 
   /** Provenance of the versions written by this change set (lineage, DESIGN.md invariant 3). */
   private provenanceFor(versions: ResourceVersion[]): Provenance | undefined {
@@ -468,7 +494,7 @@ export class ChangeSetApplier {
     const sequence = this.provenanceSequence++;
     return {
       resourceType: 'Provenance',
-      id: uuidV5(`${changeSetId}/provenance/${sequence}`),
+      id: this.provenanceId(sequence),
       extension,
       target: targets.map((t) => ({ reference: `${t.resource.resourceType}/${t.resource.id}/_history/${t.resource.meta!.versionId}` })),
       recorded: this.record.appendedAt,

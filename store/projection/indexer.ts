@@ -41,7 +41,12 @@ export function emptyIndexRows(): IndexRows {
 export function indexResource(resource: Resource): IndexRows {
   const rows = emptyIndexRows();
   const root = [toTypedValue(resource)];
+  const present = Object.keys(resource);
   for (const param of searchParamsOf(resource.resourceType).values()) {
+    // Most parameters read an element this resource does not have: skip their expression.
+    if (param.roots && !param.roots.some((r) => present.some((k) => k === r || (k.startsWith(r) && /^[A-Z]/.test(k.slice(r.length)))))) {
+      continue;
+    }
     let values: TypedValue[];
     try {
       values = param.expression.eval({ variables: {} }, root);

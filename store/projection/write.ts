@@ -1,5 +1,5 @@
-// Writes resource versions to the projection in ONE statement: the old index rows of each resource are
-// deleted and its new rows inserted into the seven index tables, the current row upserted and a history
+// Writes resource versions to the projection in ONE statement: the old index rows of each replaced resource
+// are deleted and its new rows inserted into the seven index tables, the current row upserted and a history
 // row added. Data-modifying CTEs share one snapshot, so the deletes never see the rows being inserted.
 import type { Resource } from '@medplum/fhirtypes';
 import type { SqlExecutor } from '../sql/sql-client.js';
@@ -12,10 +12,12 @@ export interface ResourceVersion {
   deleted: boolean;
   /** Index rows of the new version; undefined for a deletion. */
   rows: IndexRows | undefined;
+  /** A previous version exists: its index rows are deleted first. */
+  replaces: boolean;
 }
 
 const STATEMENT = `
-WITH keys AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(rt, id)),
+WITH keys AS (SELECT * FROM unnest($50::text[], $51::text[]) AS k(rt, id)),
 d1 AS (DELETE FROM sp_token x USING keys k WHERE x.resource_type = k.rt AND x.id = k.id),
 d2 AS (DELETE FROM sp_string x USING keys k WHERE x.resource_type = k.rt AND x.id = k.id),
 d3 AS (DELETE FROM sp_date x USING keys k WHERE x.resource_type = k.rt AND x.id = k.id),
@@ -86,6 +88,8 @@ export async function writeVersions(sql: SqlExecutor, versions: ResourceVersion[
     versions.map((v) => JSON.stringify(v.resource)),
     versions.map((v) => v.method),
     changeSetId,
+    versions.filter((v) => v.replaces).map((v) => v.resource.resourceType),
+    versions.filter((v) => v.replaces).map((v) => v.resource.id),
   ];
   await sql.query(STATEMENT, params);
 }
