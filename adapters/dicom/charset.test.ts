@@ -32,7 +32,9 @@ describe('character sets in the corpus', () => {
 describe('ISO 2022 code extensions (PS3.5 Annex H, I, K examples)', () => {
   it('Japanese: default + ISO 2022 IR 87 (H.3.1)', () => {
     const bytes = esc('Yamada^Tarou=<ESC>$B;3ED<ESC>(B^<ESC>$BB@O:<ESC>(B=<ESC>$B$d$^$@<ESC>(B^<ESC>$B$?$m$&<ESC>(B');
-    expect(characterSet(['', 'ISO 2022 IR 87']).decode(bytes, { personName: true })).toBe('Yamada^Tarou=山田^太郎=やまだ^たろう');
+    expect(characterSet(['', 'ISO 2022 IR 87']).decode(bytes, { personName: true })).toBe(
+      'Yamada^Tarou=山田^太郎=やまだ^たろう',
+    );
   });
 
   it('Korean: default + ISO 2022 IR 149 (Annex I)', () => {
@@ -46,7 +48,9 @@ describe('ISO 2022 code extensions (PS3.5 Annex H, I, K examples)', () => {
       esc('^<ESC>$)C'),
       Buffer.from([0xb1, 0xe6, 0xb5, 0xbf]),
     ]);
-    expect(characterSet(['', 'ISO 2022 IR 149']).decode(bytes, { personName: true })).toBe('Hong^Gildong=洪^吉洞=홍^길동');
+    expect(characterSet(['', 'ISO 2022 IR 149']).decode(bytes, { personName: true })).toBe(
+      'Hong^Gildong=洪^吉洞=홍^길동',
+    );
   });
 
   it('returns to the first character set after a value delimiter', () => {

@@ -19,8 +19,40 @@ export const EXPLICIT_BIG: Encoding = { explicitVr: true, littleEndian: false };
 /** VRs whose explicit encoding has a 2-byte reserved field and a 4-byte length (PS3.5 Table 7.1-1). */
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const ALL_VRS = new Set([
-  'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'PN',
-  'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
+  'AE',
+  'AS',
+  'AT',
+  'CS',
+  'DA',
+  'DS',
+  'DT',
+  'FD',
+  'FL',
+  'IS',
+  'LO',
+  'LT',
+  'OB',
+  'OD',
+  'OF',
+  'OL',
+  'OV',
+  'OW',
+  'PN',
+  'SH',
+  'SL',
+  'SQ',
+  'SS',
+  'ST',
+  'SV',
+  'TM',
+  'UC',
+  'UI',
+  'UL',
+  'UN',
+  'UR',
+  'US',
+  'UT',
+  'UV',
 ]);
 /** String VRs whose value is a single value (a backslash is just a character). */
 const SINGLE_VALUED_TEXT = new Set(['LT', 'ST', 'UT', 'UR']);
@@ -179,12 +211,14 @@ class Reader {
   ) {}
 
   u16(at: number, end: number): number {
-    if (at + 2 > end) throw new DicomError(DicomErrorCode.Truncated, 'Data set ends in the middle of an element header', at);
+    if (at + 2 > end)
+      throw new DicomError(DicomErrorCode.Truncated, 'Data set ends in the middle of an element header', at);
     return this.encoding.littleEndian ? this.bytes.readUInt16LE(at) : this.bytes.readUInt16BE(at);
   }
 
   u32(at: number, end: number): number {
-    if (at + 4 > end) throw new DicomError(DicomErrorCode.Truncated, 'Data set ends in the middle of an element header', at);
+    if (at + 4 > end)
+      throw new DicomError(DicomErrorCode.Truncated, 'Data set ends in the middle of an element header', at);
     return this.encoding.littleEndian ? this.bytes.readUInt32LE(at) : this.bytes.readUInt32BE(at);
   }
 
@@ -196,7 +230,13 @@ class Reader {
    * Reads elements from `start` until `end`, or until an Item Delimitation Item when `inUndefinedItem`.
    * Returns the data set and the offset just after it (after the delimiter, if any).
    */
-  dataSet(start: number, end: number, depth: number, parentCharset: CharacterSet, inUndefinedItem: boolean): [DataSet, number] {
+  dataSet(
+    start: number,
+    end: number,
+    depth: number,
+    parentCharset: CharacterSet,
+    inUndefinedItem: boolean,
+  ): [DataSet, number] {
     if (depth > this.maxDepth) {
       throw new DicomError(DicomErrorCode.TooDeep, `Sequences are nested deeper than ${this.maxDepth} levels`, start);
     }
@@ -209,7 +249,12 @@ class Reader {
       pos += 4;
       if (tag === Tag.ItemDelimitationItem) {
         pos += 4; // its length, always 0
-        if (!inUndefinedItem) throw new DicomError(DicomErrorCode.Malformed, 'Item Delimitation Item outside an item of undefined length', elementStart);
+        if (!inUndefinedItem)
+          throw new DicomError(
+            DicomErrorCode.Malformed,
+            'Item Delimitation Item outside an item of undefined length',
+            elementStart,
+          );
         closed = true;
         break;
       }
@@ -219,11 +264,17 @@ class Reader {
         pos += 4;
         continue;
       }
-      if (tag === Tag.Item) throw new DicomError(DicomErrorCode.Malformed, 'Item tag (FFFE,E000) where an element was expected', elementStart);
+      if (tag === Tag.Item)
+        throw new DicomError(
+          DicomErrorCode.Malformed,
+          'Item tag (FFFE,E000) where an element was expected',
+          elementStart,
+        );
       let vr: string;
       let length: number;
       if (this.encoding.explicitVr) {
-        if (pos + 2 > end) throw new DicomError(DicomErrorCode.Truncated, 'Data set ends in the middle of an element header', pos);
+        if (pos + 2 > end)
+          throw new DicomError(DicomErrorCode.Truncated, 'Data set ends in the middle of an element header', pos);
         vr = String.fromCharCode(this.bytes[pos]!, this.bytes[pos + 1]!);
         if (!ALL_VRS.has(vr)) {
           throw new DicomError(
@@ -244,7 +295,15 @@ class Reader {
         length = this.u32(pos, end);
         pos += 4;
       }
-      const element: Element = { tag, vr, offset: pos, length, undefinedLength: length === UNDEFINED, start: elementStart, end: pos };
+      const element: Element = {
+        tag,
+        vr,
+        offset: pos,
+        length,
+        undefinedLength: length === UNDEFINED,
+        start: elementStart,
+        end: pos,
+      };
       if (length === UNDEFINED) {
         if (tag === Tag.PixelData || ((vr === 'OB' || vr === 'OW') && tag >>> 16 === 0x7fe0)) {
           element.fragments = [];
@@ -253,7 +312,10 @@ class Reader {
         } else if (vr === 'SQ' || vr === 'UN') {
           element.vr = 'SQ';
           // CP-246: a UN with undefined length is a sequence encoded in Implicit VR Little Endian.
-          const inner = vr === 'UN' && this.encoding.explicitVr ? new Reader(this.bytes, { explicitVr: false, littleEndian: true }, this.maxDepth) : this;
+          const inner =
+            vr === 'UN' && this.encoding.explicitVr
+              ? new Reader(this.bytes, { explicitVr: false, littleEndian: true }, this.maxDepth)
+              : this;
           const [items, after] = inner.sequence(pos, end, undefined, depth, this.charsetOf(elements, parentCharset));
           element.items = items;
           element.length = after - 8 - element.offset;
@@ -276,13 +338,23 @@ class Reader {
         if (vr === 'SQ') {
           const firstTag = length >= 4 ? this.tag(pos, pos + length) : Tag.Item;
           if (firstTag === Tag.Item) {
-            const [items] = this.sequence(pos, pos + length, pos + length, depth, this.charsetOf(elements, parentCharset));
+            const [items] = this.sequence(
+              pos,
+              pos + length,
+              pos + length,
+              depth,
+              this.charsetOf(elements, parentCharset),
+            );
             element.items = items;
           } else if (!this.encoding.explicitVr) {
             // The dictionary says SQ but the value is not items (an old or private use of the tag): keep it as bytes.
             element.vr = 'UN';
           } else {
-            throw new DicomError(DicomErrorCode.Malformed, `Sequence ${formatTag(tag)} does not start with an item`, pos);
+            throw new DicomError(
+              DicomErrorCode.Malformed,
+              `Sequence ${formatTag(tag)} does not start with an item`,
+              pos,
+            );
           }
         }
         pos += length;
@@ -290,7 +362,12 @@ class Reader {
       element.end = pos;
       elements.set(tag, element);
     }
-    if (!closed) throw new DicomError(DicomErrorCode.Truncated, 'An item of undefined length has no Item Delimitation Item', start);
+    if (!closed)
+      throw new DicomError(
+        DicomErrorCode.Truncated,
+        'An item of undefined length has no Item Delimitation Item',
+        start,
+      );
     if (pos > end) throw new DicomError(DicomErrorCode.Truncated, 'Data set runs past its end', end);
     return [new DataSet(this.bytes, this.encoding, elements, this.charsetOf(elements, parentCharset)), pos];
   }
@@ -305,7 +382,13 @@ class Reader {
   }
 
   /** Items of a sequence from `start`; `end` is the sequence's end (defined length) or undefined. */
-  sequence(start: number, limit: number, definedEnd: number | undefined, depth: number, charset: CharacterSet): [DataSet[], number] {
+  sequence(
+    start: number,
+    limit: number,
+    definedEnd: number | undefined,
+    depth: number,
+    charset: CharacterSet,
+  ): [DataSet[], number] {
     const items: DataSet[] = [];
     let pos = start;
     const end = definedEnd ?? limit;
@@ -315,11 +398,20 @@ class Reader {
       const length = this.u32(pos + 4, end);
       pos += 8;
       if (tag === Tag.SequenceDelimitationItem) {
-        if (definedEnd !== undefined) throw new DicomError(DicomErrorCode.Malformed, 'Sequence Delimitation Item in a sequence of defined length', at);
+        if (definedEnd !== undefined)
+          throw new DicomError(
+            DicomErrorCode.Malformed,
+            'Sequence Delimitation Item in a sequence of defined length',
+            at,
+          );
         return [items, pos];
       }
       if (tag !== Tag.Item) {
-        throw new DicomError(DicomErrorCode.Malformed, `Expected an item (FFFE,E000) in a sequence, found ${formatTag(tag)}`, at);
+        throw new DicomError(
+          DicomErrorCode.Malformed,
+          `Expected an item (FFFE,E000) in a sequence, found ${formatTag(tag)}`,
+          at,
+        );
       }
       if (length === UNDEFINED) {
         const [item, after] = this.dataSet(pos, end, depth + 1, charset, true);
@@ -327,14 +419,23 @@ class Reader {
         pos = after;
       } else {
         if (length > end - pos) {
-          throw new DicomError(DicomErrorCode.LengthOverrun, `Item declares ${length} bytes but only ${end - pos} remain in its sequence`, at);
+          throw new DicomError(
+            DicomErrorCode.LengthOverrun,
+            `Item declares ${length} bytes but only ${end - pos} remain in its sequence`,
+            at,
+          );
         }
         const [item] = this.dataSet(pos, pos + length, depth + 1, charset, false);
         items.push(item);
         pos += length;
       }
     }
-    if (definedEnd === undefined) throw new DicomError(DicomErrorCode.Truncated, 'A sequence of undefined length has no Sequence Delimitation Item', start);
+    if (definedEnd === undefined)
+      throw new DicomError(
+        DicomErrorCode.Truncated,
+        'A sequence of undefined length has no Sequence Delimitation Item',
+        start,
+      );
     return [items, pos];
   }
 
@@ -347,9 +448,18 @@ class Reader {
       const length = this.u32(pos + 4, end);
       pos += 8;
       if (tag === Tag.SequenceDelimitationItem) return pos;
-      if (tag !== Tag.Item) throw new DicomError(DicomErrorCode.Malformed, `Expected a pixel data fragment (FFFE,E000), found ${formatTag(tag)}`, at);
+      if (tag !== Tag.Item)
+        throw new DicomError(
+          DicomErrorCode.Malformed,
+          `Expected a pixel data fragment (FFFE,E000), found ${formatTag(tag)}`,
+          at,
+        );
       if (length === UNDEFINED || length > end - pos) {
-        throw new DicomError(DicomErrorCode.LengthOverrun, `Pixel data fragment declares ${length === UNDEFINED ? 'an undefined length' : `${length} bytes`} but only ${end - pos} remain`, at);
+        throw new DicomError(
+          DicomErrorCode.LengthOverrun,
+          `Pixel data fragment declares ${length === UNDEFINED ? 'an undefined length' : `${length} bytes`} but only ${end - pos} remain`,
+          at,
+        );
       }
       out.push({ offset: pos, length });
       pos += length;
@@ -359,7 +469,11 @@ class Reader {
 }
 
 /** Parses a whole data set (no file meta) encoded as `encoding`, from `start` to `end` of `bytes`. */
-export function parseDataSet(bytes: Buffer, encoding: Encoding, options: ParseOptions & { start?: number; end?: number } = {}): DataSet {
+export function parseDataSet(
+  bytes: Buffer,
+  encoding: Encoding,
+  options: ParseOptions & { start?: number; end?: number } = {},
+): DataSet {
   const reader = new Reader(bytes, encoding, options.maxDepth ?? 64);
   const [dataSet] = reader.dataSet(options.start ?? 0, options.end ?? bytes.length, 0, characterSet([]), false);
   return dataSet;

@@ -39,7 +39,7 @@ function entryOf(tag: number): Entry | undefined {
   if (!exact) load();
   const found = exact!.get(tag >>> 0);
   if (found) return found;
-  for (const m of masked!) if (((tag & m.mask) >>> 0) === m.value) return m.entry;
+  for (const m of masked!) if ((tag & m.mask) >>> 0 === m.value) return m.entry;
   return undefined;
 }
 

@@ -46,15 +46,22 @@ describe('DICOM JSON model (PS3.18 Annex F)', () => {
     const ds = readPart10(instance.file).dataSet;
     const json = toDicomJson(ds, { include: new Set([Tag.PatientName, Tag.PatientID, Tag.Rows, Tag.SeriesNumber]) });
     const elements = [{ tag: Tag.SpecificCharacterSet, value: 'ISO_IR 192' }, ...fromDicomJson(json)];
-    const again = toDicomJson(parseDataSet(encodeElements(elements, EXPLICIT_LITTLE), EXPLICIT_LITTLE), { include: new Set([Tag.PatientName, Tag.PatientID, Tag.Rows, Tag.SeriesNumber]) });
+    const again = toDicomJson(parseDataSet(encodeElements(elements, EXPLICIT_LITTLE), EXPLICIT_LITTLE), {
+      include: new Set([Tag.PatientName, Tag.PatientID, Tag.Rows, Tag.SeriesNumber]),
+    });
     expect(again).toEqual(json);
   });
 
   it('finds bulk data by path, through sequence items', () => {
-    const bytes = encodeElements([{ tag: Tag.ReferencedSOPSequence, value: [[{ tag: 0x00091010, vr: 'OB', value: Uint8Array.of(9, 8) }]] }], EXPLICIT_LITTLE);
+    const bytes = encodeElements(
+      [{ tag: Tag.ReferencedSOPSequence, value: [[{ tag: 0x00091010, vr: 'OB', value: Uint8Array.of(9, 8) }]] }],
+      EXPLICIT_LITTLE,
+    );
     const ds = parseDataSet(bytes, EXPLICIT_LITTLE);
     const found = elementAtPath(ds, ['00081199', '0', '00091010']);
-    expect(found && [...found.dataSet.bytes.subarray(found.element.offset, found.element.offset + found.element.length)]).toEqual([9, 8]);
+    expect(
+      found && [...found.dataSet.bytes.subarray(found.element.offset, found.element.offset + found.element.length)],
+    ).toEqual([9, 8]);
     expect(elementAtPath(ds, ['00081199', '5', '00091010'])).toBeUndefined();
     expect(elementAtPath(ds, ['../etc/passwd'])).toBeUndefined();
   });

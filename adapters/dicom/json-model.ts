@@ -6,6 +6,7 @@ import { decodeStrings, readNumbers } from './dataset.js';
 import { hexTag } from './dictionary.js';
 import { parsePersonName } from './person-name.js';
 import { Tag } from './tags.js';
+import type { ElementValue } from './writer.js';
 
 export type DicomJsonValue = string | number | null | DicomJson | DicomJsonPersonName;
 export interface DicomJsonPersonName {
@@ -43,7 +44,11 @@ function attribute(dataSet: DataSet, element: Element, path: string[], options: 
     return {
       vr: 'SQ',
       ...(element.items.length
-        ? { Value: element.items.map((item, index) => toDicomJson(item, { ...options, include: undefined }, [...path, String(index)])) }
+        ? {
+            Value: element.items.map((item, index) =>
+              toDicomJson(item, { ...options, include: undefined }, [...path, String(index)]),
+            ),
+          }
         : {}),
     };
   }
@@ -54,7 +59,10 @@ function attribute(dataSet: DataSet, element: Element, path: string[], options: 
       return { vr, BulkDataURI: options.bulkDataUri(path) };
     }
     if (element.fragments) return { vr }; // no URI builder: encapsulated data is left out rather than inlined
-    return { vr, InlineBinary: dataSet.bytes.subarray(element.offset, element.offset + element.length).toString('base64') };
+    return {
+      vr,
+      InlineBinary: dataSet.bytes.subarray(element.offset, element.offset + element.length).toString('base64'),
+    };
   }
   if (element.length === 0) return { vr };
   const bytes = dataSet.bytes.subarray(element.offset, element.offset + element.length);
@@ -102,7 +110,10 @@ export function toDicomJson(dataSet: DataSet, options: DicomJsonOptions = {}, pa
 }
 
 /** The element a bulk data path names (tags and item indexes), or undefined. */
-export function elementAtPath(dataSet: DataSet, path: readonly string[]): { dataSet: DataSet; element: Element } | undefined {
+export function elementAtPath(
+  dataSet: DataSet,
+  path: readonly string[],
+): { dataSet: DataSet; element: Element } | undefined {
   let current: DataSet = dataSet;
   for (let i = 0; i < path.length; i += 2) {
     const hex = path[i]!;
@@ -122,8 +133,8 @@ export function elementAtPath(dataSet: DataSet, path: readonly string[]): { data
  * DICOM JSON → elements for our writer (C-FIND responses are built from indexed DICOM JSON). Text is
  * written as UTF-8: the caller sets Specific Character Set to ISO_IR 192. Bulk data is left out.
  */
-export function fromDicomJson(json: DicomJson): import('./writer.js').ElementValue[] {
-  const out: import('./writer.js').ElementValue[] = [];
+export function fromDicomJson(json: DicomJson): ElementValue[] {
+  const out: ElementValue[] = [];
   for (const [hex, attribute] of Object.entries(json)) {
     if (!/^[0-9A-Fa-f]{8}$/.test(hex)) continue;
     const tag = parseInt(hex, 16) >>> 0;

@@ -14,7 +14,13 @@ describe('indexed metadata', () => {
     expect(m.patient.name).toEqual({ alphabetic: 'CompressedSamples^CT1' });
     expect(m.study.date).toBe('20040119');
     expect(m.series).toMatchObject({ modality: 'CT', number: 1 });
-    expect(m.instance).toMatchObject({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', rows: 128, columns: 128, numberOfFrames: 1, storage: true });
+    expect(m.instance).toMatchObject({
+      sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+      rows: 128,
+      columns: 128,
+      numberOfFrames: 1,
+      storage: true,
+    });
   });
 
   it('reads Patient ID with its issuer, and an INS in Other Patient IDs Sequence', () => {
@@ -26,7 +32,15 @@ describe('indexed metadata', () => {
             [
               { tag: Tag.PatientID, value: '279035121518989' },
               { tag: Tag.IssuerOfPatientID, value: 'ASIP-SANTE-INS-NIR' },
-              { tag: Tag.IssuerOfPatientIDQualifiersSequence, value: [[{ tag: Tag.UniversalEntityID, value: INS_TEST }, { tag: Tag.UniversalEntityIDType, value: 'ISO' }]] },
+              {
+                tag: Tag.IssuerOfPatientIDQualifiersSequence,
+                value: [
+                  [
+                    { tag: Tag.UniversalEntityID, value: INS_TEST },
+                    { tag: Tag.UniversalEntityIDType, value: 'ISO' },
+                  ],
+                ],
+              },
             ],
           ],
         },
@@ -35,7 +49,15 @@ describe('indexed metadata', () => {
     });
     const m = extractMetadata(readPart10(instance.file).dataSet);
     expect(m.patient.id).toEqual({ value: 'IPP-123', issuer: 'CH-TEST', ins: false });
-    expect(m.patient.otherIds).toEqual([{ value: '279035121518989', issuer: 'ASIP-SANTE-INS-NIR', issuerUniversalId: INS_TEST, issuerUniversalIdType: 'ISO', ins: true }]);
+    expect(m.patient.otherIds).toEqual([
+      {
+        value: '279035121518989',
+        issuer: 'ASIP-SANTE-INS-NIR',
+        issuerUniversalId: INS_TEST,
+        issuerUniversalIdType: 'ISO',
+        ins: true,
+      },
+    ]);
     expect(m.study.requestedProcedureIds).toEqual(['RP-42']);
     expect(m.study.referringPhysicianName).toEqual({ alphabetic: 'Martin^Claire^^Dr' });
   });

@@ -7,7 +7,12 @@ import { Tag } from './tags.js';
 import { isStorageSopClass } from './uids.js';
 
 /** The INS assigning authorities (DESIGN.md): NIR, NIA, test NIR, demo NIR. */
-export const INS_OIDS = ['1.2.250.1.213.1.4.8', '1.2.250.1.213.1.4.9', '1.2.250.1.213.1.4.10', '1.2.250.1.213.1.4.11'] as const;
+export const INS_OIDS = [
+  '1.2.250.1.213.1.4.8',
+  '1.2.250.1.213.1.4.9',
+  '1.2.250.1.213.1.4.10',
+  '1.2.250.1.213.1.4.11',
+] as const;
 
 export interface PatientIdentifier {
   value: string;
@@ -96,7 +101,8 @@ function identifierFrom(item: DataSet, value: string | undefined): PatientIdenti
   if (universalType) id.issuerUniversalIdType = universalType;
   const type = item.string(Tag.TypeOfPatientID);
   if (type) id.type = type;
-  id.ins = (INS_OIDS as readonly string[]).includes(universal ?? '') || (INS_OIDS as readonly string[]).includes(issuer ?? '');
+  id.ins =
+    (INS_OIDS as readonly string[]).includes(universal ?? '') || (INS_OIDS as readonly string[]).includes(issuer ?? '');
   return id;
 }
 

@@ -26,7 +26,10 @@ describe('Part-10 reading over the shared corpus', () => {
       if (NOT_PART10.includes(name)) {
         expect(errorOf(() => readPart10(bytes)).code).toBe(DicomErrorCode.NotPart10);
         // The same bytes are a valid bare data set (what a DIMSE peer sends).
-        const ds = readDataSet(bytes, name.includes('ExplVR') ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian);
+        const ds = readDataSet(
+          bytes,
+          name.includes('ExplVR') ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian,
+        );
         expect(requireIdentity(ds).sopInstanceUid).toMatch(/^[0-9.]+$/);
         return;
       }
@@ -61,7 +64,10 @@ describe('Part-10 reading over the shared corpus', () => {
 
   it('keeps a dictionary-SQ tag holding text as bytes in Implicit VR (dcm4che Tag-0040-A170-VR-CS)', () => {
     const file = readPart10(corpusFile('dcm4che/Tag-0040-A170-VR-CS.dcm'));
-    const item = file.dataSet.sequence(0x0040a020)[0]!.sequence(Tag.ContentSequence).find((i) => i.has(0x0040a170))!;
+    const item = file.dataSet
+      .sequence(0x0040a020)[0]!
+      .sequence(Tag.ContentSequence)
+      .find((i) => i.has(0x0040a170))!;
     expect(item.get(0x0040a170)!.vr).toBe('UN');
     expect(item.valueBytes(0x0040a170)!.toString('latin1')).toBe('NAMED TYPE');
     expect(item.string(Tag.TextValue)).toBe('GOOD');
@@ -72,7 +78,9 @@ describe('Part-10 reading over the shared corpus', () => {
     const ds = readPart10(corpusFile('pydicom/UN_sequence.dcm')).dataSet;
     const items = ds.sequence(0x4453100c);
     expect(items).toHaveLength(1);
-    expect(items[0]!.sequence(0x00081115)[0]!.string(Tag.SeriesInstanceUID)).toBe('1.2.840.113619.2.327.3.185221411.476.1398588726.276');
+    expect(items[0]!.sequence(0x00081115)[0]!.string(Tag.SeriesInstanceUID)).toBe(
+      '1.2.840.113619.2.327.3.185221411.476.1398588726.276',
+    );
   });
 
   it('reports a meta/data set UID mismatch as a warning and keeps the data set UIDs', () => {
@@ -124,7 +132,10 @@ describe('hostile and malformed input', () => {
 
   it('refuses an element whose declared length is absurd (4 GiB − 2), naming the tag', () => {
     const body = encodeElements([{ tag: Tag.PatientName, value: 'X^Y' }], EXPLICIT_LITTLE);
-    const hostile = Buffer.concat([body, Buffer.from([0x10, 0x00, 0x20, 0x00, 0x4f, 0x42, 0, 0, 0xfe, 0xff, 0xff, 0xff])]);
+    const hostile = Buffer.concat([
+      body,
+      Buffer.from([0x10, 0x00, 0x20, 0x00, 0x4f, 0x42, 0, 0, 0xfe, 0xff, 0xff, 0xff]),
+    ]);
     const error = errorOf(() => parseDataSet(hostile, EXPLICIT_LITTLE));
     expect(error.code).toBe(DicomErrorCode.LengthOverrun);
     expect(error.message).toContain('(0010,0020) declares 4294967294 bytes');
@@ -132,13 +143,19 @@ describe('hostile and malformed input', () => {
 
   it('refuses an item length that runs past its sequence', () => {
     const item = Buffer.from([0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0x7f]);
-    const seq = Buffer.concat([Buffer.from([0x08, 0x00, 0x15, 0x11, 0x53, 0x51, 0, 0]), Buffer.from([8, 0, 0, 0]), item]);
+    const seq = Buffer.concat([
+      Buffer.from([0x08, 0x00, 0x15, 0x11, 0x53, 0x51, 0, 0]),
+      Buffer.from([8, 0, 0, 0]),
+      item,
+    ]);
     expect(errorOf(() => parseDataSet(seq, EXPLICIT_LITTLE)).code).toBe(DicomErrorCode.LengthOverrun);
   });
 
   it('bounds the nesting depth of sequences', () => {
     // 200 nested undefined-length sequences/items.
-    const open = Buffer.from([0x08, 0x00, 0x15, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
+    const open = Buffer.from([
+      0x08, 0x00, 0x15, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff,
+    ]);
     const hostile = Buffer.concat(Array.from({ length: 200 }, () => open));
     expect(errorOf(() => parseDataSet(hostile, EXPLICIT_LITTLE)).code).toBe(DicomErrorCode.TooDeep);
   });
@@ -159,7 +176,9 @@ describe('hostile and malformed input', () => {
 
   it('stops a deflate bomb at the inflated size limit', () => {
     const bomb = deflateRawSync(Buffer.alloc(8 << 20));
-    const error = errorOf(() => readDataSet(bomb, TransferSyntax.DeflatedExplicitVRLittleEndian, { maxInflatedBytes: 1 << 20 }));
+    const error = errorOf(() =>
+      readDataSet(bomb, TransferSyntax.DeflatedExplicitVRLittleEndian, { maxInflatedBytes: 1 << 20 }),
+    );
     expect(error.code).toBe(DicomErrorCode.TooLarge);
   });
 
@@ -171,10 +190,19 @@ describe('hostile and malformed input', () => {
 
   it('survives random garbage after a valid preamble', () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let round = 0; round < 200; round++) {
-      const garbage = Buffer.from(Array.from({ length: 64 + Math.floor(random() * 512) }, () => Math.floor(random() * 256)));
-      const file = Buffer.concat([buildPart10(Buffer.alloc(0), { sopClassUid: '1.2.3', sopInstanceUid: '1.2.3.4', transferSyntaxUid: round % 2 ? TransferSyntax.ImplicitVRLittleEndian : TransferSyntax.ExplicitVRLittleEndian }), garbage]);
+      const garbage = Buffer.from(
+        Array.from({ length: 64 + Math.floor(random() * 512) }, () => Math.floor(random() * 256)),
+      );
+      const file = Buffer.concat([
+        buildPart10(Buffer.alloc(0), {
+          sopClassUid: '1.2.3',
+          sopInstanceUid: '1.2.3.4',
+          transferSyntaxUid: round % 2 ? TransferSyntax.ImplicitVRLittleEndian : TransferSyntax.ExplicitVRLittleEndian,
+        }),
+        garbage,
+      ]);
       try {
         readPart10(file);
       } catch (error) {

@@ -2,10 +2,17 @@
 // Explicit VR Little Endian), then the data set in the transfer syntax the meta information names.
 import { inflateRawSync } from 'node:zlib';
 import { DicomError, DicomErrorCode } from './errors.js';
-import { DataSet, EXPLICIT_LITTLE, parseDataSet, type Encoding, type ParseOptions } from './dataset.js';
+import type { DataSet } from './dataset.js';
+import { EXPLICIT_LITTLE, parseDataSet, type Encoding, type ParseOptions } from './dataset.js';
 import { formatTag } from './dictionary.js';
 import { Tag } from './tags.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, isValidUid, transferSyntaxInfo, type TransferSyntaxInfo } from './uids.js';
+import {
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+  isValidUid,
+  transferSyntaxInfo,
+  type TransferSyntaxInfo,
+} from './uids.js';
 import { encodeElements, type ElementValue } from './writer.js';
 
 export const PREAMBLE_LENGTH = 128;
@@ -32,13 +39,18 @@ export interface Part10File {
 
 /** True when the bytes start like a Part-10 file (preamble + "DICM"). */
 export function looksLikePart10(bytes: Uint8Array): boolean {
-  return bytes.length >= PREAMBLE_LENGTH + 4 && Buffer.from(bytes.buffer, bytes.byteOffset + PREAMBLE_LENGTH, 4).equals(DICM);
+  return (
+    bytes.length >= PREAMBLE_LENGTH + 4 && Buffer.from(bytes.buffer, bytes.byteOffset + PREAMBLE_LENGTH, 4).equals(DICM)
+  );
 }
 
 /** Reads the file meta information only; returns it and where the data set starts. */
 export function readFileMeta(bytes: Buffer): { meta: DataSet; dataSetOffset: number; transferSyntaxUid: string } {
   if (bytes.length < PREAMBLE_LENGTH + 4) {
-    throw new DicomError(DicomErrorCode.NotPart10, `Not a DICOM Part-10 file: ${bytes.length} bytes is shorter than the 128-byte preamble and "DICM" prefix`);
+    throw new DicomError(
+      DicomErrorCode.NotPart10,
+      `Not a DICOM Part-10 file: ${bytes.length} bytes is shorter than the 128-byte preamble and "DICM" prefix`,
+    );
   }
   if (!looksLikePart10(bytes)) {
     throw new DicomError(
@@ -50,12 +62,17 @@ export function readFileMeta(bytes: Buffer): { meta: DataSet; dataSetOffset: num
   const start = PREAMBLE_LENGTH + 4;
   // Meta elements run while the group is 0002. With a group length we know the end; without, we scan.
   let end = start;
-  const groupLengthPresent = bytes.length >= start + 12 && bytes.readUInt16LE(start) === 0x0002 && bytes.readUInt16LE(start + 2) === 0x0000;
+  const groupLengthPresent =
+    bytes.length >= start + 12 && bytes.readUInt16LE(start) === 0x0002 && bytes.readUInt16LE(start + 2) === 0x0000;
   if (groupLengthPresent && bytes.toString('latin1', start + 4, start + 6) === 'UL') {
     const groupLength = bytes.readUInt32LE(start + 8);
     end = start + 12 + groupLength;
     if (end > bytes.length) {
-      throw new DicomError(DicomErrorCode.Truncated, `File meta information declares ${groupLength} bytes but the file ends before`, start);
+      throw new DicomError(
+        DicomErrorCode.Truncated,
+        `File meta information declares ${groupLength} bytes but the file ends before`,
+        start,
+      );
     }
   } else {
     while (end + 8 <= bytes.length && bytes.readUInt16LE(end) === 0x0002) {
@@ -65,7 +82,8 @@ export function readFileMeta(bytes: Buffer): { meta: DataSet; dataSetOffset: num
       const length = long ? bytes.readUInt32LE(end + 8) : bytes.readUInt16LE(end + 6);
       end += (long ? 12 : 8) + length;
     }
-    if (end > bytes.length) throw new DicomError(DicomErrorCode.Truncated, 'File meta information runs past the end of the file', start);
+    if (end > bytes.length)
+      throw new DicomError(DicomErrorCode.Truncated, 'File meta information runs past the end of the file', start);
   }
   let meta: DataSet;
   try {
@@ -77,11 +95,18 @@ export function readFileMeta(bytes: Buffer): { meta: DataSet; dataSetOffset: num
     throw error;
   }
   for (const tag of meta.elements.keys()) {
-    if (tag >>> 16 !== 0x0002) throw new DicomError(DicomErrorCode.BadFileMeta, `File meta information contains ${formatTag(tag)}, which is not group 0002`);
+    if (tag >>> 16 !== 0x0002)
+      throw new DicomError(
+        DicomErrorCode.BadFileMeta,
+        `File meta information contains ${formatTag(tag)}, which is not group 0002`,
+      );
   }
   const transferSyntaxUid = meta.string(Tag.TransferSyntaxUID);
   if (!transferSyntaxUid) {
-    throw new DicomError(DicomErrorCode.BadFileMeta, 'File meta information has no Transfer Syntax UID (0002,0010): the data set cannot be read');
+    throw new DicomError(
+      DicomErrorCode.BadFileMeta,
+      'File meta information has no Transfer Syntax UID (0002,0010): the data set cannot be read',
+    );
   }
   return { meta, dataSetOffset: end, transferSyntaxUid };
 }
@@ -111,7 +136,10 @@ function inflate(bytes: Buffer, maxInflatedBytes = 1 << 30): Buffer {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || /too large|exceeds/i.test((error as Error).message)) {
-      throw new DicomError(DicomErrorCode.TooLarge, `Deflated data set inflates to more than ${maxInflatedBytes} bytes`);
+      throw new DicomError(
+        DicomErrorCode.TooLarge,
+        `Deflated data set inflates to more than ${maxInflatedBytes} bytes`,
+      );
     }
     throw new DicomError(DicomErrorCode.Malformed, `Deflated data set cannot be inflated: ${(error as Error).message}`);
   }
@@ -142,8 +170,16 @@ export interface InstanceIdentity {
 export function requireIdentity(dataSet: DataSet, meta?: DataSet): InstanceIdentity {
   const get = (tag: number, name: string): string => {
     const value = dataSet.string(tag);
-    if (!value) throw new DicomError(DicomErrorCode.MissingAttribute, `${name} ${formatTag(tag)} is missing: an instance cannot be stored without it`);
-    if (!isValidUid(value)) throw new DicomError(DicomErrorCode.MissingAttribute, `${name} ${formatTag(tag)} is not a valid UID: ${JSON.stringify(value.slice(0, 80))}`);
+    if (!value)
+      throw new DicomError(
+        DicomErrorCode.MissingAttribute,
+        `${name} ${formatTag(tag)} is missing: an instance cannot be stored without it`,
+      );
+    if (!isValidUid(value))
+      throw new DicomError(
+        DicomErrorCode.MissingAttribute,
+        `${name} ${formatTag(tag)} is not a valid UID: ${JSON.stringify(value.slice(0, 80))}`,
+      );
     return value;
   };
   const identity = {
@@ -185,6 +221,9 @@ export function buildPart10(
   ];
   if (meta.sourceAeTitle) elements.push({ tag: Tag.SourceApplicationEntityTitle, vr: 'AE', value: meta.sourceAeTitle });
   const group = encodeElements(elements, EXPLICIT_LITTLE);
-  const header = encodeElements([{ tag: Tag.FileMetaInformationGroupLength, vr: 'UL', value: group.length }], EXPLICIT_LITTLE);
+  const header = encodeElements(
+    [{ tag: Tag.FileMetaInformationGroupLength, vr: 'UL', value: group.length }],
+    EXPLICIT_LITTLE,
+  );
   return Buffer.concat([Buffer.alloc(PREAMBLE_LENGTH), DICM, header, group, dataSet]);
 }

@@ -53,7 +53,14 @@ export interface SyntheticInstance {
 }
 
 /** A small, valid instance (Secondary Capture, 4x4 8-bit gray) as a data set and as a Part-10 file. */
-export function syntheticInstance(options: SyntheticInstance = {}): { dataSet: Buffer; file: Buffer; sopInstanceUid: string; studyInstanceUid: string; seriesInstanceUid: string; sopClassUid: string } {
+export function syntheticInstance(options: SyntheticInstance = {}): {
+  dataSet: Buffer;
+  file: Buffer;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopClassUid: string;
+} {
   const sopClassUid = options.sopClassUid ?? '1.2.840.10008.5.1.4.1.1.7';
   const sopInstanceUid = options.sopInstanceUid ?? newUid();
   const studyInstanceUid = options.studyInstanceUid ?? newUid();
@@ -87,11 +94,18 @@ export function syntheticInstance(options: SyntheticInstance = {}): { dataSet: B
     { tag: Tag.PixelData, vr: 'OB', value: Uint8Array.from({ length: 16 }, (_, i) => i * 16) },
   ];
   const extraTags = new Set((options.extra ?? []).map((e) => e.tag));
-  const elements = [...base.filter((e) => !extraTags.has(e.tag)), ...(options.extra ?? [])].filter((e) => e.value !== undefined);
+  const elements = [...base.filter((e) => !extraTags.has(e.tag)), ...(options.extra ?? [])].filter(
+    (e) => e.value !== undefined,
+  );
   const encoding = options.encoding ?? EXPLICIT_LITTLE;
   const dataSet = encodeElements(elements, encoding);
   const transferSyntaxUid =
-    options.transferSyntaxUid ?? (encoding.explicitVr ? (encoding.littleEndian ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ExplicitVRBigEndian) : TransferSyntax.ImplicitVRLittleEndian);
+    options.transferSyntaxUid ??
+    (encoding.explicitVr
+      ? encoding.littleEndian
+        ? TransferSyntax.ExplicitVRLittleEndian
+        : TransferSyntax.ExplicitVRBigEndian
+      : TransferSyntax.ImplicitVRLittleEndian);
   const file = buildPart10(dataSet, { sopClassUid, sopInstanceUid, transferSyntaxUid });
   return { dataSet, file, sopInstanceUid, studyInstanceUid, seriesInstanceUid, sopClassUid };
 }

@@ -44,10 +44,38 @@ export interface TransferSyntaxInfo {
 
 const T = TransferSyntax;
 const table: TransferSyntaxInfo[] = [
-  { uid: T.ImplicitVRLittleEndian, name: 'Implicit VR Little Endian', explicitVr: false, littleEndian: true, deflated: false, encapsulated: false },
-  { uid: T.ExplicitVRLittleEndian, name: 'Explicit VR Little Endian', explicitVr: true, littleEndian: true, deflated: false, encapsulated: false },
-  { uid: T.DeflatedExplicitVRLittleEndian, name: 'Deflated Explicit VR Little Endian', explicitVr: true, littleEndian: true, deflated: true, encapsulated: false },
-  { uid: T.ExplicitVRBigEndian, name: 'Explicit VR Big Endian (retired)', explicitVr: true, littleEndian: false, deflated: false, encapsulated: false },
+  {
+    uid: T.ImplicitVRLittleEndian,
+    name: 'Implicit VR Little Endian',
+    explicitVr: false,
+    littleEndian: true,
+    deflated: false,
+    encapsulated: false,
+  },
+  {
+    uid: T.ExplicitVRLittleEndian,
+    name: 'Explicit VR Little Endian',
+    explicitVr: true,
+    littleEndian: true,
+    deflated: false,
+    encapsulated: false,
+  },
+  {
+    uid: T.DeflatedExplicitVRLittleEndian,
+    name: 'Deflated Explicit VR Little Endian',
+    explicitVr: true,
+    littleEndian: true,
+    deflated: true,
+    encapsulated: false,
+  },
+  {
+    uid: T.ExplicitVRBigEndian,
+    name: 'Explicit VR Big Endian (retired)',
+    explicitVr: true,
+    littleEndian: false,
+    deflated: false,
+    encapsulated: false,
+  },
   ...(
     [
       [T.JPEGBaseline8Bit, 'JPEG Baseline (Process 1)', 'image/jpeg'],

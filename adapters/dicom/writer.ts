@@ -14,13 +14,22 @@ export interface ElementValue {
 
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
-function encodeValue(vr: string, value: Exclude<ElementValue['value'], ElementValue[][]>, littleEndian: boolean): Buffer {
+function encodeValue(
+  vr: string,
+  value: Exclude<ElementValue['value'], ElementValue[][]>,
+  littleEndian: boolean,
+): Buffer {
   if (value === undefined || value === null) return Buffer.alloc(0);
   if (value instanceof Uint8Array) {
     const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     return b.length % 2 ? Buffer.concat([b, Buffer.of(0)]) : b;
   }
-  const numbers = typeof value === 'number' ? [value] : Array.isArray(value) && typeof value[0] === 'number' ? (value as number[]) : undefined;
+  const numbers =
+    typeof value === 'number'
+      ? [value]
+      : Array.isArray(value) && typeof value[0] === 'number'
+        ? (value as number[])
+        : undefined;
   const width = { US: 2, SS: 2, UL: 4, SL: 4, FL: 4, FD: 8, AT: 4 }[vr];
   if (numbers && width) {
     const out = Buffer.alloc(numbers.length * width);
@@ -28,22 +37,28 @@ function encodeValue(vr: string, value: Exclude<ElementValue['value'], ElementVa
       const at = i * width;
       switch (vr) {
         case 'US':
-          littleEndian ? out.writeUInt16LE(n, at) : out.writeUInt16BE(n, at);
+          if (littleEndian) out.writeUInt16LE(n, at);
+          else out.writeUInt16BE(n, at);
           break;
         case 'SS':
-          littleEndian ? out.writeInt16LE(n, at) : out.writeInt16BE(n, at);
+          if (littleEndian) out.writeInt16LE(n, at);
+          else out.writeInt16BE(n, at);
           break;
         case 'UL':
-          littleEndian ? out.writeUInt32LE(n >>> 0, at) : out.writeUInt32BE(n >>> 0, at);
+          if (littleEndian) out.writeUInt32LE(n >>> 0, at);
+          else out.writeUInt32BE(n >>> 0, at);
           break;
         case 'SL':
-          littleEndian ? out.writeInt32LE(n, at) : out.writeInt32BE(n, at);
+          if (littleEndian) out.writeInt32LE(n, at);
+          else out.writeInt32BE(n, at);
           break;
         case 'FL':
-          littleEndian ? out.writeFloatLE(n, at) : out.writeFloatBE(n, at);
+          if (littleEndian) out.writeFloatLE(n, at);
+          else out.writeFloatBE(n, at);
           break;
         case 'FD':
-          littleEndian ? out.writeDoubleLE(n, at) : out.writeDoubleBE(n, at);
+          if (littleEndian) out.writeDoubleLE(n, at);
+          else out.writeDoubleBE(n, at);
           break;
         case 'AT':
           if (littleEndian) {
@@ -121,9 +136,15 @@ export function encodeElements(elements: readonly ElementValue[], encoding: Enco
       parts.push(header(element.tag, vr, body.length, encoding), body);
       continue;
     }
-    const value = encodeValue(vr, element.value as Exclude<ElementValue['value'], ElementValue[][]>, encoding.littleEndian);
+    const value = encodeValue(
+      vr,
+      element.value as Exclude<ElementValue['value'], ElementValue[][]>,
+      encoding.littleEndian,
+    );
     if (!LONG_VRS.has(vr) && encoding.explicitVr && value.length > 0xffff) {
-      throw new RangeError(`Value of ${vr} element ${element.tag.toString(16)} is ${value.length} bytes, over the 65534 its VR allows`);
+      throw new RangeError(
+        `Value of ${vr} element ${element.tag.toString(16)} is ${value.length} bytes, over the 65534 its VR allows`,
+      );
     }
     parts.push(header(element.tag, vr, value.length, encoding), value);
   }

@@ -39,34 +39,38 @@ function makeSet(count: number, label: string): Buffer[] {
   const study = syntheticInstance().studyInstanceUid;
   const series = syntheticInstance().seriesInstanceUid;
   const pixels = new Uint8Array(128 * 128 * 2).map((_, i) => (i * 7) & 0xff);
-  return Array.from({ length: count }, (_, i) =>
-    syntheticInstance({
-      sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
-      studyInstanceUid: study,
-      seriesInstanceUid: series,
-      extra: [
-        { tag: Tag.PatientName, value: `Bench^${label}` },
-        { tag: Tag.PatientID, value: `BENCH-${label}` },
-        { tag: Tag.Modality, value: 'CT' },
-        { tag: Tag.InstanceNumber, value: String(i + 1) },
-        { tag: Tag.Rows, value: 128 },
-        { tag: Tag.Columns, value: 128 },
-        { tag: Tag.BitsAllocated, value: 16 },
-        { tag: Tag.BitsStored, value: 12 },
-        { tag: Tag.HighBit, value: 11 },
-        { tag: Tag.PixelData, vr: 'OW', value: pixels },
-      ],
-    }).file,
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      syntheticInstance({
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+        studyInstanceUid: study,
+        seriesInstanceUid: series,
+        extra: [
+          { tag: Tag.PatientName, value: `Bench^${label}` },
+          { tag: Tag.PatientID, value: `BENCH-${label}` },
+          { tag: Tag.Modality, value: 'CT' },
+          { tag: Tag.InstanceNumber, value: String(i + 1) },
+          { tag: Tag.Rows, value: 128 },
+          { tag: Tag.Columns, value: 128 },
+          { tag: Tag.BitsAllocated, value: 16 },
+          { tag: Tag.BitsStored, value: 12 },
+          { tag: Tag.HighBit, value: 11 },
+          { tag: Tag.PixelData, vr: 'OW', value: pixels },
+        ],
+      }).file,
   );
 }
 
 async function writeSet(files: Buffer[], dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  return Promise.all(files.map(async (file, i) => {
-    const path = join(dir, `${String(i).padStart(5, '0')}.dcm`);
-    await writeFile(path, file);
-    return path;
-  }));
+  return Promise.all(
+    files.map(async (file, i) => {
+      const path = join(dir, `${String(i).padStart(5, '0')}.dcm`);
+      await writeFile(path, file);
+      return path;
+    }),
+  );
 }
 
 async function storescu(aet: string, port: number, paths: string[]): Promise<number> {
@@ -87,7 +91,12 @@ async function main(): Promise<void> {
   await rm(root, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   const sql = await PgliteClient.open(join(root, 'pglite'));
-  const service = await DicomService.create({ sql, blobs: new FsBlobStore(join(root, 'blobs')), port: 0, host: '127.0.0.1' });
+  const service = await DicomService.create({
+    sql,
+    blobs: new FsBlobStore(join(root, 'blobs')),
+    port: 0,
+    host: '127.0.0.1',
+  });
   const ourDimse = (await service.startDimse()).port;
   const app = Fastify({ bodyLimit: 1 << 30 });
   await app.register(dicomWebPlugin, { service, prefix: '/dicomweb' });
@@ -95,7 +104,12 @@ async function main(): Promise<void> {
   await app.listen({ host: '127.0.0.1', port: ourHttpPort });
   const orthancHttp = await freePort();
   const orthancDimse = await freePort();
-  const env = { ...process.env, KENEY_ORTHANC_WORK: join(root, 'orthanc'), KENEY_ORTHANC_HTTP_PORT: String(orthancHttp), KENEY_ORTHANC_DICOM_PORT: String(orthancDimse) };
+  const env = {
+    ...process.env,
+    KENEY_ORTHANC_WORK: join(root, 'orthanc'),
+    KENEY_ORTHANC_HTTP_PORT: String(orthancHttp),
+    KENEY_ORTHANC_DICOM_PORT: String(orthancDimse),
+  };
   await run('bash', [script, 'start'], { env });
   const ours = `http://127.0.0.1:${ourHttpPort}/dicomweb`;
   const theirs = `http://127.0.0.1:${orthancHttp}/dicom-web`;
@@ -107,7 +121,8 @@ async function main(): Promise<void> {
       const b = await writeSet(makeSet(FILES, `B${round}`), join(root, `b${round}`));
       const order = round % 2 === 0 ? ['ours', 'orthanc'] : ['orthanc', 'ours'];
       for (const who of order) {
-        const seconds = who === 'ours' ? await storescu('KENEY', ourDimse, a) : await storescu('ORTHANC', orthancDimse, b);
+        const seconds =
+          who === 'ours' ? await storescu('KENEY', ourDimse, a) : await storescu('ORTHANC', orthancDimse, b);
         rate[who as 'ours' | 'orthanc'].push(FILES / seconds);
       }
     }
@@ -116,17 +131,36 @@ async function main(): Promise<void> {
     const stowFilesA = makeSet(REQUESTS, 'STOWA');
     const stowFilesB = makeSet(REQUESTS, 'STOWB');
     for (let i = 0; i < REQUESTS; i++) {
-      for (const [who, base, file] of [['ours', ours, stowFilesA[i]!], ['orthanc', theirs, stowFilesB[i]!]] as const) {
+      for (const [who, base, file] of [
+        ['ours', ours, stowFilesA[i]!],
+        ['orthanc', theirs, stowFilesB[i]!],
+      ] as const) {
         const { body, boundary } = buildMultipart([{ contentType: 'application/dicom', body: file }]);
-        stow[who].push(await timed(() => fetch(`${base}/studies`, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' }, body })));
+        stow[who].push(
+          await timed(() =>
+            fetch(`${base}/studies`, {
+              method: 'POST',
+              headers: {
+                'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+                accept: 'application/dicom+json',
+              },
+              body,
+            }),
+          ),
+        );
       }
     }
     // QIDO-RS: studies by patient name prefix, alternating.
     const qido = { ours: [] as number[], orthanc: [] as number[] };
     for (let i = 0; i < REQUESTS; i++) {
       const query = `PatientName=Bench%5EA${i % ROUNDS}*&limit=50`;
-      for (const [who, base] of [['ours', ours], ['orthanc', theirs]] as const) {
-        qido[who].push(await timed(() => fetch(`${base}/studies?${query}`, { headers: { accept: 'application/dicom+json' } })));
+      for (const [who, base] of [
+        ['ours', ours],
+        ['orthanc', theirs],
+      ] as const) {
+        qido[who].push(
+          await timed(() => fetch(`${base}/studies?${query}`, { headers: { accept: 'application/dicom+json' } })),
+        );
       }
     }
     const result = {
@@ -134,7 +168,11 @@ async function main(): Promise<void> {
       files: FILES,
       rounds: ROUNDS,
       requests: REQUESTS,
-      cStoreInstancesPerSecond: { ours: median(rate.ours), orthanc: median(rate.orthanc), ratio: median(rate.ours) / median(rate.orthanc) },
+      cStoreInstancesPerSecond: {
+        ours: median(rate.ours),
+        orthanc: median(rate.orthanc),
+        ratio: median(rate.ours) / median(rate.orthanc),
+      },
       stowP95Ms: { ours: p95(stow.ours), orthanc: p95(stow.orthanc), ratio: p95(stow.ours) / p95(stow.orthanc) },
       qidoP95Ms: { ours: p95(qido.ours), orthanc: p95(qido.orthanc), ratio: p95(qido.ours) / p95(qido.orthanc) },
     };

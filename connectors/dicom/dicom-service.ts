@@ -16,7 +16,15 @@ import { stowForward, type StowForwardOptions, type StowResult } from './dicomwe
 import type { IndexedInstance, QueryAnswer } from './index/instance-index.js';
 import { dicomMigrations } from './index/migrations.js';
 import type { DicomQuery } from './index/query.js';
-import { DuplicatePolicy, InstanceStore, StoreError, StoreErrorCode, type InstanceSource, type ReceivedInstance, type StoredInstance } from './instance-store.js';
+import type { DuplicatePolicy } from './instance-store.js';
+import {
+  InstanceStore,
+  StoreError,
+  StoreErrorCode,
+  type InstanceSource,
+  type ReceivedInstance,
+  type StoredInstance,
+} from './instance-store.js';
 import type { TlsOptions } from 'node:tls';
 
 export const DEFAULT_AE_TITLE = 'KENEY';
@@ -66,7 +74,13 @@ export function dimseStatusOf(error: unknown): { status: number; comment: string
     switch (error.code) {
       case StoreErrorCode.Invalid: {
         const cause = error.cause as DicomError | undefined;
-        return { status: cause?.code === DicomErrorCode.MissingAttribute ? Status.DataSetDoesNotMatchSopClass : Status.CannotUnderstand, comment: message };
+        return {
+          status:
+            cause?.code === DicomErrorCode.MissingAttribute
+              ? Status.DataSetDoesNotMatchSopClass
+              : Status.CannotUnderstand,
+          comment: message,
+        };
       }
       case StoreErrorCode.Mismatch:
         return { status: Status.DataSetDoesNotMatchSopClass, comment: message };
@@ -178,7 +192,10 @@ export class DicomService {
             await this.receive({
               dataSet: request.dataSet,
               transferSyntaxUid: request.transferSyntaxUid,
-              expected: { ...(request.sopClassUid ? { sopClassUid: request.sopClassUid } : {}), ...(request.sopInstanceUid ? { sopInstanceUid: request.sopInstanceUid } : {}) },
+              expected: {
+                ...(request.sopClassUid ? { sopClassUid: request.sopClassUid } : {}),
+                ...(request.sopInstanceUid ? { sopInstanceUid: request.sopInstanceUid } : {}),
+              },
               source: {
                 protocol: 'dimse',
                 callingAeTitle: request.association.callingAeTitle,
@@ -209,18 +226,29 @@ export class DicomService {
   }
 
   /** Forwards stored instances to a remote AE by C-STORE, with retry; results keep the remote's statuses. */
-  async forwardByCStore(destination: RemoteAe | string, sopInstanceUids: readonly string[], options: Partial<ForwardOptions> = {}): Promise<StoreResult[]> {
+  async forwardByCStore(
+    destination: RemoteAe | string,
+    sopInstanceUids: readonly string[],
+    options: Partial<ForwardOptions> = {},
+  ): Promise<StoreResult[]> {
     const remote = typeof destination === 'string' ? this.remote(destination) : destination;
     const instances = await this.instancesOrThrow(sopInstanceUids);
     return forwardByCStore(remote, this.storeItems(instances), { callingAeTitle: this.aeTitle, ...options });
   }
 
   /** Forwards stored instances (their Part-10 files, byte for byte) to a STOW-RS endpoint. */
-  async forwardByStow(studiesUrl: string, sopInstanceUids: readonly string[], options: StowForwardOptions = {}): Promise<StowResult> {
+  async forwardByStow(
+    studiesUrl: string,
+    sopInstanceUids: readonly string[],
+    options: StowForwardOptions = {},
+  ): Promise<StowResult> {
     const instances = await this.instancesOrThrow(sopInstanceUids);
     return stowForward(
       studiesUrl,
-      instances.map((instance) => ({ sopInstanceUid: instance.sopInstanceUid, file: () => this.store.readFile(instance) })),
+      instances.map((instance) => ({
+        sopInstanceUid: instance.sopInstanceUid,
+        file: () => this.store.readFile(instance),
+      })),
       options,
     );
   }

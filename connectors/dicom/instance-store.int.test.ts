@@ -16,7 +16,14 @@ import { dicomMigrations } from './index/migrations.js';
 import { InstanceStore, StoreError, StoreErrorCode, StoreOutcome } from './instance-store.js';
 
 const profiles = [
-  { name: 'pglite', available: () => true, open: async () => { const client = await openTestPglite(); return { client, drop: () => client.close() }; } },
+  {
+    name: 'pglite',
+    available: () => true,
+    open: async () => {
+      const client = await openTestPglite();
+      return { client, drop: () => client.close() };
+    },
+  },
   { name: 'postgres', available: () => hasService('postgres'), open: openTestPostgres },
 ];
 
@@ -63,10 +70,16 @@ for (const profile of profiles) {
       const b = await store.store({ file: corrected.file, source });
       expect(b.outcome).toBe(StoreOutcome.Replaced);
       expect(b.version).toBe(2);
-      const versions = await sql.query<{ version: number; blob_sha256: string }>('SELECT version, blob_sha256 FROM dicom_instance_versions WHERE sop_instance_uid = $1', [first.sopInstanceUid]);
+      const versions = await sql.query<{ version: number; blob_sha256: string }>(
+        'SELECT version, blob_sha256 FROM dicom_instance_versions WHERE sop_instance_uid = $1',
+        [first.sopInstanceUid],
+      );
       expect(versions.rows).toEqual([{ version: 1, blob_sha256: a.blob.sha256 }]);
       expect(await store.blobs.has(a.blob.sha256)).toBe(true);
-      const answer = await store.index.query({ level: QueryLevel.Study, matches: [{ tag: Tag.StudyInstanceUID, value: first.studyInstanceUid }] });
+      const answer = await store.index.query({
+        level: QueryLevel.Study,
+        matches: [{ tag: Tag.StudyInstanceUID, value: first.studyInstanceUid }],
+      });
       expect(answer.matches[0]!['00100010']!.Value).toEqual([{ Alphabetic: 'Dupont^Hélène^Marie' }]);
     });
 
@@ -75,7 +88,10 @@ for (const profile of profiles) {
       const moved = syntheticInstance({ sopInstanceUid: first.sopInstanceUid });
       await store.store({ file: first.file, source });
       await store.store({ file: moved.file, source });
-      const oldStudy = await store.index.query({ level: QueryLevel.Study, matches: [{ tag: Tag.StudyInstanceUID, value: first.studyInstanceUid }] });
+      const oldStudy = await store.index.query({
+        level: QueryLevel.Study,
+        matches: [{ tag: Tag.StudyInstanceUID, value: first.studyInstanceUid }],
+      });
       expect(oldStudy.matches).toEqual([]);
       const instance = await store.index.findInstance(first.sopInstanceUid);
       expect(instance!.seriesInstanceUid).toBe(moved.seriesInstanceUid);
@@ -83,9 +99,14 @@ for (const profile of profiles) {
 
     it('refuses what is not a storable instance, with a code', async () => {
       const dir = syntheticInstance({ sopClassUid: '1.2.840.10008.1.3.10' });
-      await expect(store.store({ file: dir.file, source })).rejects.toSatisfy((e: unknown) => e instanceof StoreError && e.code === StoreErrorCode.NotStorage);
+      await expect(store.store({ file: dir.file, source })).rejects.toSatisfy(
+        (e: unknown) => e instanceof StoreError && e.code === StoreErrorCode.NotStorage,
+      );
       const noStudy = syntheticInstance({ extra: [{ tag: Tag.StudyInstanceUID, value: undefined }] });
-      await expect(store.store({ file: noStudy.file, source })).rejects.toSatisfy((e: unknown) => e instanceof StoreError && e.code === StoreErrorCode.Invalid && /Study Instance UID/.test(e.message));
+      await expect(store.store({ file: noStudy.file, source })).rejects.toSatisfy(
+        (e: unknown) =>
+          e instanceof StoreError && e.code === StoreErrorCode.Invalid && /Study Instance UID/.test(e.message),
+      );
     });
 
     it('answers patient-level queries grouped by Patient ID and issuer, with counts', async () => {
@@ -93,16 +114,25 @@ for (const profile of profiles) {
       const b = syntheticInstance({ extra: [{ tag: Tag.PatientID, value: 'P-77' }] });
       await store.store({ file: a.file, source });
       await store.store({ file: b.file, source });
-      const answer = await store.index.query({ level: QueryLevel.Patient, matches: [{ tag: Tag.PatientID, value: 'P-77' }] });
+      const answer = await store.index.query({
+        level: QueryLevel.Patient,
+        matches: [{ tag: Tag.PatientID, value: 'P-77' }],
+      });
       expect(answer.matches).toHaveLength(1);
       expect(answer.matches[0]!['00201200']!.Value).toEqual([2]);
       expect(answer.matches[0]!['00201204']!.Value).toEqual([2]);
     });
 
     it('keeps hostile matching values as data (parameters, escaped wildcards)', async () => {
-      const answer = await store.index.query({ level: QueryLevel.Study, matches: [{ tag: Tag.PatientID, value: "x'; DROP TABLE dicom_studies; --" }] });
+      const answer = await store.index.query({
+        level: QueryLevel.Study,
+        matches: [{ tag: Tag.PatientID, value: "x'; DROP TABLE dicom_studies; --" }],
+      });
       expect(answer.matches).toEqual([]);
-      const percent = await store.index.query({ level: QueryLevel.Study, matches: [{ tag: Tag.PatientID, value: '%' }] });
+      const percent = await store.index.query({
+        level: QueryLevel.Study,
+        matches: [{ tag: Tag.PatientID, value: '%' }],
+      });
       expect(percent.matches).toEqual([]);
       expect((await store.index.counts()).studies).toBeGreaterThan(0);
     });

@@ -7,7 +7,13 @@ import { DicomError, DicomErrorCode } from '../../adapters/dicom/errors.js';
 import type { DataSet } from '../../adapters/dicom/dataset.js';
 import { toDicomJson } from '../../adapters/dicom/json-model.js';
 import { extractMetadata, type InstanceMetadata } from '../../adapters/dicom/metadata.js';
-import { buildPart10, readDataSet, readPart10, requireIdentity, type InstanceIdentity } from '../../adapters/dicom/part10.js';
+import {
+  buildPart10,
+  readDataSet,
+  readPart10,
+  requireIdentity,
+  type InstanceIdentity,
+} from '../../adapters/dicom/part10.js';
 import { isStorageSopClass } from '../../adapters/dicom/uids.js';
 import type { BlobRef, BlobStore } from '../../store/blob/blob-store.js';
 import type { SqlClient } from '../../store/sql/sql-client.js';
@@ -59,7 +65,12 @@ export interface InstanceSource {
 
 export type ReceivedInstance =
   | { file: Buffer; source: InstanceSource }
-  | { dataSet: Buffer; transferSyntaxUid: string; source: InstanceSource; expected?: { sopClassUid?: string; sopInstanceUid?: string } };
+  | {
+      dataSet: Buffer;
+      transferSyntaxUid: string;
+      source: InstanceSource;
+      expected?: { sopClassUid?: string; sopInstanceUid?: string };
+    };
 
 export interface StoredInstance {
   outcome: StoreOutcome;
@@ -87,7 +98,9 @@ function invalid(error: unknown): StoreError {
     const code = error.code === DicomErrorCode.TooLarge ? StoreErrorCode.TooLarge : StoreErrorCode.Invalid;
     return new StoreError(code, error.message, { cause: error });
   }
-  return new StoreError(StoreErrorCode.Invalid, `The instance cannot be read: ${(error as Error).message}`, { cause: error });
+  return new StoreError(StoreErrorCode.Invalid, `The instance cannot be read: ${(error as Error).message}`, {
+    cause: error,
+  });
 }
 
 export class InstanceStore {
@@ -108,7 +121,11 @@ export class InstanceStore {
   /** Parses, checks and stores one instance. Throws StoreError (with a DICOM-meaningful code). */
   async store(received: ReceivedInstance): Promise<StoredInstance> {
     const size = 'file' in received ? received.file.length : received.dataSet.length;
-    if (size > this.maxBytes) throw new StoreError(StoreErrorCode.TooLarge, `The instance is ${size} bytes, over the ${this.maxBytes} accepted`);
+    if (size > this.maxBytes)
+      throw new StoreError(
+        StoreErrorCode.TooLarge,
+        `The instance is ${size} bytes, over the ${this.maxBytes} accepted`,
+      );
     let dataSet: DataSet;
     let identity: InstanceIdentity;
     let file: Buffer;
@@ -127,10 +144,16 @@ export class InstanceStore {
         identity = requireIdentity(dataSet);
         const expected = received.expected;
         if (expected?.sopInstanceUid && expected.sopInstanceUid !== identity.sopInstanceUid) {
-          throw new StoreError(StoreErrorCode.Mismatch, `SOP Instance UID mismatch: the data set has ${identity.sopInstanceUid}, the C-STORE command announced ${expected.sopInstanceUid}`);
+          throw new StoreError(
+            StoreErrorCode.Mismatch,
+            `SOP Instance UID mismatch: the data set has ${identity.sopInstanceUid}, the C-STORE command announced ${expected.sopInstanceUid}`,
+          );
         }
         if (expected?.sopClassUid && expected.sopClassUid !== identity.sopClassUid) {
-          throw new StoreError(StoreErrorCode.Mismatch, `SOP Class UID mismatch: the data set has ${identity.sopClassUid}, the C-STORE command announced ${expected.sopClassUid}`);
+          throw new StoreError(
+            StoreErrorCode.Mismatch,
+            `SOP Class UID mismatch: the data set has ${identity.sopClassUid}, the C-STORE command announced ${expected.sopClassUid}`,
+          );
         }
         transferSyntaxUid = received.transferSyntaxUid;
         dataSetBytes = received.dataSet;
@@ -146,17 +169,28 @@ export class InstanceStore {
       throw invalid(error);
     }
     if (!isStorageSopClass(identity.sopClassUid)) {
-      throw new StoreError(StoreErrorCode.NotStorage, `SOP class ${identity.sopClassUid} is not a storage SOP class: only images, reports and other composite objects are stored`);
+      throw new StoreError(
+        StoreErrorCode.NotStorage,
+        `SOP class ${identity.sopClassUid} is not a storage SOP class: only images, reports and other composite objects are stored`,
+      );
     }
     const metadata = extractMetadata(dataSet);
     const dataSetSha256 = createHash('sha256').update(dataSetBytes).digest('hex');
     const base = { identity, metadata, transferSyntaxUid, dataSetSha256, source: received.source, dataSet };
 
     const existing = await this.index.findInstance(identity.sopInstanceUid).catch((error) => {
-      throw new StoreError(StoreErrorCode.Unavailable, `The DICOM index cannot be read: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(StoreErrorCode.Unavailable, `The DICOM index cannot be read: ${(error as Error).message}`, {
+        cause: error,
+      });
     });
     if (existing && existing.dataSetSha256 === dataSetSha256 && existing.transferSyntaxUid === transferSyntaxUid) {
-      return { ...base, outcome: StoreOutcome.Unchanged, blob: { sha256: existing.blobSha256, size: existing.blobSize }, dataSetOffset: existing.dataSetOffset, version: existing.version };
+      return {
+        ...base,
+        outcome: StoreOutcome.Unchanged,
+        blob: { sha256: existing.blobSha256, size: existing.blobSize },
+        dataSetOffset: existing.dataSetOffset,
+        version: existing.version,
+      };
     }
     if (existing && this.policy === DuplicatePolicy.Reject) {
       throw new StoreError(
@@ -168,7 +202,11 @@ export class InstanceStore {
     try {
       blob = await this.blobs.put(file);
     } catch (error) {
-      throw new StoreError(StoreErrorCode.Unavailable, `The blob store cannot store the instance: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(
+        StoreErrorCode.Unavailable,
+        `The blob store cannot store the instance: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const dataSetOffset = file.length - dataSetBytes.length;
     const jsonOf = (tags: readonly number[]) => toDicomJson(dataSet, { include: new Set(tags) });
@@ -177,10 +215,19 @@ export class InstanceStore {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [identity.sopInstanceUid]);
         const previous = await this.index.findInstance(identity.sopInstanceUid, tx);
         if (previous && previous.dataSetSha256 === dataSetSha256 && previous.transferSyntaxUid === transferSyntaxUid) {
-          return { ...base, outcome: StoreOutcome.Unchanged, blob: { sha256: previous.blobSha256, size: previous.blobSize }, dataSetOffset: previous.dataSetOffset, version: previous.version };
+          return {
+            ...base,
+            outcome: StoreOutcome.Unchanged,
+            blob: { sha256: previous.blobSha256, size: previous.blobSize },
+            dataSetOffset: previous.dataSetOffset,
+            version: previous.version,
+          };
         }
         if (previous && this.policy === DuplicatePolicy.Reject) {
-          throw new StoreError(StoreErrorCode.Conflict, `SOP Instance UID ${identity.sopInstanceUid} is already stored with different content (duplicate policy "reject")`);
+          throw new StoreError(
+            StoreErrorCode.Conflict,
+            `SOP Instance UID ${identity.sopInstanceUid} is already stored with different content (duplicate policy "reject")`,
+          );
         }
         const version = await this.index.upsert(
           tx,
@@ -196,7 +243,9 @@ export class InstanceStore {
               blobSize: blob.size,
               dataSetOffset,
               dataSetSha256,
-              ...(metadata.instance.numberOfFrames !== undefined ? { numberOfFrames: metadata.instance.numberOfFrames } : {}),
+              ...(metadata.instance.numberOfFrames !== undefined
+                ? { numberOfFrames: metadata.instance.numberOfFrames }
+                : {}),
               ...(received.source.callingAeTitle ? { sourceAeTitle: received.source.callingAeTitle } : {}),
               metadata,
             },
@@ -206,11 +255,21 @@ export class InstanceStore {
           },
           previous,
         );
-        return { ...base, outcome: previous ? StoreOutcome.Replaced : StoreOutcome.Created, blob, dataSetOffset, version };
+        return {
+          ...base,
+          outcome: previous ? StoreOutcome.Replaced : StoreOutcome.Created,
+          blob,
+          dataSetOffset,
+          version,
+        };
       });
     } catch (error) {
       if (error instanceof StoreError) throw error;
-      throw new StoreError(StoreErrorCode.Unavailable, `The DICOM index cannot record the instance: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(
+        StoreErrorCode.Unavailable,
+        `The DICOM index cannot record the instance: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
@@ -219,13 +278,21 @@ export class InstanceStore {
     const instance = await this.index.findInstance(sopInstanceUid);
     if (!instance) return undefined;
     const file = await this.blobs.get(instance.blobSha256);
-    if (!file) throw new StoreError(StoreErrorCode.Unavailable, `The blob ${instance.blobSha256} of instance ${sopInstanceUid} is missing from the blob store`);
+    if (!file)
+      throw new StoreError(
+        StoreErrorCode.Unavailable,
+        `The blob ${instance.blobSha256} of instance ${sopInstanceUid} is missing from the blob store`,
+      );
     return { instance, file };
   }
 
   async readFile(instance: IndexedInstance): Promise<Buffer> {
     const file = await this.blobs.get(instance.blobSha256);
-    if (!file) throw new StoreError(StoreErrorCode.Unavailable, `The blob ${instance.blobSha256} of instance ${instance.sopInstanceUid} is missing from the blob store`);
+    if (!file)
+      throw new StoreError(
+        StoreErrorCode.Unavailable,
+        `The blob ${instance.blobSha256} of instance ${instance.sopInstanceUid} is missing from the blob store`,
+      );
     return file;
   }
 }

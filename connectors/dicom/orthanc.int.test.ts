@@ -47,9 +47,16 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
   const orthanc = async <T>(path: string, init?: RequestInit): Promise<T> => {
     const response = await fetch(`${http}${path}`, init);
     if (!response.ok) throw new Error(`Orthanc ${path}: ${response.status} ${await response.text()}`);
-    return (response.headers.get('content-type')?.includes('json') ? response.json() : Buffer.from(await response.arrayBuffer())) as Promise<T>;
+    return (
+      response.headers.get('content-type')?.includes('json')
+        ? response.json()
+        : Buffer.from(await response.arrayBuffer())
+    ) as Promise<T>;
   };
-  const orthancId = async (uid: string) => (await orthanc<Array<{ ID: string; Type: string }>>('/tools/lookup', { method: 'POST', body: uid })).find((x) => x.Type === 'Instance')?.ID;
+  const orthancId = async (uid: string) =>
+    (await orthanc<Array<{ ID: string; Type: string }>>('/tools/lookup', { method: 'POST', body: uid })).find(
+      (x) => x.Type === 'Instance',
+    )?.ID;
   const clearOrthanc = async () => {
     for (const id of await orthanc<string[]>('/instances')) await orthanc(`/instances/${id}`, { method: 'DELETE' });
   };
@@ -61,14 +68,24 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
     const httpPort = await freePort();
     orthancDicomPort = await freePort();
     http = `http://127.0.0.1:${httpPort}`;
-    env = { ...process.env, KENEY_ORTHANC_WORK: work, KENEY_ORTHANC_HTTP_PORT: String(httpPort), KENEY_ORTHANC_DICOM_PORT: String(orthancDicomPort), KENEY_DICOM_PORT: String(ourPort) };
+    env = {
+      ...process.env,
+      KENEY_ORTHANC_WORK: work,
+      KENEY_ORTHANC_HTTP_PORT: String(httpPort),
+      KENEY_ORTHANC_DICOM_PORT: String(orthancDicomPort),
+      KENEY_DICOM_PORT: String(ourPort),
+    };
     await run('bash', [SCRIPT, 'start'], { env, timeout: 90_000 });
     // Our store holds the corpus (each UID's last variant, as a user re-sending would leave it).
     for (const c of corpus) {
       const bytes = readFileSync(c.path);
       const stored = c.part10
         ? await dicom.service.receive({ file: bytes, source: { protocol: 'api' } })
-        : await dicom.service.receive({ dataSet: bytes, transferSyntaxUid: c.transferSyntaxUid, source: { protocol: 'api' } });
+        : await dicom.service.receive({
+            dataSet: bytes,
+            transferSyntaxUid: c.transferSyntaxUid,
+            source: { protocol: 'api' },
+          });
       if (!uids.includes(stored.identity.sopInstanceUid)) uids.push(stored.identity.sopInstanceUid);
     }
   });
@@ -78,33 +95,44 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('forwards every instance by C-STORE; Orthanc holds the same content, byte for byte where dcmtk keeps the encoding', { timeout: 120_000 }, async () => {
-    const unreadable = corpus.find((c) => c.name === UNREADABLE_BY_DCMTK)!.sopInstanceUid;
-    // Orthanc neither answers nor aborts when dcmtk cannot parse a data set: a short response timeout ends it.
-    const results = await dicom.service.forwardByCStore({ aeTitle: 'ORTHANC', host: '127.0.0.1', port: orthancDicomPort }, uids, { maxAttempts: 1, limits: { responseTimeoutMs: 5000 } });
-    for (const result of results) {
-      if (result.sopInstanceUid === unreadable) {
-        expect(result.ok, 'dcmtk cannot parse it: Orthanc never answers').toBe(false);
-        expect(result.error).toMatch(/No response to message/);
-        continue;
+  it(
+    'forwards every instance by C-STORE; Orthanc holds the same content, byte for byte where dcmtk keeps the encoding',
+    { timeout: 120_000 },
+    async () => {
+      const unreadable = corpus.find((c) => c.name === UNREADABLE_BY_DCMTK)!.sopInstanceUid;
+      // Orthanc neither answers nor aborts when dcmtk cannot parse a data set: a short response timeout ends it.
+      const results = await dicom.service.forwardByCStore(
+        { aeTitle: 'ORTHANC', host: '127.0.0.1', port: orthancDicomPort },
+        uids,
+        { maxAttempts: 1, limits: { responseTimeoutMs: 5000 } },
+      );
+      for (const result of results) {
+        if (result.sopInstanceUid === unreadable) {
+          expect(result.ok, 'dcmtk cannot parse it: Orthanc never answers').toBe(false);
+          expect(result.error).toMatch(/No response to message/);
+          continue;
+        }
+        expect(result, result.sopInstanceUid).toMatchObject({ ok: true, status: 0 });
       }
-      expect(result, result.sopInstanceUid).toMatchObject({ ok: true, status: 0 });
-    }
-    let identical = 0;
-    for (const uid of uids.filter((u) => u !== unreadable)) {
-      const id = await orthancId(uid);
-      expect(id, uid).toBeDefined();
-      const theirs = readPart10(await orthanc<Buffer>(`/instances/${id}/file`));
-      const ours = await dicom.service.store.read(uid);
-      const oursFile = readPart10(ours!.file);
-      expect(canonicalContent(theirs.dataSet), uid).toEqual(canonicalContent(oursFile.dataSet));
-      if (!oursFile.transferSyntax.deflated && dcmtkKeepsEncoding(oursFile.dataSet)) {
-        expect(theirs.bytes.subarray(theirs.dataSetOffset).equals(ours!.file.subarray(ours!.instance.dataSetOffset)), uid).toBe(true);
-        identical++;
+      let identical = 0;
+      for (const uid of uids.filter((u) => u !== unreadable)) {
+        const id = await orthancId(uid);
+        expect(id, uid).toBeDefined();
+        const theirs = readPart10(await orthanc<Buffer>(`/instances/${id}/file`));
+        const ours = await dicom.service.store.read(uid);
+        const oursFile = readPart10(ours!.file);
+        expect(canonicalContent(theirs.dataSet), uid).toEqual(canonicalContent(oursFile.dataSet));
+        if (!oursFile.transferSyntax.deflated && dcmtkKeepsEncoding(oursFile.dataSet)) {
+          expect(
+            theirs.bytes.subarray(theirs.dataSetOffset).equals(ours!.file.subarray(ours!.instance.dataSetOffset)),
+            uid,
+          ).toBe(true);
+          identical++;
+        }
       }
-    }
-    expect(identical).toBeGreaterThanOrEqual(13); // corpus instances without undefined lengths, group lengths, OW fragments or deflate
-  });
+      expect(identical).toBeGreaterThanOrEqual(13); // corpus instances without undefined lengths, group lengths, OW fragments or deflate
+    },
+  );
 
   it('forwards by STOW-RS: Orthanc stores the very same Part-10 files', async () => {
     await clearOrthanc();
@@ -128,7 +156,10 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
     const uid = corpus.find((c) => c.name === 'pydicom/CT_small.dcm')!.sopInstanceUid;
     const id = await orthancId(uid);
     const before = (await dicom.service.index.findInstance(uid))!;
-    await orthanc('/modalities/KENEY/store', { method: 'POST', body: JSON.stringify({ Resources: [id], Synchronous: true }) });
+    await orthanc('/modalities/KENEY/store', {
+      method: 'POST',
+      body: JSON.stringify({ Resources: [id], Synchronous: true }),
+    });
     const after = (await dicom.service.index.findInstance(uid))!;
     expect(after.sourceAeTitle).toBe('ORTHANC');
     expect(after.dataSetSha256 === before.dataSetSha256 ? after.version : after.version - 1).toBe(before.version);
@@ -139,14 +170,18 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
     const late = await openTestDicom({ aeTitle: 'LATEPACS', port }, dicom.sql);
     let retries = 0;
     try {
-      const results = await dicom.service.forwardByCStore({ aeTitle: 'LATEPACS', host: '127.0.0.1', port }, uids.slice(0, 2), {
-        maxAttempts: 3,
-        baseDelayMs: 10,
-        onRetry: async () => {
-          retries++;
-          if (retries === 1) await late.service.startDimse();
+      const results = await dicom.service.forwardByCStore(
+        { aeTitle: 'LATEPACS', host: '127.0.0.1', port },
+        uids.slice(0, 2),
+        {
+          maxAttempts: 3,
+          baseDelayMs: 10,
+          onRetry: async () => {
+            retries++;
+            if (retries === 1) await late.service.startDimse();
+          },
         },
-      });
+      );
       expect(retries).toBe(1);
       expect(results.every((r) => r.ok && r.status === 0)).toBe(true);
     } finally {
@@ -156,42 +191,62 @@ describe.skipIf(!hasService('orthanc'))('forwarding to a real Orthanc', () => {
 
   it('gives up after the attempts, keeping the reason for each instance', async () => {
     const port = await freePort();
-    const results = await dicom.service.forwardByCStore({ aeTitle: 'NOBODY', host: '127.0.0.1', port }, uids.slice(0, 2), { maxAttempts: 2, baseDelayMs: 1 });
+    const results = await dicom.service.forwardByCStore(
+      { aeTitle: 'NOBODY', host: '127.0.0.1', port },
+      uids.slice(0, 2),
+      { maxAttempts: 2, baseDelayMs: 1 },
+    );
     expect(results.map((r) => r.ok)).toEqual([false, false]);
     expect(results[0]!.error).toMatch(/Cannot connect to NOBODY at 127\.0\.0\.1/);
   });
 });
 
-describe.skipIf(!hasService('dcmtk'))('the C-STORE wire is byte-identical (dcmtk storescp in bit-preserving mode)', () => {
-  it('storescp +B writes exactly the data set bytes we stored', { timeout: 120_000 }, async () => {
-    const dicom = await openTestDicom();
-    const dir = await mkdtemp(join(tmpdir(), 'keney-storescp-'));
-    const port = await freePort();
-    const scp = spawn('storescp', ['+B', '-od', dir, '-aet', 'PEER', '--accept-all', String(port)], { stdio: 'ignore' });
-    try {
-      const corpus = storableCorpus().filter((c) => c.name !== UNREADABLE_BY_DCMTK);
-      const uids: string[] = [];
-      for (const c of corpus) {
-        const bytes = readFileSync(c.path);
-        const stored = c.part10 ? await dicom.service.receive({ file: bytes, source: { protocol: 'api' } }) : await dicom.service.receive({ dataSet: bytes, transferSyntaxUid: c.transferSyntaxUid, source: { protocol: 'api' } });
-        if (!uids.includes(stored.identity.sopInstanceUid)) uids.push(stored.identity.sopInstanceUid);
+describe.skipIf(!hasService('dcmtk'))(
+  'the C-STORE wire is byte-identical (dcmtk storescp in bit-preserving mode)',
+  () => {
+    it('storescp +B writes exactly the data set bytes we stored', { timeout: 120_000 }, async () => {
+      const dicom = await openTestDicom();
+      const dir = await mkdtemp(join(tmpdir(), 'keney-storescp-'));
+      const port = await freePort();
+      const scp = spawn('storescp', ['+B', '-od', dir, '-aet', 'PEER', '--accept-all', String(port)], {
+        stdio: 'ignore',
+      });
+      try {
+        const corpus = storableCorpus().filter((c) => c.name !== UNREADABLE_BY_DCMTK);
+        const uids: string[] = [];
+        for (const c of corpus) {
+          const bytes = readFileSync(c.path);
+          const stored = c.part10
+            ? await dicom.service.receive({ file: bytes, source: { protocol: 'api' } })
+            : await dicom.service.receive({
+                dataSet: bytes,
+                transferSyntaxUid: c.transferSyntaxUid,
+                source: { protocol: 'api' },
+              });
+          if (!uids.includes(stored.identity.sopInstanceUid)) uids.push(stored.identity.sopInstanceUid);
+        }
+        const results = await dicom.service.forwardByCStore({ aeTitle: 'PEER', host: '127.0.0.1', port }, uids, {
+          maxAttempts: 10,
+          baseDelayMs: 100,
+        });
+        expect(results.filter((r) => !r.ok)).toEqual([]);
+        const received = readdirSync(dir).map((f) => readPart10(readFileSync(join(dir, f))));
+        expect(received).toHaveLength(uids.length);
+        for (const file of received) {
+          const uid = readDataSet(file.bytes.subarray(file.dataSetOffset), file.transferSyntax.uid).string(
+            Tag.SOPInstanceUID,
+          )!;
+          const ours = await dicom.service.store.read(uid);
+          const sent = ours!.file.subarray(ours!.instance.dataSetOffset);
+          // An odd-length deflated data set travels with its pad byte.
+          const expected = sent.length % 2 ? Buffer.concat([sent, Buffer.of(0)]) : sent;
+          expect(file.bytes.subarray(file.dataSetOffset).equals(expected), uid).toBe(true);
+        }
+      } finally {
+        scp.kill();
+        await dicom.close();
+        await rm(dir, { recursive: true, force: true });
       }
-      const results = await dicom.service.forwardByCStore({ aeTitle: 'PEER', host: '127.0.0.1', port }, uids, { maxAttempts: 10, baseDelayMs: 100 });
-      expect(results.filter((r) => !r.ok)).toEqual([]);
-      const received = readdirSync(dir).map((f) => readPart10(readFileSync(join(dir, f))));
-      expect(received).toHaveLength(uids.length);
-      for (const file of received) {
-        const uid = readDataSet(file.bytes.subarray(file.dataSetOffset), file.transferSyntax.uid).string(Tag.SOPInstanceUID)!;
-        const ours = await dicom.service.store.read(uid);
-        const sent = ours!.file.subarray(ours!.instance.dataSetOffset);
-        // An odd-length deflated data set travels with its pad byte.
-        const expected = sent.length % 2 ? Buffer.concat([sent, Buffer.of(0)]) : sent;
-        expect(file.bytes.subarray(file.dataSetOffset).equals(expected), uid).toBe(true);
-      }
-    } finally {
-      scp.kill();
-      await dicom.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-});
+    });
+  },
+);

@@ -26,7 +26,13 @@ export interface TestDicom {
 export async function openTestDicom(options: Partial<DicomServiceOptions> = {}, sql?: SqlClient): Promise<TestDicom> {
   const db = sql ?? (await openTestPglite());
   const blobDir = await mkdtemp(join(tmpdir(), 'keney-dicom-blobs-'));
-  const service = await DicomService.create({ sql: db, blobs: new FsBlobStore(blobDir), port: 0, host: '127.0.0.1', ...options });
+  const service = await DicomService.create({
+    sql: db,
+    blobs: new FsBlobStore(blobDir),
+    port: 0,
+    host: '127.0.0.1',
+    ...options,
+  });
   return {
     service,
     sql: db,
@@ -49,12 +55,15 @@ export interface ToolResult {
 export function runTool(tool: string, args: string[], timeoutMs = 60_000): Promise<ToolResult> {
   return new Promise((resolve) => {
     execFile(tool, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as NodeJS.ErrnoException).code === 'number' ? Number((error as NodeJS.ErrnoException).code) : 1) : 0;
+      const code = error
+        ? typeof (error as NodeJS.ErrnoException).code === 'number'
+          ? Number((error as NodeJS.ErrnoException).code)
+          : 1
+        : 0;
       resolve({ code, stdout, stderr });
     });
   });
 }
-
 
 /** A free TCP port on loopback (bound then released). */
 export function freePort(): Promise<number> {
@@ -85,15 +94,46 @@ export function storableCorpus(): CorpusInstance[] {
     .map(({ path, name }) => {
       const bytes = readFileSync(path);
       if (NOT_PART10.includes(name)) {
-        const ts = name.includes('ExplVR') ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
-        return { name, path, sopInstanceUid: readDataSet(bytes, ts).string(Tag.SOPInstanceUID)!, transferSyntaxUid: ts, part10: false };
+        const ts = name.includes('ExplVR')
+          ? TransferSyntax.ExplicitVRLittleEndian
+          : TransferSyntax.ImplicitVRLittleEndian;
+        return {
+          name,
+          path,
+          sopInstanceUid: readDataSet(bytes, ts).string(Tag.SOPInstanceUID)!,
+          transferSyntaxUid: ts,
+          part10: false,
+        };
       }
       const file = readPart10(bytes);
-      return { name, path, sopInstanceUid: file.dataSet.string(Tag.SOPInstanceUID)!, transferSyntaxUid: file.transferSyntax.uid, part10: true };
+      return {
+        name,
+        path,
+        sopInstanceUid: file.dataSet.string(Tag.SOPInstanceUID)!,
+        transferSyntaxUid: file.transferSyntax.uid,
+        part10: true,
+      };
     });
 }
 
-const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN', 'US', 'SS', 'UL', 'SL', 'FL', 'FD', 'AT', 'SV', 'UV']);
+const BINARY_VRS = new Set([
+  'OB',
+  'OD',
+  'OF',
+  'OL',
+  'OV',
+  'OW',
+  'UN',
+  'US',
+  'SS',
+  'UL',
+  'SL',
+  'FL',
+  'FD',
+  'AT',
+  'SV',
+  'UV',
+]);
 
 /**
  * A canonical listing of a data set's content: every element (recursively) with its value bytes, ignoring
@@ -109,7 +149,9 @@ export function canonicalContent(dataSet: DataSet, path = ''): string[] {
       out.push(`${here} SQ ${element.items.length}`);
       element.items.forEach((item, i) => out.push(...canonicalContent(item, `${here}[${i}].`)));
     } else if (element.fragments) {
-      out.push(`${here} fragments ${element.fragments.map((f) => dataSet.bytes.subarray(f.offset, f.offset + f.length).toString('base64')).join(',')}`);
+      out.push(
+        `${here} fragments ${element.fragments.map((f) => dataSet.bytes.subarray(f.offset, f.offset + f.length).toString('base64')).join(',')}`,
+      );
     } else {
       let value = dataSet.bytes.subarray(element.offset, element.offset + element.length);
       // Trailing padding of text values is not significant (and dcmtk trims extra spaces).

@@ -38,4 +38,4 @@ writeFileSync(
     `// Format: one entry per line, "GGGGEEEE VR Keyword"; an "x" stands for any hex digit (repeating groups).\n` +
     `// prettier-ignore\nexport const DICTIONARY_DATA = \`\n${lines.join('\n')}\n\`;\n`,
 );
-console.log(`${lines.length} entries → ${out}`);
+process.stdout.write(`${lines.length} entries → ${out}\n`);

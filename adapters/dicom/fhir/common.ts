@@ -49,7 +49,12 @@ export function patientIdentifiers(meta: InstanceMetadata, options: MappingOptio
     const key = `${identifier.system}|${identifier.value}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    if (id.ins) identifier.type = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'INS-NIR', display: 'NIR définitif' }] };
+    if (id.ins)
+      identifier.type = {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'INS-NIR', display: 'NIR définitif' },
+        ],
+      };
     out.push(identifier);
   }
   // The INS first: it is the key identity reconciliation prefers.
@@ -121,7 +126,12 @@ function offsetOf(timeZone: string, utcGuess: Date): string {
  * DICOM DA + TM (+ Timezone Offset From UTC "+HHMM") → FHIR dateTime. FHIR requires a zone once a time is
  * given: without the offset attribute the configured IANA zone is used (DST-aware).
  */
-export function fhirDateTime(da: string | undefined, tm: string | undefined, offset: string | undefined, timeZone = 'Europe/Paris'): string | undefined {
+export function fhirDateTime(
+  da: string | undefined,
+  tm: string | undefined,
+  offset: string | undefined,
+  timeZone = 'Europe/Paris',
+): string | undefined {
   const date = fhirDate(da);
   if (!date) return undefined;
   const t = tm ? /^(\d{2}):?(\d{2})?:?(\d{2})?(\.\d{1,6})?/.exec(tm.trim()) : null;
@@ -157,7 +167,7 @@ const CODING_SCHEMES: Record<string, string> = {
   UCUM: 'http://unitsofmeasure.org',
   RADLEX: 'http://radlex.org',
   RXNORM: 'http://www.nlm.nih.gov/research/umls/rxnorm',
-  'I10': 'http://hl7.org/fhir/sid/icd-10',
+  I10: 'http://hl7.org/fhir/sid/icd-10',
 };
 
 export function codingSystem(designator: string | undefined): string | undefined {
@@ -177,6 +187,10 @@ export function codeableConcept(code: CodedValue): CodeableConcept {
 export function accessionIdentifier(meta: InstanceMetadata, options: MappingOptions): Identifier | undefined {
   const value = meta.study.accessionNumber;
   if (!value) return undefined;
-  const system = options.accessionSystem ?? (meta.study.accessionIssuer ? defaultPatientIdSystem({ value, issuer: meta.study.accessionIssuer, ins: false }) : undefined);
+  const system =
+    options.accessionSystem ??
+    (meta.study.accessionIssuer
+      ? defaultPatientIdSystem({ value, issuer: meta.study.accessionIssuer, ins: false })
+      : undefined);
   return { type: ACCESSION_TYPE, ...(system ? { system } : {}), value };
 }

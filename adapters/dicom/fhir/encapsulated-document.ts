@@ -17,24 +17,41 @@ export interface EncapsulatedDocumentResources {
 /** The document bytes, without the pad byte an odd-length document gets (PS3.3 C.24.2.1). */
 export function encapsulatedDocumentBytes(dataSet: DataSet): Buffer {
   const bytes = dataSet.valueBytes(Tag.EncapsulatedDocument);
-  if (!bytes) throw new DicomError(DicomErrorCode.MissingAttribute, 'Encapsulated Document (0042,0011) is missing or empty');
+  if (!bytes)
+    throw new DicomError(DicomErrorCode.MissingAttribute, 'Encapsulated Document (0042,0011) is missing or empty');
   const declared = dataSet.number(Tag.EncapsulatedDocumentLength);
   if (declared !== undefined && declared <= bytes.length) return bytes.subarray(0, declared);
   // PDF ends with %%EOF plus optional EOL; a trailing NUL is padding.
   return bytes.length && bytes[bytes.length - 1] === 0 ? bytes.subarray(0, bytes.length - 1) : bytes;
 }
 
-export function toDocumentReference(dataSet: DataSet, meta: InstanceMetadata, options: MappingOptions = {}): EncapsulatedDocumentResources {
-  if (meta.instance.sopClassUid !== SopClass.EncapsulatedPDF && meta.instance.sopClassUid !== SopClass.EncapsulatedCDA) {
-    throw new DicomError(DicomErrorCode.WrongKind, `SOP class ${meta.instance.sopClassUid} is not an encapsulated document`);
+export function toDocumentReference(
+  dataSet: DataSet,
+  meta: InstanceMetadata,
+  options: MappingOptions = {},
+): EncapsulatedDocumentResources {
+  if (
+    meta.instance.sopClassUid !== SopClass.EncapsulatedPDF &&
+    meta.instance.sopClassUid !== SopClass.EncapsulatedCDA
+  ) {
+    throw new DicomError(
+      DicomErrorCode.WrongKind,
+      `SOP class ${meta.instance.sopClassUid} is not an encapsulated document`,
+    );
   }
   const bytes = encapsulatedDocumentBytes(dataSet);
-  const contentType = meta.instance.mimeType ?? (meta.instance.sopClassUid === SopClass.EncapsulatedPDF ? 'application/pdf' : 'text/xml');
+  const contentType =
+    meta.instance.mimeType ?? (meta.instance.sopClassUid === SopClass.EncapsulatedPDF ? 'application/pdf' : 'text/xml');
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const binary: Binary = { resourceType: 'Binary', id: sha256, contentType, data: bytes.toString('base64') };
   const code = dataSet.sequence(Tag.ConceptNameCodeSequence)[0];
   const codeValue = code?.string(Tag.CodeValue);
-  const created = fhirDateTime(meta.instance.contentDate, meta.instance.contentTime, meta.study.timezoneOffset, options.timeZone);
+  const created = fhirDateTime(
+    meta.instance.contentDate,
+    meta.instance.contentTime,
+    meta.study.timezoneOffset,
+    options.timeZone,
+  );
   const documentReference: DocumentReference = {
     resourceType: 'DocumentReference',
     masterIdentifier: uidIdentifier(meta.instance.sopInstanceUid),
@@ -55,7 +72,11 @@ export function toDocumentReference(dataSet: DataSet, meta: InstanceMetadata, op
     context: { related: [{ type: 'ImagingStudy', identifier: uidIdentifier(meta.study.studyInstanceUid) }] },
   };
   if (codeValue) {
-    documentReference.type = codeableConcept({ code: codeValue, system: code?.string(Tag.CodingSchemeDesignator), display: code?.string(Tag.CodeMeaning) });
+    documentReference.type = codeableConcept({
+      code: codeValue,
+      system: code?.string(Tag.CodingSchemeDesignator),
+      display: code?.string(Tag.CodeMeaning),
+    });
   }
   if (meta.instance.title) documentReference.description = meta.instance.title;
   if (created && created.length > 10) documentReference.date = created;

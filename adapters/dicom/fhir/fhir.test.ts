@@ -16,7 +16,10 @@ const INS_TEST = '1.2.250.1.213.1.4.10';
 
 function expectValid(resource: Resource): void {
   const issues = validateResource(resource);
-  expect(issues.filter((i) => i.severity === 'error'), JSON.stringify(issues, null, 1)).toEqual([]);
+  expect(
+    issues.filter((i) => i.severity === 'error'),
+    JSON.stringify(issues, null, 1),
+  ).toEqual([]);
 }
 
 beforeAll(() => {
@@ -26,9 +29,24 @@ beforeAll(() => {
 
 describe('ImagingStudy', () => {
   it('maps a study with its series and instances, valid FHIR R4', () => {
-    const study = syntheticInstance({ extra: [{ tag: Tag.BodyPartExamined, value: 'CHEST' }, { tag: Tag.Laterality, value: 'L' }] });
-    const second = syntheticInstance({ studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, extra: [{ tag: Tag.InstanceNumber, value: '2' }] });
-    const other = syntheticInstance({ studyInstanceUid: study.studyInstanceUid, extra: [{ tag: Tag.Modality, value: 'CT' }, { tag: Tag.SeriesNumber, value: '2' }] });
+    const study = syntheticInstance({
+      extra: [
+        { tag: Tag.BodyPartExamined, value: 'CHEST' },
+        { tag: Tag.Laterality, value: 'L' },
+      ],
+    });
+    const second = syntheticInstance({
+      studyInstanceUid: study.studyInstanceUid,
+      seriesInstanceUid: study.seriesInstanceUid,
+      extra: [{ tag: Tag.InstanceNumber, value: '2' }],
+    });
+    const other = syntheticInstance({
+      studyInstanceUid: study.studyInstanceUid,
+      extra: [
+        { tag: Tag.Modality, value: 'CT' },
+        { tag: Tag.SeriesNumber, value: '2' },
+      ],
+    });
     const metas = [study, second, other].map((i) => extractMetadata(readPart10(i.file).dataSet));
     const resource = toImagingStudy(metas);
     expectValid(resource);
@@ -41,7 +59,11 @@ describe('ImagingStudy', () => {
     expect(resource.series![0]!.instance!.map((i) => i.number)).toEqual([1, 2]);
     expect(resource.started).toBe('2024-03-15T10:15:00+01:00');
     expect(resource.basedOn![0]!.identifier).toMatchObject({ value: 'ACC-0001', type: { coding: [{ code: 'ACSN' }] } });
-    expect(resource.subject).toEqual({ type: 'Patient', identifier: { system: 'urn:keney:dicom:issuer:CH-TEST', value: 'IPP-123' }, display: 'Hélène Dupont' });
+    expect(resource.subject).toEqual({
+      type: 'Patient',
+      identifier: { system: 'urn:keney:dicom:issuer:CH-TEST', value: 'IPP-123' },
+      display: 'Hélène Dupont',
+    });
     expect(resource.endpoint).toEqual([{ reference: 'Endpoint/keney-dicomweb' }]);
   });
 
@@ -50,20 +72,47 @@ describe('ImagingStudy', () => {
       extra: [
         {
           tag: Tag.OtherPatientIDsSequence,
-          value: [[{ tag: Tag.PatientID, value: '279035121518989' }, { tag: Tag.IssuerOfPatientIDQualifiersSequence, value: [[{ tag: Tag.UniversalEntityID, value: INS_TEST }, { tag: Tag.UniversalEntityIDType, value: 'ISO' }]] }]],
+          value: [
+            [
+              { tag: Tag.PatientID, value: '279035121518989' },
+              {
+                tag: Tag.IssuerOfPatientIDQualifiersSequence,
+                value: [
+                  [
+                    { tag: Tag.UniversalEntityID, value: INS_TEST },
+                    { tag: Tag.UniversalEntityIDType, value: 'ISO' },
+                  ],
+                ],
+              },
+            ],
+          ],
         },
       ],
     });
     const meta = extractMetadata(readPart10(instance.file).dataSet);
-    expect(toImagingStudy([meta]).subject.identifier).toMatchObject({ system: `urn:oid:${INS_TEST}`, value: '279035121518989' });
+    expect(toImagingStudy([meta]).subject.identifier).toMatchObject({
+      system: `urn:oid:${INS_TEST}`,
+      value: '279035121518989',
+    });
     const patient = patientFromMetadata(meta);
     expectValid(patient);
-    expect(patient).toMatchObject({ name: [{ family: 'Dupont', given: ['Hélène'] }], birthDate: '1980-01-01', gender: 'female' });
+    expect(patient).toMatchObject({
+      name: [{ family: 'Dupont', given: ['Hélène'] }],
+      birthDate: '1980-01-01',
+      gender: 'female',
+    });
     expect(patient.identifier!.map((i) => i.value)).toEqual(['279035121518989', 'IPP-123']);
   });
 
   it('maps every storable corpus instance to a valid ImagingStudy', () => {
-    for (const name of ['pydicom/CT_small.dcm', 'pydicom/MR_small.dcm', 'dcm4che/YBR_FULL-RLE.dcm', 'pydicom/waveform_ecg.dcm', 'pydicom/charset/chrX1.dcm', 'pydicom/rtplan.dcm']) {
+    for (const name of [
+      'pydicom/CT_small.dcm',
+      'pydicom/MR_small.dcm',
+      'dcm4che/YBR_FULL-RLE.dcm',
+      'pydicom/waveform_ecg.dcm',
+      'pydicom/charset/chrX1.dcm',
+      'pydicom/rtplan.dcm',
+    ]) {
       expectValid(toImagingStudy([extractMetadata(readPart10(corpusFile(name)).dataSet)]));
     }
   });
@@ -114,7 +163,16 @@ describe('Encapsulated PDF → DocumentReference + Binary', () => {
       { tag: Tag.MIMETypeOfEncapsulatedDocument, value: 'application/pdf' },
       { tag: Tag.ContentDate, value: '20240315' },
       { tag: Tag.ContentTime, value: '120000' },
-      { tag: Tag.ConceptNameCodeSequence, value: [[{ tag: Tag.CodeValue, value: '18748-4' }, { tag: Tag.CodingSchemeDesignator, value: 'LN' }, { tag: Tag.CodeMeaning, value: 'Diagnostic imaging study' }]] },
+      {
+        tag: Tag.ConceptNameCodeSequence,
+        value: [
+          [
+            { tag: Tag.CodeValue, value: '18748-4' },
+            { tag: Tag.CodingSchemeDesignator, value: 'LN' },
+            { tag: Tag.CodeMeaning, value: 'Diagnostic imaging study' },
+          ],
+        ],
+      },
       { tag: Tag.EncapsulatedDocument, vr: 'OB', value: pdf },
       { tag: Tag.PixelData, value: undefined },
     ],
@@ -127,8 +185,17 @@ describe('Encapsulated PDF → DocumentReference + Binary', () => {
     expectValid(documentReference);
     expectValid(binary);
     expect(Buffer.from(binary.data!, 'base64').equals(pdf)).toBe(true);
-    expect(documentReference.content[0]!.attachment).toMatchObject({ contentType: 'application/pdf', url: `Binary/${binary.id}`, size: pdf.length, title: 'Compte rendu' });
-    expect(documentReference.type!.coding![0]).toEqual({ system: 'http://loinc.org', code: '18748-4', display: 'Diagnostic imaging study' });
+    expect(documentReference.content[0]!.attachment).toMatchObject({
+      contentType: 'application/pdf',
+      url: `Binary/${binary.id}`,
+      size: pdf.length,
+      title: 'Compte rendu',
+    });
+    expect(documentReference.type!.coding![0]).toEqual({
+      system: 'http://loinc.org',
+      code: '18748-4',
+      display: 'Diagnostic imaging study',
+    });
     expect(documentReference.date).toBe('2024-03-15T12:00:00+01:00');
   });
 });

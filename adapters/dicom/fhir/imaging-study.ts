@@ -1,9 +1,25 @@
 // A DICOM study (the metadata of its instances) → FHIR R4 ImagingStudy. Pure: the Patient and the
 // ServiceRequest are referenced by identifier (INS or Patient ID + issuer; accession number), for the
 // phase-2 wiring to reconcile; the endpoint is a placeholder reference to our DICOMweb.
-import type { Coding, Endpoint, ImagingStudy, ImagingStudySeries, ImagingStudySeriesInstance, Reference } from '@medplum/fhirtypes';
+import type {
+  Coding,
+  Endpoint,
+  ImagingStudy,
+  ImagingStudySeries,
+  ImagingStudySeriesInstance,
+  Reference,
+} from '@medplum/fhirtypes';
 import type { InstanceMetadata } from '../metadata.js';
-import { accessionIdentifier, codeableConcept, DCM_SYSTEM, fhirDateTime, patientReference, personNameDisplay, uidIdentifier, type MappingOptions } from './common.js';
+import {
+  accessionIdentifier,
+  codeableConcept,
+  DCM_SYSTEM,
+  fhirDateTime,
+  patientReference,
+  personNameDisplay,
+  uidIdentifier,
+  type MappingOptions,
+} from './common.js';
 
 const SNOMED = 'http://snomed.info/sct';
 
@@ -61,7 +77,11 @@ export function toImagingStudy(instances: readonly InstanceMetadata[], options: 
     seriesMap.set(i.series.seriesInstanceUid, list);
   }
   const series: ImagingStudySeries[] = [...seriesMap.values()]
-    .sort((a, b) => compareNumbers(a[0]!.series.number, b[0]!.series.number) || a[0]!.series.seriesInstanceUid.localeCompare(b[0]!.series.seriesInstanceUid))
+    .sort(
+      (a, b) =>
+        compareNumbers(a[0]!.series.number, b[0]!.series.number) ||
+        a[0]!.series.seriesInstanceUid.localeCompare(b[0]!.series.seriesInstanceUid),
+    )
     .map((list) => {
       const s = list[0]!.series;
       const out: ImagingStudySeries = {
@@ -81,7 +101,11 @@ export function toImagingStudy(instances: readonly InstanceMetadata[], options: 
       const performer = personNameDisplay(s.performingPhysicianName);
       if (performer) out.performer = [{ actor: { display: performer } }];
       out.instance = list
-        .sort((a, b) => compareNumbers(a.instance.number, b.instance.number) || a.instance.sopInstanceUid.localeCompare(b.instance.sopInstanceUid))
+        .sort(
+          (a, b) =>
+            compareNumbers(a.instance.number, b.instance.number) ||
+            a.instance.sopInstanceUid.localeCompare(b.instance.sopInstanceUid),
+        )
         .map((i) => {
           const instance: ImagingStudySeriesInstance = {
             uid: i.instance.sopInstanceUid,

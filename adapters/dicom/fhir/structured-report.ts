@@ -6,7 +6,16 @@ import { DicomError, DicomErrorCode } from '../errors.js';
 import type { InstanceMetadata } from '../metadata.js';
 import { Tag } from '../tags.js';
 import { isStructuredReport } from '../uids.js';
-import { accessionIdentifier, codeableConcept, fhirDate, fhirDateTime, patientReference, personNameDisplay, uidIdentifier, type MappingOptions } from './common.js';
+import {
+  accessionIdentifier,
+  codeableConcept,
+  fhirDate,
+  fhirDateTime,
+  patientReference,
+  personNameDisplay,
+  uidIdentifier,
+  type MappingOptions,
+} from './common.js';
 import { parsePersonName } from '../person-name.js';
 
 function conceptName(item: DataSet): string | undefined {
@@ -75,14 +84,22 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export function toDiagnosticReport(dataSet: DataSet, meta: InstanceMetadata, options: MappingOptions = {}): DiagnosticReport {
+export function toDiagnosticReport(
+  dataSet: DataSet,
+  meta: InstanceMetadata,
+  options: MappingOptions = {},
+): DiagnosticReport {
   if (!isStructuredReport(meta.instance.sopClassUid)) {
-    throw new DicomError(DicomErrorCode.WrongKind, `SOP class ${meta.instance.sopClassUid} is not a Structured Report: it cannot become a DiagnosticReport`);
+    throw new DicomError(
+      DicomErrorCode.WrongKind,
+      `SOP class ${meta.instance.sopClassUid} is not a Structured Report: it cannot become a DiagnosticReport`,
+    );
   }
   const text = renderContentTree(dataSet);
   const completion = dataSet.string(Tag.CompletionFlag);
   const verification = dataSet.string(Tag.VerificationFlag);
-  const status: DiagnosticReport['status'] = completion === 'PARTIAL' ? 'partial' : verification === 'VERIFIED' ? 'final' : 'preliminary';
+  const status: DiagnosticReport['status'] =
+    completion === 'PARTIAL' ? 'partial' : verification === 'VERIFIED' ? 'final' : 'preliminary';
   const code = dataSet.sequence(Tag.ConceptNameCodeSequence)[0];
   const codeValue = code?.string(Tag.CodeValue);
   const report: DiagnosticReport = {
@@ -91,7 +108,11 @@ export function toDiagnosticReport(dataSet: DataSet, meta: InstanceMetadata, opt
     status,
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'RAD' }] }],
     code: codeValue
-      ? codeableConcept({ code: codeValue, system: code?.string(Tag.CodingSchemeDesignator), display: code?.string(Tag.CodeMeaning) })
+      ? codeableConcept({
+          code: codeValue,
+          system: code?.string(Tag.CodingSchemeDesignator),
+          display: code?.string(Tag.CodeMeaning),
+        })
       : { text: meta.instance.title ?? 'Imaging report' },
     subject: patientReference(meta, options),
     imagingStudy: [{ type: 'ImagingStudy', identifier: uidIdentifier(meta.study.studyInstanceUid) }],
@@ -106,10 +127,17 @@ export function toDiagnosticReport(dataSet: DataSet, meta: InstanceMetadata, opt
   };
   const accession = accessionIdentifier(meta, options);
   if (accession) report.basedOn = [{ type: 'ServiceRequest', identifier: accession }];
-  const effective = fhirDateTime(meta.instance.contentDate, meta.instance.contentTime, meta.study.timezoneOffset, options.timeZone);
+  const effective = fhirDateTime(
+    meta.instance.contentDate,
+    meta.instance.contentTime,
+    meta.study.timezoneOffset,
+    options.timeZone,
+  );
   if (effective) report.effectiveDateTime = effective;
   const verifier = dataSet.sequence(Tag.VerifyingObserverSequence)[0];
-  const verifierName = verifier ? personNameDisplay(parsePersonName(verifier.string(Tag.VerifyingObserverName) ?? '')) : undefined;
+  const verifierName = verifier
+    ? personNameDisplay(parsePersonName(verifier.string(Tag.VerifyingObserverName) ?? ''))
+    : undefined;
   if (verifierName) report.resultsInterpreter = [{ display: verifierName }];
   return report;
 }

@@ -30,7 +30,8 @@ const notRenderable = (why: string) => new DicomError(DicomErrorCode.NotRenderab
 export function imageInfo(dataSet: DataSet): ImageInfo {
   const rows = dataSet.number(Tag.Rows);
   const columns = dataSet.number(Tag.Columns);
-  if (!dataSet.has(Tag.PixelData) || !rows || !columns) throw notRenderable('This instance has no pixel data (or no Rows/Columns): there is nothing to render');
+  if (!dataSet.has(Tag.PixelData) || !rows || !columns)
+    throw notRenderable('This instance has no pixel data (or no Rows/Columns): there is nothing to render');
   return {
     rows,
     columns,
@@ -62,7 +63,9 @@ export function encapsulatedFrames(dataSet: DataSet, element: Element, numberOfF
       return Buffer.concat(data.filter((f) => f.offset - 8 - base >= offset && f.offset - 8 - base < next).map(slice));
     });
   }
-  throw notRenderable(`Pixel data has ${data.length} fragments for ${numberOfFrames} frames and no Basic Offset Table: frames cannot be told apart`);
+  throw notRenderable(
+    `Pixel data has ${data.length} fragments for ${numberOfFrames} frames and no Basic Offset Table: frames cannot be told apart`,
+  );
 }
 
 function grayFromBytes(info: ImageInfo, bytes: Uint8Array, littleEndian: boolean): Int32Array {
@@ -143,7 +146,8 @@ function decodeRle(info: ImageInfo, frame: Buffer): Uint8Array {
   for (let s = 0; s < segments; s++) {
     const start = offsets[s]!;
     const end = s + 1 < segments ? offsets[s + 1]! : frame.length;
-    if (start < 64 || start > frame.length || end > frame.length || end < start) throw notRenderable('RLE segment offsets are out of the frame');
+    if (start < 64 || start > frame.length || end > frame.length || end < start)
+      throw notRenderable('RLE segment offsets are out of the frame');
     out.set(rleSegment(frame, start, end, count), s * count);
   }
   if (bytesPerSample === 1) return out;
@@ -177,7 +181,11 @@ export function jpegFrameSize(bytes: Uint8Array): { width: number; height: numbe
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       if (pos + 9 > bytes.length) return undefined;
-      return { precision: bytes[pos + 4]!, height: (bytes[pos + 5]! << 8) | bytes[pos + 6]!, width: (bytes[pos + 7]! << 8) | bytes[pos + 8]! };
+      return {
+        precision: bytes[pos + 4]!,
+        height: (bytes[pos + 5]! << 8) | bytes[pos + 6]!,
+        width: (bytes[pos + 7]! << 8) | bytes[pos + 8]!,
+      };
     }
     if (marker === 0xda || length < 2) return undefined;
     pos += 2 + length;
@@ -188,41 +196,66 @@ export function jpegFrameSize(bytes: Uint8Array): { width: number; height: numbe
 function checkJpegHeader(compressed: Uint8Array, width: number, height: number): void {
   const size = jpegFrameSize(compressed);
   if (!size) throw notRenderable('The JPEG frame has no readable frame header (SOF)');
-  if (size.width !== width || size.height !== height) throw notRenderable(`The JPEG frame header says ${size.width}x${size.height}, but Rows/Columns say ${width}x${height}`);
+  if (size.width !== width || size.height !== height)
+    throw notRenderable(
+      `The JPEG frame header says ${size.width}x${size.height}, but Rows/Columns say ${width}x${height}`,
+    );
 }
 
 /** Decodes one frame (0-based). */
-export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameIndex = 0): { info: ImageInfo; frame: DecodedFrame } {
+export function decodeFrame(
+  dataSet: DataSet,
+  syntax: TransferSyntaxInfo,
+  frameIndex = 0,
+): { info: ImageInfo; frame: DecodedFrame } {
   const info = imageInfo(dataSet);
   if (frameIndex < 0 || frameIndex >= info.numberOfFrames) {
-    throw new DicomError(DicomErrorCode.NotRenderable, `Frame ${frameIndex + 1} does not exist: this instance has ${info.numberOfFrames} frame(s)`);
+    throw new DicomError(
+      DicomErrorCode.NotRenderable,
+      `Frame ${frameIndex + 1} does not exist: this instance has ${info.numberOfFrames} frame(s)`,
+    );
   }
   if (![8, 16, 32].includes(info.bitsAllocated) || (info.bitsAllocated === 32 && info.samplesPerPixel !== 1)) {
     throw notRenderable(`Bits Allocated ${info.bitsAllocated} is not rendered (8, 16 or 32 bits are)`);
   }
-  if (info.bitsStored < 1 || info.bitsStored > info.bitsAllocated) throw notRenderable(`Bits Stored ${info.bitsStored} is not within Bits Allocated ${info.bitsAllocated}`);
+  if (info.bitsStored < 1 || info.bitsStored > info.bitsAllocated)
+    throw notRenderable(`Bits Stored ${info.bitsStored} is not within Bits Allocated ${info.bitsAllocated}`);
   const color = info.samplesPerPixel === 3;
-  if (!color && info.samplesPerPixel !== 1) throw notRenderable(`Samples per Pixel ${info.samplesPerPixel} is not rendered`);
+  if (!color && info.samplesPerPixel !== 1)
+    throw notRenderable(`Samples per Pixel ${info.samplesPerPixel} is not rendered`);
   if (color && !['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_ICT', 'YBR_RCT'].includes(info.photometric)) {
     throw notRenderable(`Photometric Interpretation ${info.photometric} is not rendered`);
   }
-  if (!color && !info.photometric.startsWith('MONOCHROME')) throw notRenderable(`Photometric Interpretation ${info.photometric} is not rendered`);
+  if (!color && !info.photometric.startsWith('MONOCHROME'))
+    throw notRenderable(`Photometric Interpretation ${info.photometric} is not rendered`);
   const element = dataSet.get(Tag.PixelData)!;
   const width = info.columns;
   const height = info.rows;
   const count = width * height;
 
   if (!syntax.encapsulated) {
-    if (color && info.bitsAllocated !== 8) throw notRenderable('Colour images with more than 8 bits per sample are not rendered');
-    if (color && info.photometric !== 'RGB' && info.photometric !== 'YBR_FULL') throw notRenderable(`Uncompressed ${info.photometric} is not rendered`);
+    if (color && info.bitsAllocated !== 8)
+      throw notRenderable('Colour images with more than 8 bits per sample are not rendered');
+    if (color && info.photometric !== 'RGB' && info.photometric !== 'YBR_FULL')
+      throw notRenderable(`Uncompressed ${info.photometric} is not rendered`);
     const frameBytes = count * info.samplesPerPixel * (info.bitsAllocated / 8);
     const start = element.offset + frameIndex * frameBytes;
     if (element.fragments || start + frameBytes > element.offset + element.length) {
-      throw new DicomError(DicomErrorCode.Truncated, `Pixel data holds ${element.length} bytes, fewer than frame ${frameIndex + 1} needs`);
+      throw new DicomError(
+        DicomErrorCode.Truncated,
+        `Pixel data holds ${element.length} bytes, fewer than frame ${frameIndex + 1} needs`,
+      );
     }
     const bytes = dataSet.bytes.subarray(start, start + frameBytes);
-    if (color) return { info, frame: { kind: 'rgb', width, height, rgb: rgbFromSamples(info, bytes, info.planarConfiguration === 1) } };
-    return { info, frame: { kind: 'gray', width, height, values: grayFromBytes(info, bytes, dataSet.encoding.littleEndian) } };
+    if (color)
+      return {
+        info,
+        frame: { kind: 'rgb', width, height, rgb: rgbFromSamples(info, bytes, info.planarConfiguration === 1) },
+      };
+    return {
+      info,
+      frame: { kind: 'gray', width, height, values: grayFromBytes(info, bytes, dataSet.encoding.littleEndian) },
+    };
   }
 
   const frames = encapsulatedFrames(dataSet, element, info.numberOfFrames);
@@ -232,22 +265,34 @@ export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameI
     case TransferSyntax.RLELossless: {
       const bytes = decodeRle(info, compressed);
       if (color) {
-        if (info.bitsAllocated !== 8) throw notRenderable('RLE colour images with more than 8 bits per sample are not rendered');
+        if (info.bitsAllocated !== 8)
+          throw notRenderable('RLE colour images with more than 8 bits per sample are not rendered');
         return { info, frame: { kind: 'rgb', width, height, rgb: rgbFromSamples(info, bytes, true) } };
       }
       return { info, frame: { kind: 'gray', width, height, values: grayFromBytes(info, bytes, true) } };
     }
     case TransferSyntax.JPEGBaseline8Bit:
     case TransferSyntax.JPEGExtended12Bit: {
-      if (info.bitsStored > 8) throw notRenderable('JPEG with more than 8 bits per sample (Process 4, 12-bit) is not rendered by the pure-JS decoder');
+      if (info.bitsStored > 8)
+        throw notRenderable(
+          'JPEG with more than 8 bits per sample (Process 4, 12-bit) is not rendered by the pure-JS decoder',
+        );
       checkJpegHeader(compressed, width, height);
       let decoded: { width: number; height: number; data: Uint8Array };
       try {
-        decoded = jpeg.decode(compressed, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: (count * 1.01) / 1e6 + 0.001, maxMemoryUsageInMB: 64 + (count * 16) / 1e6 });
+        decoded = jpeg.decode(compressed, {
+          useTArray: true,
+          formatAsRGBA: false,
+          maxResolutionInMP: (count * 1.01) / 1e6 + 0.001,
+          maxMemoryUsageInMB: 64 + (count * 16) / 1e6,
+        });
       } catch (error) {
         throw notRenderable(`JPEG frame cannot be decoded: ${(error as Error).message}`);
       }
-      if (decoded.width !== width || decoded.height !== height) throw notRenderable(`JPEG frame is ${decoded.width}x${decoded.height}, but Rows/Columns say ${width}x${height}`);
+      if (decoded.width !== width || decoded.height !== height)
+        throw notRenderable(
+          `JPEG frame is ${decoded.width}x${decoded.height}, but Rows/Columns say ${width}x${height}`,
+        );
       if (color) return { info, frame: { kind: 'rgb', width, height, rgb: decoded.data.subarray(0, count * 3) } };
       // jpeg-js outputs three channels even for one component: take the first.
       const step = decoded.data.length / count;
@@ -266,9 +311,13 @@ export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameI
       } catch (error) {
         throw notRenderable(`JPEG lossless frame cannot be decoded: ${(error as Error).message}`);
       }
-      if (decoder.xDim !== width || decoder.yDim !== height) throw notRenderable(`JPEG lossless frame is ${decoder.xDim}x${decoder.yDim}, but Rows/Columns say ${width}x${height}`);
+      if (decoder.xDim !== width || decoder.yDim !== height)
+        throw notRenderable(
+          `JPEG lossless frame is ${decoder.xDim}x${decoder.yDim}, but Rows/Columns say ${width}x${height}`,
+        );
       if (color) {
-        if (!(data instanceof Uint8Array)) throw notRenderable('JPEG lossless colour images with more than 8 bits are not rendered');
+        if (!(data instanceof Uint8Array))
+          throw notRenderable('JPEG lossless colour images with more than 8 bits are not rendered');
         return { info, frame: { kind: 'rgb', width, height, rgb: data.subarray(0, count * 3) } };
       }
       const values = new Int32Array(count);
@@ -281,6 +330,8 @@ export function decodeFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, frameI
       return { info, frame: { kind: 'gray', width, height, values } };
     }
     default:
-      throw notRenderable(`${syntax.name} (${syntax.uid}) cannot be decoded here; retrieve the frames as they are (WADO-RS frames) and decode them in the viewer`);
+      throw notRenderable(
+        `${syntax.name} (${syntax.uid}) cannot be decoded here; retrieve the frames as they are (WADO-RS frames) and decode them in the viewer`,
+      );
   }
 }

@@ -23,9 +23,18 @@ describe('pixel decoding', () => {
   it('decodes the same MR image identically from uncompressed LE, BE, implicit and RLE', () => {
     const reference = decode('pydicom/MR_small.dcm');
     expect(reference.kind).toBe('gray');
-    for (const name of ['pydicom/MR_small_bigendian.dcm', 'pydicom/MR_small_implicit.dcm', 'pydicom/MR_small_RLE.dcm']) {
+    for (const name of [
+      'pydicom/MR_small_bigendian.dcm',
+      'pydicom/MR_small_implicit.dcm',
+      'pydicom/MR_small_RLE.dcm',
+    ]) {
       const frame = decode(name);
-      expect(frame.kind === 'gray' && reference.kind === 'gray' && Buffer.from(frame.values.buffer).equals(Buffer.from(reference.values.buffer)), name).toBe(true);
+      expect(
+        frame.kind === 'gray' &&
+          reference.kind === 'gray' &&
+          Buffer.from(frame.values.buffer).equals(Buffer.from(reference.values.buffer)),
+        name,
+      ).toBe(true);
     }
   });
 

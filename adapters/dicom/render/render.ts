@@ -30,7 +30,12 @@ export interface RenderedImage {
   height: number;
 }
 
-function toEightBit(dataSet: DataSet, frame: Extract<DecodedFrame, { kind: 'gray' }>, monochrome1: boolean, window?: { center: number; width: number }): Uint8Array {
+function toEightBit(
+  dataSet: DataSet,
+  frame: Extract<DecodedFrame, { kind: 'gray' }>,
+  monochrome1: boolean,
+  window?: { center: number; width: number },
+): Uint8Array {
   const slope = dataSet.number(Tag.RescaleSlope) ?? 1;
   const intercept = dataSet.number(Tag.RescaleIntercept) ?? 0;
   const values = frame.values;
@@ -59,7 +64,13 @@ function toEightBit(dataSet: DataSet, frame: Extract<DecodedFrame, { kind: 'gray
 }
 
 /** Area-average downscale of 8-bit interleaved pixels. */
-function downscale(pixels: Uint8Array, width: number, height: number, channels: number, maxSize: number): { pixels: Uint8Array; width: number; height: number } {
+function downscale(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  maxSize: number,
+): { pixels: Uint8Array; width: number; height: number } {
   const scale = Math.min(1, maxSize / Math.max(width, height));
   if (scale >= 1) return { pixels, width, height };
   const w = Math.max(1, Math.round(width * scale));
@@ -73,7 +84,8 @@ function downscale(pixels: Uint8Array, width: number, height: number, channels: 
       const x1 = Math.max(x0 + 1, Math.floor(((x + 1) * width) / w));
       for (let c = 0; c < channels; c++) {
         let sum = 0;
-        for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) sum += pixels[(yy * width + xx) * channels + c]!;
+        for (let yy = y0; yy < y1; yy++)
+          for (let xx = x0; xx < x1; xx++) sum += pixels[(yy * width + xx) * channels + c]!;
         out[(y * w + x) * channels + c] = Math.round(sum / ((y1 - y0) * (x1 - x0)));
       }
     }
@@ -93,10 +105,17 @@ export function renderFrame(dataSet: DataSet, syntax: TransferSyntaxInfo, option
     pixels = frame.rgb;
     channels = 3;
   }
-  const scaled = options.maxSize ? downscale(pixels, frame.width, frame.height, channels, options.maxSize) : { pixels, width: frame.width, height: frame.height };
+  const scaled = options.maxSize
+    ? downscale(pixels, frame.width, frame.height, channels, options.maxSize)
+    : { pixels, width: frame.width, height: frame.height };
   const format = options.format ?? RenderFormat.Png;
   if (format === RenderFormat.Png) {
-    return { contentType: format, bytes: encodePng(scaled.width, scaled.height, channels, scaled.pixels), width: scaled.width, height: scaled.height };
+    return {
+      contentType: format,
+      bytes: encodePng(scaled.width, scaled.height, channels, scaled.pixels),
+      width: scaled.width,
+      height: scaled.height,
+    };
   }
   const rgba = new Uint8Array(scaled.width * scaled.height * 4);
   for (let i = 0; i < scaled.width * scaled.height; i++) {

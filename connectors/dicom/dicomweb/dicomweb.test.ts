@@ -17,14 +17,30 @@ type Json = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string
 describe('DICOMweb plugin', () => {
   let dicom: TestDicom;
   let app: FastifyInstance;
-  const dupont = syntheticInstance({ extra: [{ tag: Tag.PatientName, value: 'Dupont^Hélène' }, { tag: Tag.StudyDate, value: '20240315' }] });
-  const durand = syntheticInstance({ extra: [{ tag: Tag.PatientName, value: 'Durand^Jean' }, { tag: Tag.StudyDate, value: '20231102' }, { tag: Tag.Modality, value: 'CT' }] });
+  const dupont = syntheticInstance({
+    extra: [
+      { tag: Tag.PatientName, value: 'Dupont^Hélène' },
+      { tag: Tag.StudyDate, value: '20240315' },
+    ],
+  });
+  const durand = syntheticInstance({
+    extra: [
+      { tag: Tag.PatientName, value: 'Durand^Jean' },
+      { tag: Tag.StudyDate, value: '20231102' },
+      { tag: Tag.Modality, value: 'CT' },
+    ],
+  });
   const mrSmall = corpusFile('pydicom/MR_small.dcm');
   const jpeg2000 = corpusFile('pydicom/JPEG2000.dcm');
 
   const stow = (files: Buffer[], url = `${PREFIX}/studies`, contentType?: string) => {
     const { body, boundary } = buildMultipart(files.map((file) => ({ contentType: 'application/dicom', body: file })));
-    return app.inject({ method: 'POST', url, headers: { 'content-type': contentType ?? STOW_TYPE(boundary) }, payload: body });
+    return app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': contentType ?? STOW_TYPE(boundary) },
+      payload: body,
+    });
   };
 
   beforeAll(async () => {
@@ -45,8 +61,15 @@ describe('DICOMweb plugin', () => {
       expect(response.headers['content-type']).toMatch(/application\/dicom\+json/);
       const body = response.json() as Json;
       const refs = body['00081199']!.Value as Json[];
-      expect(refs.map((r) => r['00081155']!.Value![0])).toEqual([dupont.sopInstanceUid, durand.sopInstanceUid, readPart10(mrSmall).dataSet.string(Tag.SOPInstanceUID), readPart10(jpeg2000).dataSet.string(Tag.SOPInstanceUID)]);
-      expect(refs[0]!['00081190']!.Value![0]).toBe(`http://localhost:80${PREFIX}/studies/${dupont.studyInstanceUid}/series/${dupont.seriesInstanceUid}/instances/${dupont.sopInstanceUid}`);
+      expect(refs.map((r) => r['00081155']!.Value![0])).toEqual([
+        dupont.sopInstanceUid,
+        durand.sopInstanceUid,
+        readPart10(mrSmall).dataSet.string(Tag.SOPInstanceUID),
+        readPart10(jpeg2000).dataSet.string(Tag.SOPInstanceUID),
+      ]);
+      expect(refs[0]!['00081190']!.Value![0]).toBe(
+        `http://localhost:80${PREFIX}/studies/${dupont.studyInstanceUid}/series/${dupont.seriesInstanceUid}/instances/${dupont.sopInstanceUid}`,
+      );
     });
 
     it('stores what it can and lists the rest with a failure reason (202)', async () => {
@@ -55,7 +78,7 @@ describe('DICOMweb plugin', () => {
       const response = await stow([good.file, truncated, Buffer.from('not dicom at all')]);
       expect(response.statusCode).toBe(202);
       const body = response.json() as Json;
-      expect((body['00081199']!.Value as Json[])).toHaveLength(1);
+      expect(body['00081199']!.Value as Json[]).toHaveLength(1);
       const failed = body['00081198']!.Value as Json[];
       expect(failed.map((f) => f['00081197']!.Value![0])).toEqual([0xc000, 0xc000]);
       expect(response.headers.warning).toMatch(/part 2: .*declares|part 2: .*ends/);
@@ -72,25 +95,55 @@ describe('DICOMweb plugin', () => {
 
     it('refuses a body whose boundary is not the declared one (400, says which)', async () => {
       const { body } = buildMultipart([{ contentType: 'application/dicom', body: dupont.file }], 'actual-boundary');
-      const response = await app.inject({ method: 'POST', url: `${PREFIX}/studies`, headers: { 'content-type': STOW_TYPE('declared-boundary') }, payload: body });
+      const response = await app.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': STOW_TYPE('declared-boundary') },
+        payload: body,
+      });
       expect(response.statusCode).toBe(400);
       expect(response.json().error.message).toContain('does not contain the boundary "declared-boundary"');
     });
 
     it('refuses an invalid boundary, a missing boundary, a truncated body and a wrong media type', async () => {
       const { body, boundary } = buildMultipart([{ contentType: 'application/dicom', body: dupont.file }]);
-      const bad = await app.inject({ method: 'POST', url: `${PREFIX}/studies`, headers: { 'content-type': STOW_TYPE('x'.repeat(80)) }, payload: body });
+      const bad = await app.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': STOW_TYPE('x'.repeat(80)) },
+        payload: body,
+      });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.message).toMatch(/boundary .* is not valid/);
-      const none = await app.inject({ method: 'POST', url: `${PREFIX}/studies`, headers: { 'content-type': 'multipart/related; type="application/dicom"' }, payload: body });
+      const none = await app.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': 'multipart/related; type="application/dicom"' },
+        payload: body,
+      });
       expect(none.statusCode).toBe(400);
       expect(none.json().error.message).toMatch(/no boundary/);
-      const cut = await app.inject({ method: 'POST', url: `${PREFIX}/studies`, headers: { 'content-type': STOW_TYPE(boundary) }, payload: body.subarray(0, body.length - 40) });
+      const cut = await app.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': STOW_TYPE(boundary) },
+        payload: body.subarray(0, body.length - 40),
+      });
       expect(cut.statusCode).toBe(400);
       expect(cut.json().error.message).toMatch(/truncated/);
-      const json = await app.inject({ method: 'POST', url: `${PREFIX}/studies`, headers: { 'content-type': 'application/json' }, payload: '{}' });
+      const json = await app.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': 'application/json' },
+        payload: '{}',
+      });
       expect(json.statusCode).toBe(415);
-      const xml = await app.inject({ method: 'POST', url: `${PREFIX}/studies`, headers: { 'content-type': `multipart/related; type="application/dicom+xml"; boundary=${boundary}` }, payload: body });
+      const xml = await app.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': `multipart/related; type="application/dicom+xml"; boundary=${boundary}` },
+        payload: body,
+      });
       expect(xml.statusCode).toBe(415);
     });
   });
@@ -124,14 +177,21 @@ describe('DICOMweb plugin', () => {
     it('pages with limit and offset without overlap', async () => {
       const all = uidsOf(await studies('limit=100'));
       expect(all.length).toBeGreaterThanOrEqual(4);
-      const pages = [...uidsOf(await studies('limit=2&offset=0')), ...uidsOf(await studies('limit=2&offset=2')), ...uidsOf(await studies(`limit=100&offset=4`))];
+      const pages = [
+        ...uidsOf(await studies('limit=2&offset=0')),
+        ...uidsOf(await studies('limit=2&offset=2')),
+        ...uidsOf(await studies(`limit=100&offset=4`)),
+      ];
       expect(pages).toEqual(all);
     });
 
     it('queries series and instances, within a study or across', async () => {
       const series = await app.inject({ method: 'GET', url: `${PREFIX}/studies/${dupont.studyInstanceUid}/series` });
       expect((series.json() as Json[]).map((s) => s['0020000E']!.Value![0])).toEqual([dupont.seriesInstanceUid]);
-      const instances = await app.inject({ method: 'GET', url: `${PREFIX}/instances?SOPInstanceUID=${durand.sopInstanceUid}&includefield=PatientName` });
+      const instances = await app.inject({
+        method: 'GET',
+        url: `${PREFIX}/instances?SOPInstanceUID=${durand.sopInstanceUid}&includefield=PatientName`,
+      });
       const [instance] = instances.json() as Json[];
       expect(instance!['00100010']!.Value).toEqual([{ Alphabetic: 'Durand^Jean' }]);
       expect(instance!['00081190']!.Value![0]).toContain(`/instances/${durand.sopInstanceUid}`);
@@ -158,10 +218,15 @@ describe('DICOMweb plugin', () => {
   });
 
   describe('WADO-RS', () => {
-    const base = () => `${PREFIX}/studies/${dupont.studyInstanceUid}/series/${dupont.seriesInstanceUid}/instances/${dupont.sopInstanceUid}`;
+    const base = () =>
+      `${PREFIX}/studies/${dupont.studyInstanceUid}/series/${dupont.seriesInstanceUid}/instances/${dupont.sopInstanceUid}`;
 
     it('retrieves the instance as stored, byte for byte, in multipart/related', async () => {
-      const response = await app.inject({ method: 'GET', url: base(), headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      const response = await app.inject({
+        method: 'GET',
+        url: base(),
+        headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+      });
       expect(response.statusCode).toBe(200);
       const media = parseMediaType(response.headers['content-type'] as string);
       const parts = parseMultipart(response.rawPayload, media.params.boundary!);
@@ -172,7 +237,11 @@ describe('DICOMweb plugin', () => {
     });
 
     it('does not pretend to transcode: another transfer syntax is 406', async () => {
-      const response = await app.inject({ method: 'GET', url: base(), headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50' } });
+      const response = await app.inject({
+        method: 'GET',
+        url: base(),
+        headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50' },
+      });
       expect(response.statusCode).toBe(406);
       expect(response.json().error.message).toMatch(/does not transcode/);
     });
@@ -184,20 +253,29 @@ describe('DICOMweb plugin', () => {
       const uri = meta!['7FE00010']!.BulkDataURI!;
       expect(uri).toMatch(/\/bulkdata\/7FE00010$/);
       const bulk = await app.inject({ method: 'GET', url: new URL(uri).pathname });
-      const parts = parseMultipart(bulk.rawPayload, parseMediaType(bulk.headers['content-type'] as string).params.boundary!);
+      const parts = parseMultipart(
+        bulk.rawPayload,
+        parseMediaType(bulk.headers['content-type'] as string).params.boundary!,
+      );
       expect([...parts[0]!.body]).toEqual(Array.from({ length: 16 }, (_, i) => i * 16));
     });
 
     it('serves frames: raw for uncompressed, the compressed bitstream otherwise', async () => {
       const raw = await app.inject({ method: 'GET', url: `${base()}/frames/1` });
       expect(raw.headers['content-type']).toMatch(/type="application\/octet-stream"/);
-      const rawParts = parseMultipart(raw.rawPayload, parseMediaType(raw.headers['content-type'] as string).params.boundary!);
+      const rawParts = parseMultipart(
+        raw.rawPayload,
+        parseMediaType(raw.headers['content-type'] as string).params.boundary!,
+      );
       expect(rawParts[0]!.body).toHaveLength(16);
       const j2k = readPart10(jpeg2000).dataSet;
       const url = `${PREFIX}/studies/${j2k.string(Tag.StudyInstanceUID)}/series/${j2k.string(Tag.SeriesInstanceUID)}/instances/${j2k.string(Tag.SOPInstanceUID)}`;
       const compressed = await app.inject({ method: 'GET', url: `${url}/frames/1` });
       expect(compressed.headers['content-type']).toMatch(/type="image\/jp2"/);
-      const parts = parseMultipart(compressed.rawPayload, parseMediaType(compressed.headers['content-type'] as string).params.boundary!);
+      const parts = parseMultipart(
+        compressed.rawPayload,
+        parseMediaType(compressed.headers['content-type'] as string).params.boundary!,
+      );
       expect(parts[0]!.body.subarray(0, 4).toString('hex')).toBe('ff4fff51'); // J2K codestream SOC + SIZ
       expect((await app.inject({ method: 'GET', url: `${url}/frames/2` })).statusCode).toBe(404);
     });
@@ -225,7 +303,10 @@ describe('DICOMweb plugin', () => {
     });
 
     it('answers 404 for what is not here', async () => {
-      const response = await app.inject({ method: 'GET', url: `${PREFIX}/studies/1.2.3/series/4.5.6/instances/7.8.9/metadata` });
+      const response = await app.inject({
+        method: 'GET',
+        url: `${PREFIX}/studies/1.2.3/series/4.5.6/instances/7.8.9/metadata`,
+      });
       expect(response.statusCode).toBe(404);
       expect(response.json().error.message).toMatch(/No instance 7\.8\.9/);
     });

@@ -16,16 +16,23 @@ describe('multipart/related', () => {
   });
 
   it('says precisely what is wrong with a bad body', () => {
-    expect(() => parseMultipart(Buffer.from('no delimiter here'), 'xyz')).toThrow(/does not contain the boundary "xyz"/);
+    expect(() => parseMultipart(Buffer.from('no delimiter here'), 'xyz')).toThrow(
+      /does not contain the boundary "xyz"/,
+    );
     expect(() => parseMultipart(Buffer.from('--xyz\r\nContent-Type: a\r\n\r\nDATA'), 'xyz')).toThrow(/truncated/);
-    expect(() => parseMultipart(Buffer.from('--xyz\r\nContent-Type a\r\n\r\nDATA\r\n--xyz--'), 'xyz')).toThrow(/malformed header line/);
+    expect(() => parseMultipart(Buffer.from('--xyz\r\nContent-Type a\r\n\r\nDATA\r\n--xyz--'), 'xyz')).toThrow(
+      /malformed header line/,
+    );
     expect(() => parseMultipart(Buffer.from('--xyz'), 'bad boundary ')).toThrow(MultipartError);
     const many = buildMultipart(Array.from({ length: 5 }, () => ({ contentType: 'a/b', body: Buffer.from('x') })));
     expect(() => parseMultipart(many.body, many.boundary, { maxParts: 3 })).toThrow(/More than 3 parts/);
   });
 
   it('parses media types with quoted parameters', () => {
-    expect(parseMediaType('Multipart/Related; type="application/dicom"; boundary="a;b"')).toEqual({ type: 'multipart/related', params: { type: 'application/dicom', boundary: 'a;b' } });
+    expect(parseMediaType('Multipart/Related; type="application/dicom"; boundary="a;b"')).toEqual({
+      type: 'multipart/related',
+      params: { type: 'application/dicom', boundary: 'a;b' },
+    });
     expect(isValidBoundary('x'.repeat(70))).toBe(true);
     expect(isValidBoundary('x'.repeat(71))).toBe(false);
   });

@@ -20,7 +20,8 @@ export function parseMediaType(header: string): MediaType {
     if (eq < 0) continue;
     const key = part.slice(0, eq).trim().toLowerCase();
     let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2)
+      value = value.slice(1, -1).replace(/\\(.)/g, '$1');
     params[key] = value;
   }
   return { type: (rawType ?? '').trim().toLowerCase(), params };
@@ -56,12 +57,17 @@ export interface Part {
 /** Splits a multipart body; throws MultipartError with what is wrong and how to fix it. */
 export function parseMultipart(body: Buffer, boundary: string, limits: { maxParts?: number } = {}): Part[] {
   if (!isValidBoundary(boundary)) {
-    throw new MultipartError(`The boundary ${JSON.stringify(boundary.slice(0, 80))} is not valid (RFC 2046: 1 to 70 characters of letters, digits and '()+_,-./:=? )`);
+    throw new MultipartError(
+      `The boundary ${JSON.stringify(boundary.slice(0, 80))} is not valid (RFC 2046: 1 to 70 characters of letters, digits and '()+_,-./:=? )`,
+    );
   }
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const maxParts = limits.maxParts ?? 10_000;
   let pos = body.indexOf(delimiter);
-  if (pos < 0) throw new MultipartError(`The body does not contain the boundary "${boundary}" declared in Content-Type: each part must start with "--${boundary}"`);
+  if (pos < 0)
+    throw new MultipartError(
+      `The body does not contain the boundary "${boundary}" declared in Content-Type: each part must start with "--${boundary}"`,
+    );
   const parts: Part[] = [];
   while (true) {
     pos += delimiter.length;
@@ -70,19 +76,31 @@ export function parseMultipart(body: Buffer, boundary: string, limits: { maxPart
     while (body[pos] === 0x20 || body[pos] === 0x09) pos++;
     if (body[pos] === 0x0d && body[pos + 1] === 0x0a) pos += 2;
     else if (body[pos] === 0x0a) pos += 1;
-    else throw new MultipartError(`Malformed delimiter line after part ${parts.length}: expected a line break after "--${boundary}"`);
+    else
+      throw new MultipartError(
+        `Malformed delimiter line after part ${parts.length}: expected a line break after "--${boundary}"`,
+      );
     const headerEnd = indexOfHeaderEnd(body, pos);
-    if (headerEnd.at < 0) throw new MultipartError(`Part ${parts.length + 1} has no blank line ending its headers: the body is truncated or malformed`);
+    if (headerEnd.at < 0)
+      throw new MultipartError(
+        `Part ${parts.length + 1} has no blank line ending its headers: the body is truncated or malformed`,
+      );
     const headers: Record<string, string> = {};
     for (const line of body.toString('latin1', pos, headerEnd.at).split(/\r?\n/)) {
       if (!line) continue;
       const colon = line.indexOf(':');
-      if (colon <= 0) throw new MultipartError(`Part ${parts.length + 1} has a malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
+      if (colon <= 0)
+        throw new MultipartError(
+          `Part ${parts.length + 1} has a malformed header line: ${JSON.stringify(line.slice(0, 80))}`,
+        );
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     const start = headerEnd.at + headerEnd.length;
     const next = indexOfDelimiter(body, delimiter, start);
-    if (next < 0) throw new MultipartError(`Part ${parts.length + 1} is not followed by "--${boundary}": the body is truncated or its boundary is wrong`);
+    if (next < 0)
+      throw new MultipartError(
+        `Part ${parts.length + 1} is not followed by "--${boundary}": the body is truncated or its boundary is wrong`,
+      );
     let end = next;
     if (body[end - 1] === 0x0a) end--;
     if (body[end - 1] === 0x0d) end--;
@@ -119,11 +137,21 @@ export function newBoundary(): string {
 }
 
 /** Builds a multipart/related body. */
-export function buildMultipart(parts: Array<{ contentType: string; body: Uint8Array; headers?: Record<string, string> }>, boundary = newBoundary()): { body: Buffer; boundary: string } {
+export function buildMultipart(
+  parts: Array<{ contentType: string; body: Uint8Array; headers?: Record<string, string> }>,
+  boundary = newBoundary(),
+): { body: Buffer; boundary: string } {
   const chunks: Buffer[] = [];
   for (const part of parts) {
     const headers = { 'Content-Type': part.contentType, ...part.headers };
-    chunks.push(Buffer.from(`--${boundary}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`, 'latin1'));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\n${Object.entries(headers)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\r\n')}\r\n\r\n`,
+        'latin1',
+      ),
+    );
     chunks.push(Buffer.from(part.body.buffer, part.body.byteOffset, part.body.byteLength), Buffer.from('\r\n'));
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));

@@ -45,7 +45,11 @@ function first(json: DicomJsonLike, tag: string): unknown {
   return json[tag]?.Value?.[0];
 }
 
-export async function stowForward(studiesUrl: string, items: readonly StowItem[], options: StowForwardOptions = {}): Promise<StowResult> {
+export async function stowForward(
+  studiesUrl: string,
+  items: readonly StowItem[],
+  options: StowForwardOptions = {},
+): Promise<StowResult> {
   const results: StowInstanceResult[] = [];
   const batchSize = options.batchSize ?? 16;
   for (let start = 0; start < items.length; start += batchSize) {
@@ -65,7 +69,11 @@ export async function stowForward(studiesUrl: string, items: readonly StowItem[]
       try {
         response = await fetch(studiesUrl, {
           method: 'POST',
-          headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`, Accept: 'application/dicom+json', ...options.headers },
+          headers: {
+            'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+            Accept: 'application/dicom+json',
+            ...options.headers,
+          },
           body,
           signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
         });
@@ -86,7 +94,12 @@ export async function stowForward(studiesUrl: string, items: readonly StowItem[]
         json = undefined;
       }
       const stored = new Set(sequence(json ?? {}, '00081199').map((item) => String(first(item, '00081155'))));
-      const failed = new Map(sequence(json ?? {}, '00081198').map((item) => [String(first(item, '00081155')), Number(first(item, '00081197'))]));
+      const failed = new Map(
+        sequence(json ?? {}, '00081198').map((item) => [
+          String(first(item, '00081155')),
+          Number(first(item, '00081197')),
+        ]),
+      );
       outcome = batch.map((item) => {
         if (stored.has(item.sopInstanceUid) || (response.ok && !failed.has(item.sopInstanceUid) && !json)) {
           return { sopInstanceUid: item.sopInstanceUid, ok: true, httpStatus: response.status };
@@ -97,11 +110,16 @@ export async function stowForward(studiesUrl: string, items: readonly StowItem[]
           ok: false,
           httpStatus: response.status,
           ...(reason !== undefined && Number.isFinite(reason) ? { failureReason: reason } : {}),
-          error: reason !== undefined ? `the remote refused it (Failure Reason 0x${reason.toString(16).toUpperCase()})` : `the remote answered ${response.status} without listing it as stored`,
+          error:
+            reason !== undefined
+              ? `the remote refused it (Failure Reason 0x${reason.toString(16).toUpperCase()})`
+              : `the remote answered ${response.status} without listing it as stored`,
         };
       });
     }
-    results.push(...(outcome ?? batch.map((item) => ({ sopInstanceUid: item.sopInstanceUid, ok: false, error: lastError }))));
+    results.push(
+      ...(outcome ?? batch.map((item) => ({ sopInstanceUid: item.sopInstanceUid, ok: false, error: lastError }))),
+    );
   }
   return { ok: results.every((r) => r.ok), instances: results };
 }

@@ -4,7 +4,17 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { decodeCommand, encodeCommand, isResponse, statusKind, CommandField, type Command } from './command.js';
-import { AbortReason, AbortSource, decodePdu, encodePdu, PduError, PduType, type AssociateAc, type AssociateRq, type Pdu } from './pdu.js';
+import {
+  AbortReason,
+  AbortSource,
+  decodePdu,
+  encodePdu,
+  PduError,
+  PduType,
+  type AssociateAc,
+  type AssociateRq,
+  type Pdu,
+} from './pdu.js';
 
 export interface PresentationContext {
   id: number;
@@ -68,7 +78,16 @@ export class Association extends EventEmitter {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private expected = -1;
-  private current: { contextId: number; commandParts: Buffer[]; command?: Command; dataParts: Buffer[]; dataLength: number; oversized: boolean } | undefined;
+  private current:
+    | {
+        contextId: number;
+        commandParts: Buffer[];
+        command?: Command;
+        dataParts: Buffer[];
+        dataLength: number;
+        oversized: boolean;
+      }
+    | undefined;
   private readonly pending = new Map<number, PendingRequest>();
   private nextMessageId = 1;
   private closed = false;
@@ -97,7 +116,10 @@ export class Association extends EventEmitter {
   private touch(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.closed) return;
-    this.idleTimer = setTimeout(() => this.abort(AbortSource.ServiceProvider, AbortReason.NotSpecified), this.limits.idleTimeoutMs);
+    this.idleTimer = setTimeout(
+      () => this.abort(AbortSource.ServiceProvider, AbortReason.NotSpecified),
+      this.limits.idleTimeoutMs,
+    );
     this.idleTimer.unref();
   }
 
@@ -123,10 +145,18 @@ export class Association extends EventEmitter {
           const head = this.peek(6);
           const type = head[0]!;
           const length = head.readUInt32BE(2);
-          if (type < 1 || type > 7) throw new PduError(`Unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}: this port speaks the DICOM upper layer protocol (PS3.8)`, AbortReason.UnrecognizedPdu);
-          const limit = type === PduType.PData ? this.limits.maxPduLength + 64 : type <= 2 ? this.limits.maxAssociatePduBytes : 64;
+          if (type < 1 || type > 7)
+            throw new PduError(
+              `Unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}: this port speaks the DICOM upper layer protocol (PS3.8)`,
+              AbortReason.UnrecognizedPdu,
+            );
+          const limit =
+            type === PduType.PData ? this.limits.maxPduLength + 64 : type <= 2 ? this.limits.maxAssociatePduBytes : 64;
           if (length > limit) {
-            throw new PduError(`PDU type ${type} declares ${length} bytes, over the ${limit} accepted (maximum PDU length negotiated)`, AbortReason.InvalidPduParameterValue);
+            throw new PduError(
+              `PDU type ${type} declares ${length} bytes, over the ${limit} accepted (maximum PDU length negotiated)`,
+              AbortReason.InvalidPduParameterValue,
+            );
           }
           this.expected = 6 + length;
         }
@@ -163,15 +193,18 @@ export class Association extends EventEmitter {
       case PduType.AssociateRq:
       case PduType.AssociateAc:
       case PduType.AssociateRj:
-        if (this.established) throw new PduError('A-ASSOCIATE PDU on an established association', AbortReason.UnexpectedPdu);
+        if (this.established)
+          throw new PduError('A-ASSOCIATE PDU on an established association', AbortReason.UnexpectedPdu);
         this.emit('pdu', pdu);
         return;
       case PduType.PData:
-        if (!this.established) throw new PduError('P-DATA-TF before the association was accepted', AbortReason.UnexpectedPdu);
+        if (!this.established)
+          throw new PduError('P-DATA-TF before the association was accepted', AbortReason.UnexpectedPdu);
         for (const pdv of pdu.pdvs) this.onPdv(pdv.contextId, pdv.command, pdv.last, pdv.data);
         return;
       case PduType.ReleaseRq:
-        if (!this.established) throw new PduError('A-RELEASE-RQ before the association was accepted', AbortReason.UnexpectedPdu);
+        if (!this.established)
+          throw new PduError('A-RELEASE-RQ before the association was accepted', AbortReason.UnexpectedPdu);
         this.emit('release-request');
         return;
       case PduType.ReleaseRp:
@@ -193,30 +226,40 @@ export class Association extends EventEmitter {
 
   private onPdv(contextId: number, isCommand: boolean, last: boolean, data: Buffer): void {
     if (!this.contexts.has(contextId)) {
-      throw new PduError(`PDV on presentation context ${contextId}, which was not accepted`, AbortReason.UnexpectedPduParameter);
+      throw new PduError(
+        `PDV on presentation context ${contextId}, which was not accepted`,
+        AbortReason.UnexpectedPduParameter,
+      );
     }
     let m = this.current;
     if (!m) {
       if (!isCommand) throw new PduError('Data set fragment before any command', AbortReason.UnexpectedPduParameter);
       m = this.current = { contextId, commandParts: [], dataParts: [], dataLength: 0, oversized: false };
     }
-    if (contextId !== m.contextId) throw new PduError('Fragments of one message on two presentation contexts', AbortReason.UnexpectedPduParameter);
+    if (contextId !== m.contextId)
+      throw new PduError('Fragments of one message on two presentation contexts', AbortReason.UnexpectedPduParameter);
     if (isCommand) {
-      if (m.command) throw new PduError('Command fragment after the command was complete', AbortReason.UnexpectedPduParameter);
+      if (m.command)
+        throw new PduError('Command fragment after the command was complete', AbortReason.UnexpectedPduParameter);
       m.commandParts.push(Buffer.from(data));
-      if (m.commandParts.reduce((n, b) => n + b.length, 0) > 65536) throw new PduError('Command set larger than 64 KiB', AbortReason.InvalidPduParameterValue);
+      if (m.commandParts.reduce((n, b) => n + b.length, 0) > 65536)
+        throw new PduError('Command set larger than 64 KiB', AbortReason.InvalidPduParameterValue);
       if (!last) return;
       try {
         m.command = decodeCommand(Buffer.concat(m.commandParts));
       } catch (error) {
-        throw new PduError(`Command set cannot be read: ${(error as Error).message}`, AbortReason.InvalidPduParameterValue);
+        throw new PduError(
+          `Command set cannot be read: ${(error as Error).message}`,
+          AbortReason.InvalidPduParameterValue,
+        );
       }
       if (m.command.hasDataSet) return;
       this.current = undefined;
       this.dispatch({ contextId, command: m.command, dataSetLength: 0, oversized: false });
       return;
     }
-    if (!m.command || !m.command.hasDataSet) throw new PduError('Data set fragment for a command that announced none', AbortReason.UnexpectedPduParameter);
+    if (!m.command || !m.command.hasDataSet)
+      throw new PduError('Data set fragment for a command that announced none', AbortReason.UnexpectedPduParameter);
     m.dataLength += data.length;
     if (!m.oversized && m.dataLength > this.limits.maxDataSetBytes) {
       m.oversized = true;
@@ -237,7 +280,10 @@ export class Association extends EventEmitter {
   private dispatch(message: DimseMessage): void {
     const command = message.command;
     if (isResponse(command.commandField)) {
-      const waiting = command.messageIdBeingRespondedTo !== undefined ? this.pending.get(command.messageIdBeingRespondedTo) : undefined;
+      const waiting =
+        command.messageIdBeingRespondedTo !== undefined
+          ? this.pending.get(command.messageIdBeingRespondedTo)
+          : undefined;
       if (!waiting) return; // a late response to a request we gave up on
       if (statusKind(command.status ?? 0) === 'pending') {
         waiting.timer.refresh();
@@ -262,7 +308,8 @@ export class Association extends EventEmitter {
   }
 
   private write(bytes: Buffer): Promise<void> {
-    if (this.closed || this.socket.destroyed) return Promise.reject(new AssociationClosedError('The association is closed'));
+    if (this.closed || this.socket.destroyed)
+      return Promise.reject(new AssociationClosedError('The association is closed'));
     return new Promise((resolve, reject) => {
       this.socket.write(bytes, (error) => (error ? reject(error) : resolve()));
     });
@@ -276,12 +323,18 @@ export class Association extends EventEmitter {
     const commandBytes = encodeCommand({ ...command, hasDataSet: dataSet !== undefined });
     const sendFragments = async (bytes: Uint8Array, isCommand: boolean) => {
       if (bytes.length === 0) {
-        await this.sendPdu({ type: PduType.PData, pdvs: [{ contextId, command: isCommand, last: true, data: Buffer.alloc(0) }] });
+        await this.sendPdu({
+          type: PduType.PData,
+          pdvs: [{ contextId, command: isCommand, last: true, data: Buffer.alloc(0) }],
+        });
         return;
       }
       for (let at = 0; at < bytes.length; at += room) {
         const part = Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(room, bytes.length - at));
-        await this.sendPdu({ type: PduType.PData, pdvs: [{ contextId, command: isCommand, last: at + room >= bytes.length, data: part }] });
+        await this.sendPdu({
+          type: PduType.PData,
+          pdvs: [{ contextId, command: isCommand, last: at + room >= bytes.length, data: part }],
+        });
       }
     };
     await sendFragments(commandBytes, true);
@@ -289,13 +342,22 @@ export class Association extends EventEmitter {
   }
 
   /** Sends a request and resolves with its final (non-pending) response. */
-  request(contextId: number, command: Omit<Command, 'messageId' | 'hasDataSet'>, dataSet?: Uint8Array, onPending?: (m: DimseMessage) => void): Promise<DimseMessage> {
+  request(
+    contextId: number,
+    command: Omit<Command, 'messageId' | 'hasDataSet'>,
+    dataSet?: Uint8Array,
+    onPending?: (m: DimseMessage) => void,
+  ): Promise<DimseMessage> {
     const messageId = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId % 0xffff) + 1;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(messageId);
-        reject(new Error(`No response to message ${messageId} within ${this.limits.responseTimeoutMs} ms: the association was aborted`));
+        reject(
+          new Error(
+            `No response to message ${messageId} within ${this.limits.responseTimeoutMs} ms: the association was aborted`,
+          ),
+        );
         // The peer's state is unknown now: end the association rather than reuse it.
         this.abort(AbortSource.ServiceUser, AbortReason.NotSpecified);
       }, this.limits.responseTimeoutMs);
@@ -366,7 +428,12 @@ export class Association extends EventEmitter {
     for (const c of ac.contexts) {
       if (c.result !== 0) continue;
       const proposed = rq.contexts.find((p) => p.id === c.id);
-      if (proposed) this.contexts.set(c.id, { id: c.id, abstractSyntax: proposed.abstractSyntax, transferSyntax: c.transferSyntax });
+      if (proposed)
+        this.contexts.set(c.id, {
+          id: c.id,
+          abstractSyntax: proposed.abstractSyntax,
+          transferSyntax: c.transferSyntax,
+        });
     }
     this.established = true;
   }

@@ -108,7 +108,8 @@ export function encodeCommand(command: Command): Buffer {
   add(CommandTag.MoveDestination, 'AE', command.moveDestination);
   add(CommandTag.Priority, 'US', command.priority);
   add(CommandTag.Status, 'US', command.status);
-  if (command.errorComment !== undefined) add(CommandTag.ErrorComment, 'LO', command.errorComment.replace(/[\\\r\n]/g, ' ').slice(0, 64));
+  if (command.errorComment !== undefined)
+    add(CommandTag.ErrorComment, 'LO', command.errorComment.replace(/[\\\r\n]/g, ' ').slice(0, 64));
   add(CommandTag.AffectedSOPInstanceUID, 'UI', command.affectedSopInstanceUid);
   add(CommandTag.RequestedSOPInstanceUID, 'UI', command.requestedSopInstanceUid);
   add(CommandTag.NumberOfRemainingSuboperations, 'US', command.remaining);
@@ -131,11 +132,17 @@ export function decodeCommand(bytes: Buffer): Command {
   const text = (tag: number) => {
     const b = ds.valueBytes(tag);
     if (!b || b.length === 0) return undefined;
-    return b.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+    return b
+      .toString('latin1')
+      .replace(/[\0 ]+$/, '')
+      .replace(/^ +/, '');
   };
   const commandField = us(CommandTag.CommandField);
   if (commandField === undefined) throw new Error('Command set has no Command Field (0000,0100)');
-  const command: Command = { commandField, hasDataSet: (us(CommandTag.CommandDataSetType) ?? NO_DATA_SET) !== NO_DATA_SET };
+  const command: Command = {
+    commandField,
+    hasDataSet: (us(CommandTag.CommandDataSetType) ?? NO_DATA_SET) !== NO_DATA_SET,
+  };
   const set = <K extends keyof Command>(key: K, value: Command[K] | undefined) => {
     if (value !== undefined) command[key] = value;
   };

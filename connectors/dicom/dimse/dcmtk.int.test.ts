@@ -71,8 +71,19 @@ describe.skipIf(!hasService('dcmtk'))('dcmtk tools against the DIMSE SCP', () =>
       groups.set(flags, [...(groups.get(flags) ?? []), c.path]);
     }
     for (const [flags, files] of groups) {
-      const result = await runTool('storescu', ['-aec', 'KENEY', '-R', ...flags.split(' ').filter(Boolean), '127.0.0.1', String(port), ...files]);
-      expect(result.stderr.split('\n').filter((l) => l.startsWith('E:')), `storescu ${flags}`).toEqual([]);
+      const result = await runTool('storescu', [
+        '-aec',
+        'KENEY',
+        '-R',
+        ...flags.split(' ').filter(Boolean),
+        '127.0.0.1',
+        String(port),
+        ...files,
+      ]);
+      expect(
+        result.stderr.split('\n').filter((l) => l.startsWith('E:')),
+        `storescu ${flags}`,
+      ).toEqual([]);
       expect(result.code).toBe(0);
     }
     for (const uid of uniqueUids) expect(await dicom.service.index.findInstance(uid), uid).toBeDefined();
@@ -81,13 +92,34 @@ describe.skipIf(!hasService('dcmtk'))('dcmtk tools against the DIMSE SCP', () =>
       const stored = await dicom.service.store.read(c.sopInstanceUid);
       if (stored!.instance.transferSyntaxUid !== c.transferSyntaxUid) continue;
       const file = readPart10(readFileSync(c.path));
-      if (stored!.instance.dataSetSha256 !== (await import('node:crypto')).createHash('sha256').update(file.bytes.subarray(file.dataSetOffset)).digest('hex')) continue; // a later variant of the same UID replaced it
-      expect(stored!.file.subarray(stored!.instance.dataSetOffset).equals(file.bytes.subarray(file.dataSetOffset)), c.name).toBe(true);
+      if (
+        stored!.instance.dataSetSha256 !==
+        (await import('node:crypto')).createHash('sha256').update(file.bytes.subarray(file.dataSetOffset)).digest('hex')
+      )
+        continue; // a later variant of the same UID replaced it
+      expect(
+        stored!.file.subarray(stored!.instance.dataSetOffset).equals(file.bytes.subarray(file.dataSetOffset)),
+        c.name,
+      ).toBe(true);
     }
   });
 
   it('finds the stored studies with findscu at patient, study, series and image level', async () => {
-    const study = await runTool('findscu', ['-aec', 'KENEY', '-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'PatientName=CompressedSamples*', '-k', 'StudyInstanceUID', '-k', 'NumberOfStudyRelatedInstances', '127.0.0.1', String(port)]);
+    const study = await runTool('findscu', [
+      '-aec',
+      'KENEY',
+      '-S',
+      '-k',
+      'QueryRetrieveLevel=STUDY',
+      '-k',
+      'PatientName=CompressedSamples*',
+      '-k',
+      'StudyInstanceUID',
+      '-k',
+      'NumberOfStudyRelatedInstances',
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(study.code).toBe(0);
     const studyUids = [...study.stderr.matchAll(/\(0020,000d\) UI \[([0-9.]+)/g)].map((m) => m[1]);
     const expected = new Set(
@@ -99,19 +131,68 @@ describe.skipIf(!hasService('dcmtk'))('dcmtk tools against the DIMSE SCP', () =>
     );
     expect(new Set(studyUids)).toEqual(expected);
 
-    const patient = await runTool('findscu', ['-aec', 'KENEY', '-P', '-k', 'QueryRetrieveLevel=PATIENT', '-k', 'PatientID=IBBB49', '-k', 'PatientName', '127.0.0.1', String(port)]);
+    const patient = await runTool('findscu', [
+      '-aec',
+      'KENEY',
+      '-P',
+      '-k',
+      'QueryRetrieveLevel=PATIENT',
+      '-k',
+      'PatientID=IBBB49',
+      '-k',
+      'PatientName',
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(patient.code).toBe(0);
     // The only IBBB49 patient is the one dcmtk cannot read: nothing is found, and that is a success.
     expect(patient.stderr).not.toMatch(/Find Response: 1 \(Pending\)/);
 
     const mrStudy = readPart10(corpusFile('pydicom/MR_small.dcm')).dataSet.string(Tag.StudyInstanceUID)!;
-    const series = await runTool('findscu', ['-aec', 'KENEY', '-S', '-k', 'QueryRetrieveLevel=SERIES', '-k', `StudyInstanceUID=${mrStudy}`, '-k', 'SeriesInstanceUID', '-k', 'Modality', '127.0.0.1', String(port)]);
+    const series = await runTool('findscu', [
+      '-aec',
+      'KENEY',
+      '-S',
+      '-k',
+      'QueryRetrieveLevel=SERIES',
+      '-k',
+      `StudyInstanceUID=${mrStudy}`,
+      '-k',
+      'SeriesInstanceUID',
+      '-k',
+      'Modality',
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(series.stderr).toMatch(/\(0008,0060\) CS \[MR\]/);
 
-    const images = await runTool('findscu', ['-aec', 'KENEY', '-S', '-k', 'QueryRetrieveLevel=IMAGE', '-k', `StudyInstanceUID=${mrStudy}`, '-k', 'SOPInstanceUID', '127.0.0.1', String(port)]);
+    const images = await runTool('findscu', [
+      '-aec',
+      'KENEY',
+      '-S',
+      '-k',
+      'QueryRetrieveLevel=IMAGE',
+      '-k',
+      `StudyInstanceUID=${mrStudy}`,
+      '-k',
+      'SOPInstanceUID',
+      '127.0.0.1',
+      String(port),
+    ]);
     expect([...images.stderr.matchAll(/Find Response: \d+ \(Pending\)/g)]).toHaveLength(1);
 
-    const badLevel = await runTool('findscu', ['-v', '-aec', 'KENEY', '-S', '-k', 'QueryRetrieveLevel=PLANET', '-k', 'PatientName', '127.0.0.1', String(port)]);
+    const badLevel = await runTool('findscu', [
+      '-v',
+      '-aec',
+      'KENEY',
+      '-S',
+      '-k',
+      'QueryRetrieveLevel=PLANET',
+      '-k',
+      'PatientName',
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(badLevel.stderr + badLevel.stdout).toMatch(/Final Find Response \(Error: DataSetDoesNotMatchSOPClass\)/);
   });
 
@@ -119,20 +200,71 @@ describe.skipIf(!hasService('dcmtk'))('dcmtk tools against the DIMSE SCP', () =>
     const dir = await mkdtemp(join(tmpdir(), 'keney-move-'));
     try {
       const mr = readPart10(corpusFile('pydicom/CT_small.dcm')).dataSet;
-      const move = await runTool('movescu', ['-aet', 'MOVESCU', '-aem', 'MOVESCU', '-aec', 'KENEY', '+P', String(moveScpPort), '-od', dir, '-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${mr.string(Tag.StudyInstanceUID)}`, '127.0.0.1', String(port)]);
+      const move = await runTool('movescu', [
+        '-aet',
+        'MOVESCU',
+        '-aem',
+        'MOVESCU',
+        '-aec',
+        'KENEY',
+        '+P',
+        String(moveScpPort),
+        '-od',
+        dir,
+        '-S',
+        '-k',
+        'QueryRetrieveLevel=STUDY',
+        '-k',
+        `StudyInstanceUID=${mr.string(Tag.StudyInstanceUID)}`,
+        '127.0.0.1',
+        String(port),
+      ]);
       expect(move.stderr.split('\n').filter((l) => l.startsWith('E:'))).toEqual([]);
       const moved = readdirSync(dir);
       expect(moved).toHaveLength(1);
       const received = readPart10(readFileSync(join(dir, moved[0]!)));
       const stored = await dicom.service.store.read(mr.string(Tag.SOPInstanceUID)!);
-      expect(received.bytes.subarray(received.dataSetOffset).equals(stored!.file.subarray(stored!.instance.dataSetOffset))).toBe(true);
+      expect(
+        received.bytes.subarray(received.dataSetOffset).equals(stored!.file.subarray(stored!.instance.dataSetOffset)),
+      ).toBe(true);
 
-      const unknown = await runTool('movescu', ['-v', '-aet', 'MOVESCU', '-aem', 'NOWHERE', '-aec', 'KENEY', '-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${mr.string(Tag.StudyInstanceUID)}`, '127.0.0.1', String(port)]);
+      const unknown = await runTool('movescu', [
+        '-v',
+        '-aet',
+        'MOVESCU',
+        '-aem',
+        'NOWHERE',
+        '-aec',
+        'KENEY',
+        '-S',
+        '-k',
+        'QueryRetrieveLevel=STUDY',
+        '-k',
+        `StudyInstanceUID=${mr.string(Tag.StudyInstanceUID)}`,
+        '127.0.0.1',
+        String(port),
+      ]);
       expect(unknown.stderr + unknown.stdout).toMatch(/MoveDestinationUnknown/);
 
       const getDir = await mkdtemp(join(tmpdir(), 'keney-get-'));
       try {
-        const get = await runTool('getscu', ['-aet', 'GETSCU', '-aec', 'KENEY', '-od', getDir, '-S', '-k', 'QueryRetrieveLevel=SERIES', '-k', `StudyInstanceUID=${mr.string(Tag.StudyInstanceUID)}`, '-k', `SeriesInstanceUID=${mr.string(Tag.SeriesInstanceUID)}`, '127.0.0.1', String(port)]);
+        const get = await runTool('getscu', [
+          '-aet',
+          'GETSCU',
+          '-aec',
+          'KENEY',
+          '-od',
+          getDir,
+          '-S',
+          '-k',
+          'QueryRetrieveLevel=SERIES',
+          '-k',
+          `StudyInstanceUID=${mr.string(Tag.StudyInstanceUID)}`,
+          '-k',
+          `SeriesInstanceUID=${mr.string(Tag.SeriesInstanceUID)}`,
+          '127.0.0.1',
+          String(port),
+        ]);
         expect(get.stderr.split('\n').filter((l) => l.startsWith('E:'))).toEqual([]);
         const got = readdirSync(getDir);
         expect(got).toHaveLength(1);
@@ -169,7 +301,9 @@ describe.skipIf(!hasService('dcmtk'))('dcmtk tools against the DIMSE SCP', () =>
   });
 
   it('reads the data set storescu sends for a file without meta information (bare data set)', async () => {
-    const uid = readDataSet(corpusFile('pydicom/rtstruct.dcm'), TransferSyntax.ImplicitVRLittleEndian).string(Tag.SOPInstanceUID)!;
+    const uid = readDataSet(corpusFile('pydicom/rtstruct.dcm'), TransferSyntax.ImplicitVRLittleEndian).string(
+      Tag.SOPInstanceUID,
+    )!;
     expect(await dicom.service.index.findInstance(uid)).toBeDefined();
   });
 });
@@ -182,7 +316,23 @@ describe.skipIf(!hasService('dcmtk'))('DIMSE over TLS with dcmtk', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'keney-tls-'));
     const cert = (name: string) =>
-      runTool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)]);
+      runTool('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, `${name}.key`),
+        '-out',
+        join(dir, `${name}.crt`),
+      ]);
     expect((await cert('server')).code).toBe(0);
     expect((await cert('client')).code).toBe(0);
     dicom = await openTestDicom({
@@ -202,20 +352,66 @@ describe.skipIf(!hasService('dcmtk'))('DIMSE over TLS with dcmtk', () => {
   });
 
   it('accepts a client with a trusted certificate and verifies ours', async () => {
-    const result = await runTool('echoscu', ['-aec', 'KENEY', '+tls', join(dir, 'client.key'), join(dir, 'client.crt'), '-pw', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port)]);
+    const result = await runTool('echoscu', [
+      '-aec',
+      'KENEY',
+      '+tls',
+      join(dir, 'client.key'),
+      join(dir, 'client.crt'),
+      '-pw',
+      '+cf',
+      join(dir, 'server.crt'),
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(result.stderr).not.toMatch(/E:/);
     expect(result.code).toBe(0);
-    const store = await runTool('storescu', ['-aec', 'KENEY', '+tls', join(dir, 'client.key'), join(dir, 'client.crt'), '-pw', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port), join(CORPUS_DIR, 'pydicom', 'CT_small.dcm')]);
+    const store = await runTool('storescu', [
+      '-aec',
+      'KENEY',
+      '+tls',
+      join(dir, 'client.key'),
+      join(dir, 'client.crt'),
+      '-pw',
+      '+cf',
+      join(dir, 'server.crt'),
+      '127.0.0.1',
+      String(port),
+      join(CORPUS_DIR, 'pydicom', 'CT_small.dcm'),
+    ]);
     expect(store.code).toBe(0);
-    expect(await dicom.service.index.findInstance(readPart10(corpusFile('pydicom/CT_small.dcm')).dataSet.string(Tag.SOPInstanceUID)!)).toBeDefined();
+    expect(
+      await dicom.service.index.findInstance(
+        readPart10(corpusFile('pydicom/CT_small.dcm')).dataSet.string(Tag.SOPInstanceUID)!,
+      ),
+    ).toBeDefined();
   });
 
   it('refuses a client without a certificate, and plain TCP, and stays up', async () => {
-    const anonymous = await runTool('echoscu', ['-aec', 'KENEY', '+tla', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port)]);
+    const anonymous = await runTool('echoscu', [
+      '-aec',
+      'KENEY',
+      '+tla',
+      '+cf',
+      join(dir, 'server.crt'),
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(anonymous.code).not.toBe(0);
     const plain = await runTool('echoscu', ['-aec', 'KENEY', '-to', '5', '127.0.0.1', String(port)], 20_000);
     expect(plain.code).not.toBe(0);
-    const again = await runTool('echoscu', ['-aec', 'KENEY', '+tls', join(dir, 'client.key'), join(dir, 'client.crt'), '-pw', '+cf', join(dir, 'server.crt'), '127.0.0.1', String(port)]);
+    const again = await runTool('echoscu', [
+      '-aec',
+      'KENEY',
+      '+tls',
+      join(dir, 'client.key'),
+      join(dir, 'client.crt'),
+      '-pw',
+      '+cf',
+      join(dir, 'server.crt'),
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(again.code).toBe(0);
   });
 });

@@ -1,7 +1,16 @@
 // Association negotiation policy (PS3.7 Annex D, PS3.8 §7.1): which presentation contexts we accept,
 // with which transfer syntax, and why an association is rejected. Pure, so it is tested without sockets.
 import { isStorageSopClass, SopClass, TransferSyntax, transferSyntaxInfo } from '../../../adapters/dicom/uids.js';
-import { APPLICATION_CONTEXT, ContextResult, RejectReason, RejectResult, RejectSource, type AcceptedContext, type AssociateRq, type RoleSelection } from './pdu.js';
+import {
+  APPLICATION_CONTEXT,
+  ContextResult,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+  type AcceptedContext,
+  type AssociateRq,
+  type RoleSelection,
+} from './pdu.js';
 
 export const QUERY_RETRIEVE_SOP_CLASSES = [
   SopClass.PatientRootFind,
@@ -13,7 +22,11 @@ export const QUERY_RETRIEVE_SOP_CLASSES = [
 ] as const;
 
 /** Transfer syntaxes for non-storage services (commands' identifiers): the uncompressed ones. */
-const UNCOMPRESSED = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRBigEndian] as const;
+const UNCOMPRESSED = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+] as const;
 
 export interface NegotiationPolicy {
   aeTitle: string;
@@ -32,21 +45,46 @@ export type NegotiationResult =
 
 export function negotiate(rq: AssociateRq, policy: NegotiationPolicy): NegotiationResult {
   if ((rq.protocolVersion & 1) !== 1) {
-    return { kind: 'reject', result: RejectResult.Permanent, source: RejectSource.ServiceProviderAcse, reason: RejectReason.ProtocolVersionNotSupported, why: `protocol version ${rq.protocolVersion}` };
+    return {
+      kind: 'reject',
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceProviderAcse,
+      reason: RejectReason.ProtocolVersionNotSupported,
+      why: `protocol version ${rq.protocolVersion}`,
+    };
   }
   if (rq.applicationContext !== APPLICATION_CONTEXT) {
-    return { kind: 'reject', result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.ApplicationContextNotSupported, why: `application context ${rq.applicationContext}` };
+    return {
+      kind: 'reject',
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.ApplicationContextNotSupported,
+      why: `application context ${rq.applicationContext}`,
+    };
   }
   if (policy.checkCalledAeTitle && rq.calledAeTitle !== policy.aeTitle) {
-    return { kind: 'reject', result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized, why: `called AE title "${rq.calledAeTitle}" is not "${policy.aeTitle}"` };
+    return {
+      kind: 'reject',
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.CalledAeNotRecognized,
+      why: `called AE title "${rq.calledAeTitle}" is not "${policy.aeTitle}"`,
+    };
   }
   if (policy.allowedCallingAeTitles && !policy.allowedCallingAeTitles.includes(rq.callingAeTitle)) {
-    return { kind: 'reject', result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CallingAeNotRecognized, why: `calling AE title "${rq.callingAeTitle}" is not allowed` };
+    return {
+      kind: 'reject',
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.CallingAeNotRecognized,
+      why: `calling AE title "${rq.callingAeTitle}" is not allowed`,
+    };
   }
   const contexts: AcceptedContext[] = [];
   const seenIds = new Set<number>();
   for (const proposed of rq.contexts) {
-    const reply = (result: number, transferSyntax = TransferSyntax.ImplicitVRLittleEndian as string) => contexts.push({ id: proposed.id, result, transferSyntax });
+    const reply = (result: number, transferSyntax = TransferSyntax.ImplicitVRLittleEndian as string) =>
+      contexts.push({ id: proposed.id, result, transferSyntax });
     if (seenIds.has(proposed.id) || proposed.id % 2 === 0) {
       reply(ContextResult.NoReason);
       continue;
@@ -60,12 +98,20 @@ export function negotiate(rq: AssociateRq, policy: NegotiationPolicy): Negotiati
       continue;
     }
     // The requestor's order of preference, among the syntaxes we can read.
-    const chosen = proposed.transferSyntaxes.find((ts) => (storage ? transferSyntaxInfo(ts) !== undefined : (UNCOMPRESSED as readonly string[]).includes(ts)));
+    const chosen = proposed.transferSyntaxes.find((ts) =>
+      storage ? transferSyntaxInfo(ts) !== undefined : (UNCOMPRESSED as readonly string[]).includes(ts),
+    );
     if (!chosen) reply(ContextResult.TransferSyntaxesNotSupported);
     else reply(ContextResult.Acceptance, chosen);
   }
   // Role selection: a C-GET requestor asks to be the storage SCP; we accept for the storage classes we accepted.
-  const acceptedStorage = new Set(rq.contexts.filter((c) => contexts.some((a) => a.id === c.id && a.result === 0) && isStorageSopClass(c.abstractSyntax)).map((c) => c.abstractSyntax));
-  const roles = rq.userInformation.roles.filter((r) => acceptedStorage.has(r.sopClassUid)).map((r) => ({ sopClassUid: r.sopClassUid, scu: r.scu, scp: r.scp }));
+  const acceptedStorage = new Set(
+    rq.contexts
+      .filter((c) => contexts.some((a) => a.id === c.id && a.result === 0) && isStorageSopClass(c.abstractSyntax))
+      .map((c) => c.abstractSyntax),
+  );
+  const roles = rq.userInformation.roles
+    .filter((r) => acceptedStorage.has(r.sopClassUid))
+    .map((r) => ({ sopClassUid: r.sopClassUid, scu: r.scu, scp: r.scp }));
   return { kind: 'accept', contexts, roles };
 }

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { SopClass, TransferSyntax } from '../../../adapters/dicom/uids.js';
 import { negotiate } from './negotiation.js';
-import { APPLICATION_CONTEXT, ContextResult, decodePdu, encodePdu, PduError, PduType, RejectReason, RejectSource, type AssociateRq, type Pdu } from './pdu.js';
+import {
+  APPLICATION_CONTEXT,
+  ContextResult,
+  decodePdu,
+  encodePdu,
+  PduError,
+  PduType,
+  RejectReason,
+  RejectSource,
+  type AssociateRq,
+  type Pdu,
+} from './pdu.js';
 
 const rq = (overrides: Partial<AssociateRq> = {}): AssociateRq => ({
   type: PduType.AssociateRq,
@@ -10,10 +21,23 @@ const rq = (overrides: Partial<AssociateRq> = {}): AssociateRq => ({
   callingAeTitle: 'MODALITY',
   applicationContext: APPLICATION_CONTEXT,
   contexts: [
-    { id: 1, abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [TransferSyntax.JPEGLosslessSV1, TransferSyntax.ExplicitVRLittleEndian] },
-    { id: 3, abstractSyntax: SopClass.StudyRootFind, transferSyntaxes: [TransferSyntax.JPEGBaseline8Bit, TransferSyntax.ImplicitVRLittleEndian] },
+    {
+      id: 1,
+      abstractSyntax: '1.2.840.10008.5.1.4.1.1.2',
+      transferSyntaxes: [TransferSyntax.JPEGLosslessSV1, TransferSyntax.ExplicitVRLittleEndian],
+    },
+    {
+      id: 3,
+      abstractSyntax: SopClass.StudyRootFind,
+      transferSyntaxes: [TransferSyntax.JPEGBaseline8Bit, TransferSyntax.ImplicitVRLittleEndian],
+    },
   ],
-  userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', implementationVersionName: 'TEST', roles: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', scu: false, scp: true }] },
+  userInformation: {
+    maxPduLength: 16384,
+    implementationClassUid: '1.2.3',
+    implementationVersionName: 'TEST',
+    roles: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', scu: false, scp: true }],
+  },
   ...overrides,
 });
 
@@ -26,9 +50,19 @@ describe('PDU codec', () => {
   });
 
   it('round-trips P-DATA-TF with several PDVs, and release and abort PDUs', () => {
-    const pdata: Pdu = { type: PduType.PData, pdvs: [{ contextId: 1, command: true, last: true, data: Buffer.from([1, 2]) }, { contextId: 1, command: false, last: false, data: Buffer.from([3]) }] };
+    const pdata: Pdu = {
+      type: PduType.PData,
+      pdvs: [
+        { contextId: 1, command: true, last: true, data: Buffer.from([1, 2]) },
+        { contextId: 1, command: false, last: false, data: Buffer.from([3]) },
+      ],
+    };
     expect(decodePdu(encodePdu(pdata))).toEqual(pdata);
-    expect(decodePdu(encodePdu({ type: PduType.Abort, source: 2, reason: 6 }))).toEqual({ type: PduType.Abort, source: 2, reason: 6 });
+    expect(decodePdu(encodePdu({ type: PduType.Abort, source: 2, reason: 6 }))).toEqual({
+      type: PduType.Abort,
+      source: 2,
+      reason: 6,
+    });
     expect(decodePdu(encodePdu({ type: PduType.ReleaseRq }))).toEqual({ type: PduType.ReleaseRq });
   });
 
@@ -37,7 +71,10 @@ describe('PDU codec', () => {
     bytes.writeUInt16BE(0xfff0, 6 + 68 + 2); // the application context item's length
     expect(() => decodePdu(bytes)).toThrow(PduError);
     expect(() => decodePdu(Buffer.from([0x09, 0, 0, 0, 0, 0]))).toThrow(/Unrecognized PDU type 0x09/);
-    const pdv = encodePdu({ type: PduType.PData, pdvs: [{ contextId: 1, command: true, last: true, data: Buffer.alloc(4) }] });
+    const pdv = encodePdu({
+      type: PduType.PData,
+      pdvs: [{ contextId: 1, command: true, last: true, data: Buffer.alloc(4) }],
+    });
     pdv.writeUInt32BE(1000, 6);
     expect(() => decodePdu(pdv)).toThrow(/PDV declares 1000 bytes/);
   });
@@ -57,14 +94,41 @@ describe('negotiation policy', () => {
   });
 
   it('rejects with the reason the standard names', () => {
-    expect(negotiate(rq({ calledAeTitle: 'OTHER' }), policy)).toMatchObject({ kind: 'reject', source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized });
-    expect(negotiate(rq(), { ...policy, allowedCallingAeTitles: ['CT1'] })).toMatchObject({ kind: 'reject', reason: RejectReason.CallingAeNotRecognized });
-    expect(negotiate(rq({ applicationContext: '1.2.3' }), policy)).toMatchObject({ kind: 'reject', reason: RejectReason.ApplicationContextNotSupported });
-    expect(negotiate(rq({ protocolVersion: 2 }), policy)).toMatchObject({ kind: 'reject', source: RejectSource.ServiceProviderAcse, reason: RejectReason.ProtocolVersionNotSupported });
+    expect(negotiate(rq({ calledAeTitle: 'OTHER' }), policy)).toMatchObject({
+      kind: 'reject',
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.CalledAeNotRecognized,
+    });
+    expect(negotiate(rq(), { ...policy, allowedCallingAeTitles: ['CT1'] })).toMatchObject({
+      kind: 'reject',
+      reason: RejectReason.CallingAeNotRecognized,
+    });
+    expect(negotiate(rq({ applicationContext: '1.2.3' }), policy)).toMatchObject({
+      kind: 'reject',
+      reason: RejectReason.ApplicationContextNotSupported,
+    });
+    expect(negotiate(rq({ protocolVersion: 2 }), policy)).toMatchObject({
+      kind: 'reject',
+      source: RejectSource.ServiceProviderAcse,
+      reason: RejectReason.ProtocolVersionNotSupported,
+    });
   });
 
   it('refuses even and duplicate context ids', () => {
-    const result = negotiate(rq({ contexts: [{ id: 2, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }, { id: 5, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }, { id: 5, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }] }), policy);
-    expect(result.kind === 'accept' && result.contexts.map((c) => c.result)).toEqual([ContextResult.NoReason, ContextResult.Acceptance, ContextResult.NoReason]);
+    const result = negotiate(
+      rq({
+        contexts: [
+          { id: 2, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+          { id: 5, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+          { id: 5, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+        ],
+      }),
+      policy,
+    );
+    expect(result.kind === 'accept' && result.contexts.map((c) => c.result)).toEqual([
+      ContextResult.NoReason,
+      ContextResult.Acceptance,
+      ContextResult.NoReason,
+    ]);
   });
 });

@@ -192,7 +192,8 @@ function userInformationItem(info: UserInformation): Buffer {
     head.writeUInt16BE(uid.length, 0);
     subs.push(item(0x54, Buffer.concat([head, uid, Buffer.from([role.scu ? 1 : 0, role.scp ? 1 : 0])])));
   }
-  if (info.implementationVersionName) subs.push(item(0x55, Buffer.from(info.implementationVersionName.slice(0, 16), 'latin1')));
+  if (info.implementationVersionName)
+    subs.push(item(0x55, Buffer.from(info.implementationVersionName.slice(0, 16), 'latin1')));
   return item(0x50, Buffer.concat(subs));
 }
 
@@ -209,18 +210,33 @@ export function encodePdu(p: Pdu): Buffer {
     case PduType.AssociateRq: {
       const contexts = p.contexts.map((c) => {
         const head = Buffer.from([c.id, 0, 0, 0]);
-        return item(0x20, Buffer.concat([head, uidItem(0x30, c.abstractSyntax), ...c.transferSyntaxes.map((t) => uidItem(0x40, t))]));
+        return item(
+          0x20,
+          Buffer.concat([head, uidItem(0x30, c.abstractSyntax), ...c.transferSyntaxes.map((t) => uidItem(0x40, t))]),
+        );
       });
       return pdu(
         p.type,
-        Buffer.concat([associateHeader(p.protocolVersion, p.calledAeTitle, p.callingAeTitle), uidItem(0x10, p.applicationContext), ...contexts, userInformationItem(p.userInformation)]),
+        Buffer.concat([
+          associateHeader(p.protocolVersion, p.calledAeTitle, p.callingAeTitle),
+          uidItem(0x10, p.applicationContext),
+          ...contexts,
+          userInformationItem(p.userInformation),
+        ]),
       );
     }
     case PduType.AssociateAc: {
-      const contexts = p.contexts.map((c) => item(0x21, Buffer.concat([Buffer.from([c.id, 0, c.result, 0]), uidItem(0x40, c.transferSyntax)])));
+      const contexts = p.contexts.map((c) =>
+        item(0x21, Buffer.concat([Buffer.from([c.id, 0, c.result, 0]), uidItem(0x40, c.transferSyntax)])),
+      );
       return pdu(
         p.type,
-        Buffer.concat([associateHeader(p.protocolVersion, p.calledAeTitle, p.callingAeTitle), uidItem(0x10, p.applicationContext), ...contexts, userInformationItem(p.userInformation)]),
+        Buffer.concat([
+          associateHeader(p.protocolVersion, p.calledAeTitle, p.callingAeTitle),
+          uidItem(0x10, p.applicationContext),
+          ...contexts,
+          userInformationItem(p.userInformation),
+        ]),
       );
     }
     case PduType.AssociateRj:
@@ -252,14 +268,22 @@ function readUid(body: Buffer, at: number, length: number): string {
   return body.toString('latin1', at, at + length).replace(/[\0 ]+$/, '');
 }
 
-function readItems(body: Buffer, start: number, end: number, what: string): Array<{ type: number; at: number; length: number }> {
+function readItems(
+  body: Buffer,
+  start: number,
+  end: number,
+  what: string,
+): Array<{ type: number; at: number; length: number }> {
   const items: Array<{ type: number; at: number; length: number }> = [];
   let pos = start;
   while (pos < end) {
     if (pos + 4 > end) throw new PduError(`Truncated item header in ${what}`);
     const type = body[pos]!;
     const length = body.readUInt16BE(pos + 2);
-    if (pos + 4 + length > end) throw new PduError(`Item 0x${type.toString(16)} in ${what} declares ${length} bytes, past the end of its container`);
+    if (pos + 4 + length > end)
+      throw new PduError(
+        `Item 0x${type.toString(16)} in ${what} declares ${length} bytes, past the end of its container`,
+      );
     items.push({ type, at: pos + 4, length });
     pos += 4 + length;
   }
@@ -278,7 +302,8 @@ function readUserInformation(body: Buffer, at: number, length: number): UserInfo
         info.implementationClassUid = readUid(body, sub.at, sub.length);
         break;
       case 0x53:
-        if (sub.length === 4) info.asyncOps = { invoked: body.readUInt16BE(sub.at), performed: body.readUInt16BE(sub.at + 2) };
+        if (sub.length === 4)
+          info.asyncOps = { invoked: body.readUInt16BE(sub.at), performed: body.readUInt16BE(sub.at + 2) };
         break;
       case 0x54: {
         if (sub.length < 4) throw new PduError('SCP/SCU Role Selection sub-item is too short');
@@ -325,7 +350,8 @@ export function decodePdu(buffer: Buffer): Pdu {
             applicationContext = readUid(body, it.at, it.length);
             break;
           case 0x20: {
-            if (type !== PduType.AssociateRq || it.length < 4) throw new PduError('Unexpected or short presentation context item', AbortReason.UnexpectedPduParameter);
+            if (type !== PduType.AssociateRq || it.length < 4)
+              throw new PduError('Unexpected or short presentation context item', AbortReason.UnexpectedPduParameter);
             const context: ProposedContext = { id: body[it.at]!, abstractSyntax: '', transferSyntaxes: [] };
             for (const sub of readItems(body, it.at + 4, it.at + it.length, 'presentation context')) {
               if (sub.type === 0x30) context.abstractSyntax = readUid(body, sub.at, sub.length);
@@ -335,7 +361,8 @@ export function decodePdu(buffer: Buffer): Pdu {
             break;
           }
           case 0x21: {
-            if (type !== PduType.AssociateAc || it.length < 4) throw new PduError('Unexpected or short presentation context item', AbortReason.UnexpectedPduParameter);
+            if (type !== PduType.AssociateAc || it.length < 4)
+              throw new PduError('Unexpected or short presentation context item', AbortReason.UnexpectedPduParameter);
             const context: AcceptedContext = { id: body[it.at]!, result: body[it.at + 2]!, transferSyntax: '' };
             for (const sub of readItems(body, it.at + 4, it.at + it.length, 'presentation context')) {
               if (sub.type === 0x40) context.transferSyntax = readUid(body, sub.at, sub.length);
@@ -347,11 +374,22 @@ export function decodePdu(buffer: Buffer): Pdu {
             userInformation = readUserInformation(body, it.at, it.length);
             break;
           default:
-            throw new PduError(`Unknown item type 0x${it.type.toString(16)} in A-ASSOCIATE`, AbortReason.UnrecognizedPduParameter);
+            throw new PduError(
+              `Unknown item type 0x${it.type.toString(16)} in A-ASSOCIATE`,
+              AbortReason.UnrecognizedPduParameter,
+            );
         }
       }
-      const common = { protocolVersion, calledAeTitle, callingAeTitle, applicationContext, userInformation: userInformation ?? { maxPduLength: 0, roles: [] } };
-      return type === PduType.AssociateRq ? { type, ...common, contexts: proposed } : { type, ...common, contexts: accepted };
+      const common = {
+        protocolVersion,
+        calledAeTitle,
+        callingAeTitle,
+        applicationContext,
+        userInformation: userInformation ?? { maxPduLength: 0, roles: [] },
+      };
+      return type === PduType.AssociateRq
+        ? { type, ...common, contexts: proposed }
+        : { type, ...common, contexts: accepted };
     }
     case PduType.AssociateRj:
       if (length < 4) throw new PduError('A-ASSOCIATE-RJ is too short');
@@ -362,9 +400,15 @@ export function decodePdu(buffer: Buffer): Pdu {
       while (pos < length) {
         if (pos + 6 > length) throw new PduError('Truncated PDV header in P-DATA-TF');
         const pdvLength = body.readUInt32BE(pos);
-        if (pdvLength < 2 || pos + 4 + pdvLength > length) throw new PduError(`PDV declares ${pdvLength} bytes, past the end of its P-DATA-TF`);
+        if (pdvLength < 2 || pos + 4 + pdvLength > length)
+          throw new PduError(`PDV declares ${pdvLength} bytes, past the end of its P-DATA-TF`);
         const header = body[pos + 5]!;
-        pdvs.push({ contextId: body[pos + 4]!, command: (header & 1) === 1, last: (header & 2) === 2, data: body.subarray(pos + 6, pos + 4 + pdvLength) });
+        pdvs.push({
+          contextId: body[pos + 4]!,
+          command: (header & 1) === 1,
+          last: (header & 2) === 2,
+          data: body.subarray(pos + 6, pos + 4 + pdvLength),
+        });
         pos += 4 + pdvLength;
       }
       if (pdvs.length === 0) throw new PduError('P-DATA-TF without any PDV');
@@ -377,6 +421,9 @@ export function decodePdu(buffer: Buffer): Pdu {
     case PduType.Abort:
       return { type, source: body[2] ?? 0, reason: body[3] ?? 0 };
     default:
-      throw new PduError(`Unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}: this port speaks the DICOM upper layer protocol`, AbortReason.UnrecognizedPdu);
+      throw new PduError(
+        `Unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}: this port speaks the DICOM upper layer protocol`,
+        AbortReason.UnrecognizedPdu,
+      );
   }
 }

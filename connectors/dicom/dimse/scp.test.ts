@@ -23,7 +23,11 @@ describe('DIMSE SCP statuses and negotiation (our SCU over loopback)', () => {
   });
   afterAll(() => dicom?.close());
 
-  const open = (contexts: Array<{ abstractSyntax: string; transferSyntaxes: string[] }> = [{ abstractSyntax: SC, transferSyntaxes: [ELE] }]) => associate(remote(), { callingAeTitle: 'KENEYTEST', contexts });
+  const open = (
+    contexts: Array<{ abstractSyntax: string; transferSyntaxes: string[] }> = [
+      { abstractSyntax: SC, transferSyntaxes: [ELE] },
+    ],
+  ) => associate(remote(), { callingAeTitle: 'KENEYTEST', contexts });
 
   it('accepts storage and verification contexts and rejects what it cannot store, per context', async () => {
     const association = await open([
@@ -49,7 +53,12 @@ describe('DIMSE SCP statuses and negotiation (our SCU over loopback)', () => {
     const instance = syntheticInstance();
     const association = await open();
     try {
-      const item = { sopClassUid: SC, sopInstanceUid: instance.sopInstanceUid, transferSyntaxUid: ELE, dataSet: instance.dataSet };
+      const item = {
+        sopClassUid: SC,
+        sopInstanceUid: instance.sopInstanceUid,
+        transferSyntaxUid: ELE,
+        dataSet: instance.dataSet,
+      };
       expect((await cStore(association, item)).status).toBe(Status.Success);
       expect((await cStore(association, item)).status).toBe(Status.Success);
     } finally {
@@ -65,7 +74,8 @@ describe('DIMSE SCP statuses and negotiation (our SCU over loopback)', () => {
     const noUids = readPart10(corpusFile('pydicom/charset/chrSQEncoding.dcm'));
     const association = await open();
     try {
-      const send = (dataSet: Buffer, sopInstanceUid = valid.sopInstanceUid) => cStore(association, { sopClassUid: SC, sopInstanceUid, transferSyntaxUid: ELE, dataSet });
+      const send = (dataSet: Buffer, sopInstanceUid = valid.sopInstanceUid) =>
+        cStore(association, { sopClassUid: SC, sopInstanceUid, transferSyntaxUid: ELE, dataSet });
       const truncated = await send(valid.dataSet.subarray(0, valid.dataSet.length - 7));
       expect(truncated.status).toBe(Status.CannotUnderstand);
       expect(truncated.errorComment).toMatch(/declares|ends/);
@@ -88,11 +98,25 @@ describe('DIMSE SCP statuses and negotiation (our SCU over loopback)', () => {
     const big = syntheticInstance({ extra: [{ tag: 0x00091010, vr: 'OB', value: new Uint8Array(300_000) }] });
     const association = await open();
     try {
-      const result = await cStore(association, { sopClassUid: SC, sopInstanceUid: big.sopInstanceUid, transferSyntaxUid: ELE, dataSet: big.dataSet });
+      const result = await cStore(association, {
+        sopClassUid: SC,
+        sopInstanceUid: big.sopInstanceUid,
+        transferSyntaxUid: ELE,
+        dataSet: big.dataSet,
+      });
       expect(result.status).toBe(Status.OutOfResources);
       expect(result.errorComment).toMatch(/over 200000 bytes/);
       const small = syntheticInstance();
-      expect((await cStore(association, { sopClassUid: SC, sopInstanceUid: small.sopInstanceUid, transferSyntaxUid: ELE, dataSet: small.dataSet })).status).toBe(Status.Success);
+      expect(
+        (
+          await cStore(association, {
+            sopClassUid: SC,
+            sopInstanceUid: small.sopInstanceUid,
+            transferSyntaxUid: ELE,
+            dataSet: small.dataSet,
+          })
+        ).status,
+      ).toBe(Status.Success);
     } finally {
       await association.release();
     }
@@ -101,7 +125,9 @@ describe('DIMSE SCP statuses and negotiation (our SCU over loopback)', () => {
   it('rejects associations beyond the limit as transient, and accepts again once one closes', async () => {
     const held = [await open(), await open(), await open()];
     try {
-      await expect(cEcho(remote(), 'KENEYTEST')).rejects.toSatisfy((e: unknown) => e instanceof ScuError && e.transient && /reason 2/.test(e.message));
+      await expect(cEcho(remote(), 'KENEYTEST')).rejects.toSatisfy(
+        (e: unknown) => e instanceof ScuError && e.transient && /reason 2/.test(e.message),
+      );
     } finally {
       await Promise.all(held.map((a) => a.release()));
     }
@@ -112,10 +138,16 @@ describe('DIMSE SCP statuses and negotiation (our SCU over loopback)', () => {
     const association = await open([{ abstractSyntax: SopClass.Verification, transferSyntaxes: [ELE] }]);
     try {
       const context = association.findContext(SopClass.Verification)!;
-      const response = await association.request(context.id, { commandField: 0x0110 /* N-ACTION-RQ */, affectedSopClassUid: SopClass.Verification });
+      const response = await association.request(context.id, {
+        commandField: 0x0110 /* N-ACTION-RQ */,
+        affectedSopClassUid: SopClass.Verification,
+      });
       expect(response.command.commandField).toBe(0x8110);
       expect(response.command.status).toBe(0x0211);
-      const echo = await association.request(context.id, { commandField: CommandField.CEchoRq, affectedSopClassUid: SopClass.Verification });
+      const echo = await association.request(context.id, {
+        commandField: CommandField.CEchoRq,
+        affectedSopClassUid: SopClass.Verification,
+      });
       expect(echo.command.status).toBe(Status.Success);
     } finally {
       await association.release();
@@ -129,10 +161,24 @@ describe('duplicate policy "reject"', () => {
     try {
       const port = (await dicom.service.startDimse()).port;
       const first = syntheticInstance();
-      const second = syntheticInstance({ sopInstanceUid: first.sopInstanceUid, studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, extra: [{ tag: 0x00081030, value: 'corrected' }] });
-      const association = await associate({ aeTitle: 'KENEY', host: '127.0.0.1', port }, { callingAeTitle: 'KENEYTEST', contexts: [{ abstractSyntax: SC, transferSyntaxes: [ELE] }] });
+      const second = syntheticInstance({
+        sopInstanceUid: first.sopInstanceUid,
+        studyInstanceUid: first.studyInstanceUid,
+        seriesInstanceUid: first.seriesInstanceUid,
+        extra: [{ tag: 0x00081030, value: 'corrected' }],
+      });
+      const association = await associate(
+        { aeTitle: 'KENEY', host: '127.0.0.1', port },
+        { callingAeTitle: 'KENEYTEST', contexts: [{ abstractSyntax: SC, transferSyntaxes: [ELE] }] },
+      );
       try {
-        const send = (dataSet: Buffer) => cStore(association, { sopClassUid: SC, sopInstanceUid: first.sopInstanceUid, transferSyntaxUid: ELE, dataSet });
+        const send = (dataSet: Buffer) =>
+          cStore(association, {
+            sopClassUid: SC,
+            sopInstanceUid: first.sopInstanceUid,
+            transferSyntaxUid: ELE,
+            dataSet,
+          });
         expect((await send(first.dataSet)).status).toBe(Status.Success);
         const conflict = await send(second.dataSet);
         expect(conflict.status).toBe(Status.DuplicateSopInstance);

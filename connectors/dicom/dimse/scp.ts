@@ -11,10 +11,15 @@ import type { DataSet } from '../../../adapters/dicom/dataset.js';
 import { EXPLICIT_BIG, EXPLICIT_LITTLE, IMPLICIT_LITTLE } from '../../../adapters/dicom/dataset.js';
 import { hexTag } from '../../../adapters/dicom/dictionary.js';
 import { Tag } from '../../../adapters/dicom/tags.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, SopClass, TransferSyntax } from '../../../adapters/dicom/uids.js';
+import {
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+  SopClass,
+  TransferSyntax,
+} from '../../../adapters/dicom/uids.js';
 import { encodeElements, type ElementValue } from '../../../adapters/dicom/writer.js';
 import type { QueryAnswer } from '../index/instance-index.js';
-import { QueryLevel } from '../index/levels.js';
+import type { QueryLevel } from '../index/levels.js';
 import { QueryError, type DicomQuery, type Match } from '../index/query.js';
 import { Association, DEFAULT_LIMITS, type AssociationLimits, type DimseMessage } from './association.js';
 import { CommandField, Status, type Command } from './command.js';
@@ -25,7 +30,13 @@ import { associate, cStore, storageContexts, type RemoteAe, type StoreItem } fro
 /** What the SCP needs from the rest of the system. */
 export interface ScpBackend {
   /** Stores a received data set; resolves with the DIMSE status to answer (and a comment for failures). */
-  store(request: { dataSet: Buffer; transferSyntaxUid: string; sopClassUid?: string; sopInstanceUid?: string; association: AssociationInfo }): Promise<{ status: number; comment?: string }>;
+  store(request: {
+    dataSet: Buffer;
+    transferSyntaxUid: string;
+    sopClassUid?: string;
+    sopInstanceUid?: string;
+    association: AssociationInfo;
+  }): Promise<{ status: number; comment?: string }>;
   query(query: DicomQuery): Promise<QueryAnswer>;
   /** Instances a C-MOVE / C-GET identifier selects. */
   retrieve(query: DicomQuery): Promise<StoreItem[]>;
@@ -71,15 +82,26 @@ const ENCODING_OF: Record<string, typeof IMPLICIT_LITTLE> = {
 };
 
 function rootOf(sopClassUid: string): 'patient' | 'study' {
-  return sopClassUid === SopClass.PatientRootFind || sopClassUid === SopClass.PatientRootMove || sopClassUid === SopClass.PatientRootGet ? 'patient' : 'study';
+  return sopClassUid === SopClass.PatientRootFind ||
+    sopClassUid === SopClass.PatientRootMove ||
+    sopClassUid === SopClass.PatientRootGet
+    ? 'patient'
+    : 'study';
 }
 
 /** The identifier of a C-FIND/MOVE/GET request → our query model. */
-export function identifierToQuery(identifier: DataSet, root: 'patient' | 'study'): { query: DicomQuery; requested: number[] } {
+export function identifierToQuery(
+  identifier: DataSet,
+  root: 'patient' | 'study',
+): { query: DicomQuery; requested: number[] } {
   const level = identifier.string(Tag.QueryRetrieveLevel);
-  const levels: readonly string[] = root === 'patient' ? ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] : ['STUDY', 'SERIES', 'IMAGE'];
+  const levels: readonly string[] =
+    root === 'patient' ? ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] : ['STUDY', 'SERIES', 'IMAGE'];
   if (!level || !levels.includes(level)) {
-    throw new QueryError(`Query/Retrieve Level (0008,0052) is ${level ? `"${level}"` : 'missing'}; ${root === 'patient' ? 'Patient' : 'Study'} Root accepts ${levels.join(', ')}`, Tag.QueryRetrieveLevel);
+    throw new QueryError(
+      `Query/Retrieve Level (0008,0052) is ${level ? `"${level}"` : 'missing'}; ${root === 'patient' ? 'Patient' : 'Study'} Root accepts ${levels.join(', ')}`,
+      Tag.QueryRetrieveLevel,
+    );
   }
   const matches: Match[] = [];
   const requested: number[] = [];
@@ -93,7 +115,12 @@ export function identifierToQuery(identifier: DataSet, root: 'patient' | 'study'
 }
 
 /** Builds a C-FIND response identifier with exactly the requested keys. */
-function responseIdentifier(match: DicomJson, requested: readonly number[], level: string, aeTitle: string): ElementValue[] {
+function responseIdentifier(
+  match: DicomJson,
+  requested: readonly number[],
+  level: string,
+  aeTitle: string,
+): ElementValue[] {
   const values = new Map(fromDicomJson(match).map((e) => [e.tag, e]));
   const out: ElementValue[] = [
     { tag: Tag.SpecificCharacterSet, vr: 'CS', value: 'ISO_IR 192' },
@@ -110,14 +137,23 @@ function responseIdentifier(match: DicomJson, requested: readonly number[], leve
 export class DicomScp {
   private server: Server | undefined;
   private readonly associations = new Set<Association>();
-  private readonly options: Required<Pick<ScpOptions, 'aeTitle' | 'port' | 'host' | 'checkCalledAeTitle' | 'maxAssociations' | 'artimTimeoutMs'>> & ScpOptions;
+  private readonly options: Required<
+    Pick<ScpOptions, 'aeTitle' | 'port' | 'host' | 'checkCalledAeTitle' | 'maxAssociations' | 'artimTimeoutMs'>
+  > &
+    ScpOptions;
   private readonly limits: AssociationLimits;
 
   constructor(
     options: ScpOptions,
     private readonly backend: ScpBackend,
   ) {
-    this.options = { host: '0.0.0.0', checkCalledAeTitle: true, maxAssociations: 32, artimTimeoutMs: 30_000, ...options };
+    this.options = {
+      host: '0.0.0.0',
+      checkCalledAeTitle: true,
+      maxAssociations: 32,
+      artimTimeoutMs: 30_000,
+      ...options,
+    };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
   }
 
@@ -135,7 +171,11 @@ export class DicomScp {
     const onSocket = (socket: Socket) => this.accept(socket);
     this.server = this.options.tls ? createTlsServer(this.options.tls, onSocket) : createNetServer(onSocket);
     this.server.on('tlsClientError', (error: Error, socket: Socket) => {
-      this.emit({ type: 'protocol-error', remoteAddress: `${socket.remoteAddress}`, message: `TLS handshake failed: ${error.message}` });
+      this.emit({
+        type: 'protocol-error',
+        remoteAddress: `${socket.remoteAddress}`,
+        message: `TLS handshake failed: ${error.message}`,
+      });
       socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {
@@ -169,7 +209,9 @@ export class DicomScp {
     const association = new Association(socket, this.limits);
     const remoteAddress = association.remoteAddress;
     association.armArtim(this.options.artimTimeoutMs);
-    association.on('protocol-error', (error: Error) => this.emit({ type: 'protocol-error', remoteAddress, message: error.message }));
+    association.on('protocol-error', (error: Error) =>
+      this.emit({ type: 'protocol-error', remoteAddress, message: error.message }),
+    );
     association.once('pdu', (pdu) => {
       if (pdu.type !== PduType.AssociateRq) {
         association.abort();
@@ -181,12 +223,22 @@ export class DicomScp {
 
   private async onAssociateRq(association: Association, rq: AssociateRq): Promise<void> {
     const reject = async (result: number, source: number, reason: number, why: string) => {
-      this.emit({ type: 'association-rejected', remoteAddress: association.remoteAddress, callingAeTitle: rq.callingAeTitle, why });
+      this.emit({
+        type: 'association-rejected',
+        remoteAddress: association.remoteAddress,
+        callingAeTitle: rq.callingAeTitle,
+        why,
+      });
       await association.sendPdu({ type: PduType.AssociateRj, result, source, reason }).catch(() => undefined);
       association.socket.end();
     };
     if (this.associations.size >= this.options.maxAssociations) {
-      await reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded, `more than ${this.options.maxAssociations} associations`);
+      await reject(
+        RejectResult.Transient,
+        RejectSource.ServiceProviderPresentation,
+        RejectReason.LocalLimitExceeded,
+        `more than ${this.options.maxAssociations} associations`,
+      );
       return;
     }
     const outcome = negotiate(rq, {
@@ -215,7 +267,12 @@ export class DicomScp {
       },
     } as const;
     association.establish(rq, ac, 'acceptor');
-    const info: AssociationInfo = { id: randomUUID(), callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress: association.remoteAddress };
+    const info: AssociationInfo = {
+      id: randomUUID(),
+      callingAeTitle: rq.callingAeTitle,
+      calledAeTitle: rq.calledAeTitle,
+      remoteAddress: association.remoteAddress,
+    };
     this.associations.add(association);
     association.once('close', () => {
       this.associations.delete(association);
@@ -237,20 +294,35 @@ export class DicomScp {
       if (messageId !== undefined) cancelled.add(messageId);
     });
     association.on('request', (message: DimseMessage) => {
-      queue = queue.then(() => this.serve(association, info, message, cancelled)).catch((error: Error) => {
-        this.emit({ type: 'request-failed', association: info, command: message.command.commandField, message: error.message });
-      });
+      queue = queue
+        .then(() => this.serve(association, info, message, cancelled))
+        .catch((error: Error) => {
+          this.emit({
+            type: 'request-failed',
+            association: info,
+            command: message.command.commandField,
+            message: error.message,
+          });
+        });
     });
     association.on('release-request', () => {
       void queue.then(() => association.acceptRelease());
     });
   }
 
-  private async respond(association: Association, request: DimseMessage, commandField: number, status: number, extra: Partial<Command> = {}, dataSet?: Buffer): Promise<void> {
+  private async respond(
+    association: Association,
+    request: DimseMessage,
+    commandField: number,
+    status: number,
+    extra: Partial<Command> = {},
+    dataSet?: Buffer,
+  ): Promise<void> {
     const command: Command = {
       commandField,
       messageIdBeingRespondedTo: request.command.messageId ?? 0,
-      affectedSopClassUid: request.command.affectedSopClassUid ?? association.contexts.get(request.contextId)?.abstractSyntax ?? '',
+      affectedSopClassUid:
+        request.command.affectedSopClassUid ?? association.contexts.get(request.contextId)?.abstractSyntax ?? '',
       status,
       hasDataSet: dataSet !== undefined,
       ...extra,
@@ -258,7 +330,12 @@ export class DicomScp {
     await association.send(request.contextId, command, dataSet);
   }
 
-  private async serve(association: Association, info: AssociationInfo, message: DimseMessage, cancelled: Set<number>): Promise<void> {
+  private async serve(
+    association: Association,
+    info: AssociationInfo,
+    message: DimseMessage,
+    cancelled: Set<number>,
+  ): Promise<void> {
     const command = message.command;
     const context = association.contexts.get(message.contextId)!;
     switch (command.commandField) {
@@ -277,7 +354,9 @@ export class DicomScp {
         if (message.oversized || !message.dataSet) {
           await this.respond(association, message, CommandField.CStoreRsp, Status.OutOfResources, {
             ...extra,
-            errorComment: message.oversized ? `Instance over ${this.limits.maxDataSetBytes} bytes: refused` : 'No data set',
+            errorComment: message.oversized
+              ? `Instance over ${this.limits.maxDataSetBytes} bytes: refused`
+              : 'No data set',
           });
           return;
         }
@@ -290,7 +369,10 @@ export class DicomScp {
             association: info,
           })
           .catch((error: Error) => ({ status: Status.OutOfResources, comment: `Storage failed: ${error.message}` }));
-        await this.respond(association, message, CommandField.CStoreRsp, result.status, { ...extra, ...(result.comment ? { errorComment: result.comment } : {}) });
+        await this.respond(association, message, CommandField.CStoreRsp, result.status, {
+          ...extra,
+          ...(result.comment ? { errorComment: result.comment } : {}),
+        });
         return;
       }
       case CommandField.CFindRq:
@@ -312,7 +394,11 @@ export class DicomScp {
     }
   }
 
-  private parseIdentifier(message: DimseMessage, transferSyntax: string, root: 'patient' | 'study'): { query: DicomQuery; requested: number[] } {
+  private parseIdentifier(
+    message: DimseMessage,
+    transferSyntax: string,
+    root: 'patient' | 'study',
+  ): { query: DicomQuery; requested: number[] } {
     if (!message.dataSet) throw new QueryError('The request has no identifier');
     let identifier: DataSet;
     try {
@@ -323,7 +409,12 @@ export class DicomScp {
     return identifierToQuery(identifier, root);
   }
 
-  private async find(association: Association, message: DimseMessage, transferSyntax: string, cancelled: Set<number>): Promise<void> {
+  private async find(
+    association: Association,
+    message: DimseMessage,
+    transferSyntax: string,
+    cancelled: Set<number>,
+  ): Promise<void> {
     const root = rootOf(message.command.affectedSopClassUid ?? '');
     let answer: QueryAnswer;
     let parsed: { query: DicomQuery; requested: number[] };
@@ -332,7 +423,9 @@ export class DicomScp {
       answer = await this.backend.query(parsed.query);
     } catch (error) {
       const status = error instanceof QueryError ? Status.DataSetDoesNotMatchSopClass : Status.UnableToProcess;
-      await this.respond(association, message, CommandField.CFindRsp, status, { errorComment: (error as Error).message.slice(0, 64) });
+      await this.respond(association, message, CommandField.CFindRsp, status, {
+        errorComment: (error as Error).message.slice(0, 64),
+      });
       return;
     }
     const encoding = ENCODING_OF[transferSyntax] ?? IMPLICIT_LITTLE;
@@ -342,13 +435,22 @@ export class DicomScp {
         await this.respond(association, message, CommandField.CFindRsp, Status.Cancel);
         return;
       }
-      const identifier = encodeElements(responseIdentifier(match, parsed.requested, parsed.query.level, this.options.aeTitle), encoding);
+      const identifier = encodeElements(
+        responseIdentifier(match, parsed.requested, parsed.query.level, this.options.aeTitle),
+        encoding,
+      );
       await this.respond(association, message, CommandField.CFindRsp, pendingStatus, {}, identifier);
     }
     await this.respond(association, message, CommandField.CFindRsp, Status.Success);
   }
 
-  private async retrieve(association: Association, info: AssociationInfo, message: DimseMessage, transferSyntax: string, cancelled: Set<number>): Promise<void> {
+  private async retrieve(
+    association: Association,
+    info: AssociationInfo,
+    message: DimseMessage,
+    transferSyntax: string,
+    cancelled: Set<number>,
+  ): Promise<void> {
     const isMove = message.command.commandField === CommandField.CMoveRq;
     const rspField = isMove ? CommandField.CMoveRsp : CommandField.CGetRsp;
     const root = rootOf(message.command.affectedSopClassUid ?? '');
@@ -358,7 +460,9 @@ export class DicomScp {
       items = await this.backend.retrieve(query);
     } catch (error) {
       const status = error instanceof QueryError ? Status.DataSetDoesNotMatchSopClass : Status.OutOfResourcesMatches;
-      await this.respond(association, message, rspField, status, { errorComment: (error as Error).message.slice(0, 64) });
+      await this.respond(association, message, rspField, status, {
+        errorComment: (error as Error).message.slice(0, 64),
+      });
       return;
     }
     let target: Association = association;
@@ -367,15 +471,22 @@ export class DicomScp {
       const destinationAe = message.command.moveDestination ?? '';
       const destination = this.options.moveDestinations?.[destinationAe];
       if (!destination) {
-        await this.respond(association, message, rspField, Status.MoveDestinationUnknown, { errorComment: `Move destination "${destinationAe}" is not configured` });
+        await this.respond(association, message, rspField, Status.MoveDestinationUnknown, {
+          errorComment: `Move destination "${destinationAe}" is not configured`,
+        });
         return;
       }
       if (items.length > 0) {
         try {
-          ownAssociation = await associate({ aeTitle: destinationAe, ...destination }, { callingAeTitle: this.options.aeTitle, contexts: storageContexts(items).slice(0, 128) });
+          ownAssociation = await associate(
+            { aeTitle: destinationAe, ...destination },
+            { callingAeTitle: this.options.aeTitle, contexts: storageContexts(items).slice(0, 128) },
+          );
           target = ownAssociation;
         } catch (error) {
-          await this.respond(association, message, rspField, Status.OutOfResourcesSubOperations, { errorComment: `Cannot reach ${destinationAe}: ${(error as Error).message}`.slice(0, 64) });
+          await this.respond(association, message, rspField, Status.OutOfResourcesSubOperations, {
+            errorComment: `Cannot reach ${destinationAe}: ${(error as Error).message}`.slice(0, 64),
+          });
           return;
         }
       }
@@ -387,11 +498,19 @@ export class DicomScp {
     try {
       for (let i = 0; i < items.length; i++) {
         if (cancelled.has(message.command.messageId ?? -1)) {
-          await this.respond(association, message, rspField, Status.Cancel, { remaining: items.length - i, completed, failed, warning });
+          await this.respond(association, message, rspField, Status.Cancel, {
+            remaining: items.length - i,
+            completed,
+            failed,
+            warning,
+          });
           return;
         }
         const item = items[i]!;
-        const result = await cStore(target, item, { moveOriginatorAeTitle: info.callingAeTitle, moveOriginatorMessageId: message.command.messageId ?? 0 }).catch((error: Error) => ({
+        const result = await cStore(target, item, {
+          moveOriginatorAeTitle: info.callingAeTitle,
+          moveOriginatorMessageId: message.command.messageId ?? 0,
+        }).catch((error: Error) => ({
           sopInstanceUid: item.sopInstanceUid,
           ok: false,
           status: undefined,
@@ -403,7 +522,12 @@ export class DicomScp {
         } else if (result.status !== Status.Success) warning++;
         else completed++;
         if (i + 1 < items.length) {
-          await this.respond(association, message, rspField, Status.Pending, { remaining: items.length - i - 1, completed, failed, warning });
+          await this.respond(association, message, rspField, Status.Pending, {
+            remaining: items.length - i - 1,
+            completed,
+            failed,
+            warning,
+          });
         }
       }
     } finally {
@@ -411,8 +535,18 @@ export class DicomScp {
     }
     const status = failed > 0 || warning > 0 ? Status.SubOperationsWithFailures : Status.Success;
     const failedList = failedUids.length
-      ? encodeElements([{ tag: 0x00080058, vr: 'UI', value: failedUids }], ENCODING_OF[transferSyntax] ?? IMPLICIT_LITTLE)
+      ? encodeElements(
+          [{ tag: 0x00080058, vr: 'UI', value: failedUids }],
+          ENCODING_OF[transferSyntax] ?? IMPLICIT_LITTLE,
+        )
       : undefined;
-    await this.respond(association, message, rspField, status, { remaining: 0, completed, failed, warning }, failedList);
+    await this.respond(
+      association,
+      message,
+      rspField,
+      status,
+      { remaining: 0, completed, failed, warning },
+      failedList,
+    );
   }
 }

@@ -2,10 +2,23 @@
 // sub-operations), C-FIND; and a forwarder that retries with backoff and keeps the remote's statuses.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, SopClass, TransferSyntax } from '../../../adapters/dicom/uids.js';
+import {
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+  SopClass,
+  TransferSyntax,
+} from '../../../adapters/dicom/uids.js';
 import { Association, DEFAULT_LIMITS, type AssociationLimits, type DimseMessage } from './association.js';
 import { CommandField, Status, statusKind } from './command.js';
-import { APPLICATION_CONTEXT, PduType, RejectResult, type AssociateAc, type AssociateRj, type AssociateRq, type RoleSelection } from './pdu.js';
+import {
+  APPLICATION_CONTEXT,
+  PduType,
+  RejectResult,
+  type AssociateAc,
+  type AssociateRj,
+  type AssociateRq,
+  type RoleSelection,
+} from './pdu.js';
 
 export interface RemoteAe {
   aeTitle: string;
@@ -51,7 +64,13 @@ function openSocket(remote: RemoteAe, timeoutMs: number): Promise<Socket> {
       : netConnect({ host: remote.host, port: remote.port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ScuError(ScuErrorCode.ConnectFailed, `No connection to ${remote.aeTitle} at ${remote.host}:${remote.port} within ${timeoutMs} ms`, true));
+      reject(
+        new ScuError(
+          ScuErrorCode.ConnectFailed,
+          `No connection to ${remote.aeTitle} at ${remote.host}:${remote.port} within ${timeoutMs} ms`,
+          true,
+        ),
+      );
     }, timeoutMs);
     socket.once(remote.tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
@@ -60,7 +79,13 @@ function openSocket(remote: RemoteAe, timeoutMs: number): Promise<Socket> {
     });
     socket.once('error', (error) => {
       clearTimeout(timer);
-      reject(new ScuError(ScuErrorCode.ConnectFailed, `Cannot connect to ${remote.aeTitle} at ${remote.host}:${remote.port}: ${error.message}`, true));
+      reject(
+        new ScuError(
+          ScuErrorCode.ConnectFailed,
+          `Cannot connect to ${remote.aeTitle} at ${remote.host}:${remote.port}: ${error.message}`,
+          true,
+        ),
+      );
     });
   });
 }
@@ -76,7 +101,11 @@ export async function associate(remote: RemoteAe, options: AssociateOptions): Pr
     calledAeTitle: remote.aeTitle,
     callingAeTitle: options.callingAeTitle,
     applicationContext: APPLICATION_CONTEXT,
-    contexts: options.contexts.map((c, i) => ({ id: 2 * i + 1, abstractSyntax: c.abstractSyntax, transferSyntaxes: c.transferSyntaxes })),
+    contexts: options.contexts.map((c, i) => ({
+      id: 2 * i + 1,
+      abstractSyntax: c.abstractSyntax,
+      transferSyntaxes: c.transferSyntaxes,
+    })),
     userInformation: {
       maxPduLength: limits.maxPduLength,
       implementationClassUid: IMPLEMENTATION_CLASS_UID,
@@ -99,7 +128,15 @@ export async function associate(remote: RemoteAe, options: AssociateOptions): Pr
         association.abort();
       }
     });
-    association.once('close', () => reject(new ScuError(ScuErrorCode.Aborted, `${remote.aeTitle} closed the connection during association negotiation`, true)));
+    association.once('close', () =>
+      reject(
+        new ScuError(
+          ScuErrorCode.Aborted,
+          `${remote.aeTitle} closed the connection during association negotiation`,
+          true,
+        ),
+      ),
+    );
   });
   await association.sendPdu(rq);
   const ac = await answer;
@@ -132,7 +169,11 @@ export async function cStore(
 ): Promise<StoreResult> {
   const context = association.findContext(item.sopClassUid, item.transferSyntaxUid);
   if (!context) {
-    return { sopInstanceUid: item.sopInstanceUid, ok: false, error: `The peer accepted no presentation context for ${item.sopClassUid} in ${item.transferSyntaxUid}` };
+    return {
+      sopInstanceUid: item.sopInstanceUid,
+      ok: false,
+      error: `The peer accepted no presentation context for ${item.sopClassUid} in ${item.transferSyntaxUid}`,
+    };
   }
   let bytes = typeof item.dataSet === 'function' ? await item.dataSet() : item.dataSet;
   // Data set fragments must have an even length: a deflated stream of odd length gets its pad byte (PS3.5 A.5).
@@ -150,15 +191,26 @@ export async function cStore(
   );
   const status = response.command.status ?? Status.UnableToProcess;
   const kind = statusKind(status);
-  return { sopInstanceUid: item.sopInstanceUid, status, ...(response.command.errorComment ? { errorComment: response.command.errorComment } : {}), ok: kind === 'success' || kind === 'warning' };
+  return {
+    sopInstanceUid: item.sopInstanceUid,
+    status,
+    ...(response.command.errorComment ? { errorComment: response.command.errorComment } : {}),
+    ok: kind === 'success' || kind === 'warning',
+  };
 }
 
 export async function cEcho(remote: RemoteAe, callingAeTitle: string): Promise<number> {
-  const association = await associate(remote, { callingAeTitle, contexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }] });
+  const association = await associate(remote, {
+    callingAeTitle,
+    contexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }],
+  });
   try {
     const context = association.findContext(SopClass.Verification);
     if (!context) throw new ScuError(ScuErrorCode.NoContext, `${remote.aeTitle} does not accept Verification`, false);
-    const response = await association.request(context.id, { commandField: CommandField.CEchoRq, affectedSopClassUid: SopClass.Verification });
+    const response = await association.request(context.id, {
+      commandField: CommandField.CEchoRq,
+      affectedSopClassUid: SopClass.Verification,
+    });
     return response.command.status ?? Status.UnableToProcess;
   } finally {
     await association.release();
@@ -166,7 +218,9 @@ export async function cEcho(remote: RemoteAe, callingAeTitle: string): Promise<n
 }
 
 /** The contexts needed to send these items: one per (SOP class, transfer syntax). */
-export function storageContexts(items: readonly Pick<StoreItem, 'sopClassUid' | 'transferSyntaxUid'>[]): Array<{ abstractSyntax: string; transferSyntaxes: string[] }> {
+export function storageContexts(
+  items: readonly Pick<StoreItem, 'sopClassUid' | 'transferSyntaxUid'>[],
+): Array<{ abstractSyntax: string; transferSyntaxes: string[] }> {
   const seen = new Map<string, { abstractSyntax: string; transferSyntaxes: string[] }>();
   for (const item of items) {
     const key = `${item.sopClassUid}|${item.transferSyntaxUid}`;
@@ -209,7 +263,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * "out of resources" statuses are retried with exponential backoff; the final result of each instance
  * keeps the remote's own status and comment.
  */
-export async function forwardByCStore(remote: RemoteAe, items: readonly StoreItem[], options: ForwardOptions): Promise<StoreResult[]> {
+export async function forwardByCStore(
+  remote: RemoteAe,
+  items: readonly StoreItem[],
+  options: ForwardOptions,
+): Promise<StoreResult[]> {
   const results = new Map<string, StoreResult>();
   let pending = [...items];
   const maxAttempts = options.maxAttempts ?? 5;
@@ -217,7 +275,12 @@ export async function forwardByCStore(remote: RemoteAe, items: readonly StoreIte
   for (let attempt = 1; pending.length > 0 && attempt <= maxAttempts; attempt++) {
     if (attempt > 1) {
       const delayMs = Math.min(options.maxDelayMs ?? 30_000, (options.baseDelayMs ?? 500) * 2 ** (attempt - 2));
-      await options.onRetry?.({ attempt, delayMs, reason: [...results.values()].find((r) => !r.ok)?.error ?? 'remote status', pending: pending.length });
+      await options.onRetry?.({
+        attempt,
+        delayMs,
+        reason: [...results.values()].find((r) => !r.ok)?.error ?? 'remote status',
+        pending: pending.length,
+      });
       await sleep(delayMs, options.signal);
     }
     const retry: StoreItem[] = [];
@@ -228,11 +291,19 @@ export async function forwardByCStore(remote: RemoteAe, items: readonly StoreIte
       const batch = pending.slice(next, next + batchSize);
       let association: Association | undefined;
       try {
-        association = await associate(remote, { callingAeTitle: options.callingAeTitle, contexts: storageContexts(batch), ...(options.limits ? { limits: options.limits } : {}) });
+        association = await associate(remote, {
+          callingAeTitle: options.callingAeTitle,
+          contexts: storageContexts(batch),
+          ...(options.limits ? { limits: options.limits } : {}),
+        });
       } catch (error) {
         const transient = !(error instanceof ScuError) || error.transient;
         for (const item of batch) {
-          results.set(item.sopInstanceUid, { sopInstanceUid: item.sopInstanceUid, ok: false, error: (error as Error).message });
+          results.set(item.sopInstanceUid, {
+            sopInstanceUid: item.sopInstanceUid,
+            ok: false,
+            error: (error as Error).message,
+          });
           if (transient) retry.push(item);
         }
         next += batch.length;
@@ -246,7 +317,11 @@ export async function forwardByCStore(remote: RemoteAe, items: readonly StoreIte
             results.set(item.sopInstanceUid, result);
             if (!result.ok && retryable(result.status) && result.error === undefined) retry.push(item);
           } catch (error) {
-            results.set(item.sopInstanceUid, { sopInstanceUid: item.sopInstanceUid, ok: false, error: (error as Error).message });
+            results.set(item.sopInstanceUid, {
+              sopInstanceUid: item.sopInstanceUid,
+              ok: false,
+              error: (error as Error).message,
+            });
             retry.push(item);
             break;
           }
@@ -258,5 +333,8 @@ export async function forwardByCStore(remote: RemoteAe, items: readonly StoreIte
     }
     pending = retry;
   }
-  return items.map((item) => results.get(item.sopInstanceUid) ?? { sopInstanceUid: item.sopInstanceUid, ok: false, error: 'not attempted' });
+  return items.map(
+    (item) =>
+      results.get(item.sopInstanceUid) ?? { sopInstanceUid: item.sopInstanceUid, ok: false, error: 'not attempted' },
+  );
 }

@@ -79,7 +79,8 @@ function toInstance(row: InstanceRow): IndexedInstance {
 }
 
 const pnText = (attrs: DicomJson, tag: number): string | null => {
-  const value = attrs[hexTag(tag)]?.Value?.[0] as { Alphabetic?: string; Ideographic?: string; Phonetic?: string } | null | undefined;
+  const value = attrs[hexTag(tag)]?.Value?.[0] as
+    { Alphabetic?: string; Ideographic?: string; Phonetic?: string } | null | undefined;
   if (!value) return null;
   return [value.Alphabetic ?? '', value.Ideographic ?? '', value.Phonetic ?? ''].join('=').replace(/=+$/, '') || null;
 };
@@ -95,12 +96,19 @@ export class InstanceIndex {
   constructor(readonly sql: SqlClient) {}
 
   async findInstance(sopInstanceUid: string, executor: SqlExecutor = this.sql): Promise<IndexedInstance | undefined> {
-    const { rows } = await executor.query<InstanceRow>('SELECT * FROM dicom_instances WHERE sop_instance_uid = $1', [sopInstanceUid]);
+    const { rows } = await executor.query<InstanceRow>('SELECT * FROM dicom_instances WHERE sop_instance_uid = $1', [
+      sopInstanceUid,
+    ]);
     return rows[0] ? toInstance(rows[0]) : undefined;
   }
 
   /** Instances of a study / series (or one instance), ordered by series and instance number. */
-  async instances(filter: { studyInstanceUid?: string; seriesInstanceUid?: string; sopInstanceUid?: string; limit?: number }): Promise<IndexedInstance[]> {
+  async instances(filter: {
+    studyInstanceUid?: string;
+    seriesInstanceUid?: string;
+    sopInstanceUid?: string;
+    limit?: number;
+  }): Promise<IndexedInstance[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.studyInstanceUid) where.push(`i.study_instance_uid = $${params.push(filter.studyInstanceUid)}`);
@@ -188,7 +196,15 @@ export class InstanceIndex {
       await tx.query(
         `INSERT INTO dicom_instance_versions (sop_instance_uid, version, blob_sha256, data_set_sha256, transfer_syntax_uid, source_ae_title, received_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`,
-        [previous.sopInstanceUid, previous.version, previous.blobSha256, previous.dataSetSha256, previous.transferSyntaxUid, previous.sourceAeTitle ?? null, previous.receivedAt],
+        [
+          previous.sopInstanceUid,
+          previous.version,
+          previous.blobSha256,
+          previous.dataSetSha256,
+          previous.transferSyntaxUid,
+          previous.sourceAeTitle ?? null,
+          previous.receivedAt,
+        ],
       );
     }
     await tx.query(
@@ -218,10 +234,19 @@ export class InstanceIndex {
         version,
       ],
     );
-    if (previous && (previous.seriesInstanceUid !== i.seriesInstanceUid || previous.studyInstanceUid !== i.studyInstanceUid)) {
+    if (
+      previous &&
+      (previous.seriesInstanceUid !== i.seriesInstanceUid || previous.studyInstanceUid !== i.studyInstanceUid)
+    ) {
       // The instance moved: drop the series / study it left if they are now empty.
-      await tx.query('DELETE FROM dicom_series se WHERE se.series_instance_uid = $1 AND NOT EXISTS (SELECT 1 FROM dicom_instances i WHERE i.series_instance_uid = se.series_instance_uid)', [previous.seriesInstanceUid]);
-      await tx.query('DELETE FROM dicom_studies st WHERE st.study_instance_uid = $1 AND NOT EXISTS (SELECT 1 FROM dicom_series se WHERE se.study_instance_uid = st.study_instance_uid)', [previous.studyInstanceUid]);
+      await tx.query(
+        'DELETE FROM dicom_series se WHERE se.series_instance_uid = $1 AND NOT EXISTS (SELECT 1 FROM dicom_instances i WHERE i.series_instance_uid = se.series_instance_uid)',
+        [previous.seriesInstanceUid],
+      );
+      await tx.query(
+        'DELETE FROM dicom_studies st WHERE st.study_instance_uid = $1 AND NOT EXISTS (SELECT 1 FROM dicom_series se WHERE se.study_instance_uid = st.study_instance_uid)',
+        [previous.studyInstanceUid],
+      );
     }
     return version;
   }
@@ -293,8 +318,10 @@ export class InstanceIndex {
         case QueryLevel.Study:
           put(Tag.NumberOfStudyRelatedSeries, { vr: 'IS', Value: [Number(row.n_series)] });
           put(Tag.NumberOfStudyRelatedInstances, { vr: 'IS', Value: [Number(row.n_instances)] });
-          if (Array.isArray(row.modalities) && row.modalities.length) put(Tag.ModalitiesInStudy, { vr: 'CS', Value: [...(row.modalities as string[])].sort() });
-          if (Array.isArray(row.sop_classes) && row.sop_classes.length) put(Tag.SOPClassesInStudy, { vr: 'UI', Value: [...(row.sop_classes as string[])].sort() });
+          if (Array.isArray(row.modalities) && row.modalities.length)
+            put(Tag.ModalitiesInStudy, { vr: 'CS', Value: [...(row.modalities as string[])].sort() });
+          if (Array.isArray(row.sop_classes) && row.sop_classes.length)
+            put(Tag.SOPClassesInStudy, { vr: 'UI', Value: [...(row.sop_classes as string[])].sort() });
           break;
         case QueryLevel.Series:
           put(Tag.NumberOfSeriesRelatedInstances, { vr: 'IS', Value: [Number(row.n_instances)] });

@@ -4,7 +4,7 @@
 // case-insensitively on the start of each name component (PS3.18 "fuzzymatching").
 import { searchableName } from '../../../adapters/dicom/person-name.js';
 import { Tag } from '../../../adapters/dicom/tags.js';
-import { QueryLevel } from './levels.js';
+import type { QueryLevel } from './levels.js';
 
 export interface Match {
   tag: number;
@@ -49,7 +49,10 @@ const COLUMNS = new Map<number, Column>([
   [Tag.StudyDate, { sql: 'st.study_date', kind: 'date', level: 'STUDY' }],
   [Tag.StudyTime, { sql: 'st.study_time', kind: 'time', level: 'STUDY' }],
   [Tag.AccessionNumber, { sql: 'st.accession_number', kind: 'text', level: 'STUDY' }],
-  [Tag.ReferringPhysicianName, { sql: 'st.referring_physician_name', kind: 'pn', search: 'st.referring_physician_search', level: 'STUDY' }],
+  [
+    Tag.ReferringPhysicianName,
+    { sql: 'st.referring_physician_name', kind: 'pn', search: 'st.referring_physician_search', level: 'STUDY' },
+  ],
   [Tag.StudyDescription, { sql: 'st.study_description', kind: 'text', level: 'STUDY' }],
   [Tag.StudyID, { sql: 'st.study_id', kind: 'text', level: 'STUDY' }],
   [Tag.ModalitiesInStudy, { sql: 'st.study_instance_uid', kind: 'modalities', level: 'STUDY' }],
@@ -67,7 +70,10 @@ const COLUMNS = new Map<number, Column>([
 const LEVEL_RANK = { PATIENT: 0, STUDY: 1, SERIES: 2, IMAGE: 3 } as const;
 
 function likePattern(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+  return value
+    .replace(/[\\%_]/g, (c) => `\\${c}`)
+    .replace(/\*/g, '%')
+    .replace(/\?/g, '_');
 }
 
 const hasWildcard = (value: string) => /[*?]/.test(value);
@@ -92,18 +98,26 @@ export function buildConditions(query: DicomQuery, startParams: unknown[] = []):
     const value = match.value.trim();
     const column = COLUMNS.get(match.tag);
     if (!column || LEVEL_RANK[column.level] > LEVEL_RANK[query.level]) {
-      if (value !== '' && match.tag !== Tag.QueryRetrieveLevel && match.tag !== Tag.SpecificCharacterSet) ignored.push(match.tag);
+      if (value !== '' && match.tag !== Tag.QueryRetrieveLevel && match.tag !== Tag.SpecificCharacterSet)
+        ignored.push(match.tag);
       continue;
     }
     if (value === '' || value === '*') continue; // universal matching
     switch (column.kind) {
       case 'uid': {
-        const list = value.split(/[\\,]/).map((v) => v.trim()).filter(Boolean);
+        const list = value
+          .split(/[\\,]/)
+          .map((v) => v.trim())
+          .filter(Boolean);
         where.push(list.length === 1 ? `${column.sql} = ${p(list[0])}` : `${column.sql} = ANY(${p(list)}::text[])`);
         break;
       }
       case 'text':
-        where.push(hasWildcard(value) ? `${column.sql} LIKE ${p(likePattern(value))} ESCAPE '\\'` : `${column.sql} = ${p(value)}`);
+        where.push(
+          hasWildcard(value)
+            ? `${column.sql} LIKE ${p(likePattern(value))} ESCAPE '\\'`
+            : `${column.sql} = ${p(value)}`,
+        );
         break;
       case 'pn': {
         if (query.fuzzy) {
@@ -111,7 +125,9 @@ export function buildConditions(query: DicomQuery, startParams: unknown[] = []):
           for (const word of words) where.push(`${column.search} LIKE ${p(`% ${likePattern(word)}%`)} ESCAPE '\\'`);
         } else {
           where.push(
-            hasWildcard(value) ? `lower(${column.sql}) LIKE lower(${p(likePattern(value))}) ESCAPE '\\'` : `lower(${column.sql}) = lower(${p(value)})`,
+            hasWildcard(value)
+              ? `lower(${column.sql}) LIKE lower(${p(likePattern(value))}) ESCAPE '\\'`
+              : `lower(${column.sql}) = lower(${p(value)})`,
           );
         }
         break;
@@ -124,14 +140,22 @@ export function buildConditions(query: DicomQuery, startParams: unknown[] = []):
         if (range && range.length === 2) {
           const [from, to] = range.map((v) => normalize(v!.trim())) as [string, string];
           for (const bound of [from, to]) {
-            if (bound && !form.test(bound)) throw new QueryError(`${column.kind === 'date' ? 'Date' : 'Time'} range bound ${JSON.stringify(bound)} is not ${column.kind === 'date' ? 'YYYYMMDD' : 'HHMMSS'}`, match.tag);
+            if (bound && !form.test(bound))
+              throw new QueryError(
+                `${column.kind === 'date' ? 'Date' : 'Time'} range bound ${JSON.stringify(bound)} is not ${column.kind === 'date' ? 'YYYYMMDD' : 'HHMMSS'}`,
+                match.tag,
+              );
           }
           if (from) where.push(`${column.sql} >= ${p(from)}`);
           if (to) where.push(`${column.sql} <= ${p(column.kind === 'time' ? `${to}\uffff` : to)}`);
           if (!from && !to) throw new QueryError('A range needs at least one bound', match.tag);
         } else {
           const single = column.kind === 'date' ? value.replace(/-/g, '') : normalize(value);
-          if (!form.test(single)) throw new QueryError(`${JSON.stringify(value)} is not a ${column.kind === 'date' ? 'date (YYYYMMDD) or date range (YYYYMMDD-YYYYMMDD)' : 'time (HHMMSS) or time range'}`, match.tag);
+          if (!form.test(single))
+            throw new QueryError(
+              `${JSON.stringify(value)} is not a ${column.kind === 'date' ? 'date (YYYYMMDD) or date range (YYYYMMDD-YYYYMMDD)' : 'time (HHMMSS) or time range'}`,
+              match.tag,
+            );
           where.push(column.kind === 'date' ? `${column.sql} = ${p(single)}` : `${column.sql} LIKE ${p(`${single}%`)}`);
         }
         break;
@@ -143,8 +167,13 @@ export function buildConditions(query: DicomQuery, startParams: unknown[] = []):
         break;
       }
       case 'modalities': {
-        const list = value.split(/[\\,]/).map((v) => v.trim()).filter(Boolean);
-        where.push(`EXISTS (SELECT 1 FROM dicom_series ms WHERE ms.study_instance_uid = st.study_instance_uid AND ms.modality = ANY(${p(list)}::text[]))`);
+        const list = value
+          .split(/[\\,]/)
+          .map((v) => v.trim())
+          .filter(Boolean);
+        where.push(
+          `EXISTS (SELECT 1 FROM dicom_series ms WHERE ms.study_instance_uid = st.study_instance_uid AND ms.modality = ANY(${p(list)}::text[]))`,
+        );
         break;
       }
       default:
