@@ -170,6 +170,8 @@ export class DicomScp {
   async listen(): Promise<void> {
     const onSocket = (socket: Socket) => this.accept(socket);
     this.server = this.options.tls ? createTlsServer(this.options.tls, onSocket) : createNetServer(onSocket);
+    // Connections that never negotiate (each bounded by the ARTIM timer) cannot exhaust descriptors either.
+    this.server.maxConnections = this.options.maxAssociations * 2 + 8;
     this.server.on('tlsClientError', (error: Error, socket: Socket) => {
       this.emit({
         type: 'protocol-error',
