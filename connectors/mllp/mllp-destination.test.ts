@@ -1,0 +1,3 @@
+import { describeMllpDestination } from './mllp-destination.contract.js';
+
+describeMllpDestination('embedded');
