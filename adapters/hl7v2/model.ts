@@ -664,9 +664,8 @@ export class Hl7Message {
         out.push(seg.get(p));
         continue;
       }
-      const field = seg.field(p.field);
-      const reps = field.repetitions();
-      for (let r = 1; r <= reps.length; r++) out.push(seg.get({ ...p, repetition: r }));
+      // One split of the field, then each repetition's leaf (linear in the field's length).
+      for (const rep of seg.field(p.field).repetitions()) out.push(rep.get(p.component ?? 1, p.subcomponent ?? 1));
     }
     return out;
   }
