@@ -148,6 +148,25 @@ describe('DICOMweb plugin', () => {
     });
   });
 
+  it('refuses a STOW-RS body over the configured size with 413 and what to do', async () => {
+    const small = Fastify();
+    await small.register(dicomWebPlugin, { service: dicom.service, prefix: PREFIX, maxStowBytes: 1000 });
+    try {
+      const { body, boundary } = buildMultipart([{ contentType: 'application/dicom', body: mrSmall }]);
+      expect(body.length).toBeGreaterThan(1000);
+      const response = await small.inject({
+        method: 'POST',
+        url: `${PREFIX}/studies`,
+        headers: { 'content-type': STOW_TYPE(boundary) },
+        payload: body,
+      });
+      expect(response.statusCode).toBe(413);
+      expect(response.json().error.message).toMatch(/over 1000 bytes: send fewer instances per request/);
+    } finally {
+      await small.close();
+    }
+  });
+
   describe('QIDO-RS', () => {
     const studies = async (query: string) => {
       const response = await app.inject({ method: 'GET', url: `${PREFIX}/studies?${query}` });
