@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildRejectAck, Hl7Error, Hl7ErrorCode, parseHl7Batch, parseHl7Message } from './index.js';
+import { buildAck, buildRejectAck, Hl7Error, Hl7ErrorCode, parseHl7Batch, parseHl7Message } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const corpus = path.resolve(here, '../../../shared/corpus/hl7v2');
@@ -72,6 +72,13 @@ describe.skipIf(!hasCorpus)('the HL7v2 corpus in ../shared/corpus/hl7v2', () => 
       expect(batch.toBuffer().equals(bytes), rel).toBe(true);
       for (const message of batch.messages) {
         messages++;
+        // Every message can be answered, in its own version, separators and charset.
+        const ack = parseHl7Message(buildAck(message, { code: 'AA' }).toBuffer());
+        expect(ack.get('MSA-2'), rel).toBe(message.get('MSH-10'));
+        expect(ack.msh.rawField(12), rel).toBe(message.msh.rawField(12));
+        expect(ack.delimiters.encodingCharacters, rel).toBe(message.delimiters.encodingCharacters);
+        expect(ack.get('MSH-18'), rel).toBe(message.get('MSH-18'));
+        if (message.charsetSource === 'MSH-18') expect(ack.charset, rel).toBe(message.charset);
         // Structural round trip: every segment is exactly its fields, repetitions, components and
         // subcomponents joined back with the separators — the model covers every character.
         const d = message.delimiters;
