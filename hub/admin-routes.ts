@@ -79,7 +79,7 @@ export const adminRoutes: FastifyPluginAsync<{ hub: HubContext }> = async (app, 
     return revoked ? reply.code(204).send() : reply.code(404).send(adminError(404, 'not-found', `No active token ${request.params.id}.`));
   });
 
-  app.get<{ Querystring: { actor?: string; resourceType?: string; resourceId?: string; patient?: string; after?: string; limit?: string } }>(
+  app.get<{ Querystring: { actor?: string; resourceType?: string; resourceId?: string; patient?: string; before?: string; limit?: string } }>(
     '/audit',
     async (request) => {
       hub.requireRole(hub.principalOf(request), Role.Admin);
@@ -90,11 +90,11 @@ export const adminRoutes: FastifyPluginAsync<{ hub: HubContext }> = async (app, 
       if (q.resourceType) conditions.push(`resource_type = $${params.push(q.resourceType)}`);
       if (q.resourceId) conditions.push(`resource_id = $${params.push(q.resourceId)}`);
       if (q.patient) conditions.push(`$${params.push(q.patient)} = ANY(patient_ids)`);
-      if (q.after) conditions.push(`seq > $${params.push(Number(q.after) || 0)}`);
+      if (q.before) conditions.push(`recorded_at < $${params.push(q.before)}::timestamptz`);
       const limit = Math.min(Math.max(Number(q.limit) || 100, 1), 1000);
       const rows = await hub.sql.query(
-        `SELECT seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose, source_ip, request_id, patient_ids
-           FROM audit_trail ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
+        `SELECT chain, seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose, source_ip, request_id, patient_ids
+           FROM audit_trail ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY recorded_at DESC, seq DESC LIMIT ${limit}`,
         params,
       );
       return { events: rows.rows };

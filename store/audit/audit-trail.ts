@@ -1,7 +1,9 @@
 // The audit trail: who did what to which health data, when and why. Append-only, and hash-chained:
 // each row stores the hash of the previous row and its own hash over its content, and sequence numbers
 // are dense, so a modified, deleted or inserted row breaks the chain and `keney audit verify` finds it.
-// Writes are group-committed (many requests, one transaction) and awaited before the response is sent.
+// Each hub process writes its own chain (no lock shared between instances; the head is kept in memory, so
+// a flush is one INSERT); a new chain starts from the latest head of the chains before it, so removing a
+// whole earlier chain is detected too. Writes are group-committed and awaited before the response is sent.
 import { createHash } from 'node:crypto';
 import { GroupCommitter } from '../log/group-commit.js';
 import type { Migration, SqlClient } from '../sql/sql-client.js';
@@ -41,6 +43,7 @@ export interface AuditEventInput {
 }
 
 export interface AuditRow extends AuditEventInput {
+  chain: string;
   seq: number;
   recordedAt: string;
   prevHash: string;
@@ -52,7 +55,8 @@ export const auditMigrations: Migration[] = [
     id: 'store-0003-audit-trail',
     sql: `
       CREATE TABLE audit_trail (
-        seq bigint PRIMARY KEY,
+        chain text NOT NULL,
+        seq bigint NOT NULL,
         recorded_at timestamptz NOT NULL,
         actor text NOT NULL,
         action text NOT NULL,
@@ -65,8 +69,10 @@ export const auditMigrations: Migration[] = [
         request_id text,
         patient_ids text[],
         prev_hash text NOT NULL,
-        hash text NOT NULL
+        hash text NOT NULL,
+        PRIMARY KEY (chain, seq)
       );
+      CREATE INDEX audit_trail_hash ON audit_trail (hash);
       CREATE INDEX audit_trail_time ON audit_trail (recorded_at);
       CREATE INDEX audit_trail_resource ON audit_trail (resource_type, resource_id);
       CREATE INDEX audit_trail_actor ON audit_trail (actor, recorded_at);
@@ -74,12 +80,12 @@ export const auditMigrations: Migration[] = [
   },
 ];
 
-const CHAIN_LOCK = 7_340_003;
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** The hash of a row: sha256 over the previous hash and the row's fields in a fixed order. */
 export function auditHash(prevHash: string, row: Omit<AuditRow, 'hash' | 'prevHash'>): string {
   const fields = [
+    row.chain,
     row.seq,
     row.recordedAt,
     row.actor,
@@ -101,6 +107,7 @@ export interface AuditSink {
 }
 
 export interface AuditProblem {
+  chain: string;
   seq: number;
   kind: 'modified' | 'missing' | 'broken-link';
   detail: string;
@@ -114,9 +121,22 @@ export interface AuditVerification {
 
 export class AuditTrail implements AuditSink {
   private readonly committer: GroupCommitter<AuditEventInput, void>;
+  private head: { seq: number; hash: string } | undefined;
 
-  constructor(private readonly sql: SqlClient) {
+  /** `chain`: this process's chain id (unique per running hub: the instance id and the start time). */
+  constructor(
+    private readonly sql: SqlClient,
+    readonly chain: string = `hub-${process.pid}-${Date.now()}`,
+  ) {
     this.committer = new GroupCommitter((batch) => this.write(batch), { maxBatch: 1000 });
+  }
+
+  /** The chain's head: its last row, or — for a new chain — the latest head of every chain before it. */
+  private async loadHead(): Promise<{ seq: number; hash: string }> {
+    const own = await this.sql.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_trail WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [this.chain]);
+    if (own.rows[0]) return { seq: Number(own.rows[0].seq), hash: own.rows[0].hash };
+    const latest = await this.sql.query<{ hash: string }>('SELECT hash FROM audit_trail ORDER BY recorded_at DESC, seq DESC LIMIT 1');
+    return { seq: 0, hash: latest.rows[0]?.hash ?? GENESIS_HASH };
   }
 
   record(event: AuditEventInput): Promise<void> {
@@ -128,23 +148,21 @@ export class AuditTrail implements AuditSink {
   }
 
   private async write(batch: AuditEventInput[]): Promise<void[]> {
-    await this.sql.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-      const last = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_trail ORDER BY seq DESC LIMIT 1');
-      let seq = Number(last.rows[0]?.seq ?? 0);
-      let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
-      const rows: AuditRow[] = [];
-      for (const event of batch) {
-        seq += 1;
-        const base = { ...event, seq, recordedAt: new Date().toISOString() };
-        const hash = auditHash(prevHash, base);
-        rows.push({ ...base, prevHash, hash });
-        prevHash = hash;
-      }
-      await tx.query(
-        `INSERT INTO audit_trail (seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose,
+    this.head ??= await this.loadHead();
+    let { seq, hash: prevHash } = this.head;
+    const rows: AuditRow[] = [];
+    for (const event of batch) {
+      seq += 1;
+      const base = { ...event, chain: this.chain, seq, recordedAt: new Date().toISOString() };
+      const hash = auditHash(prevHash, base);
+      rows.push({ ...base, prevHash, hash });
+      prevHash = hash;
+    }
+    try {
+      await this.sql.query(
+        `INSERT INTO audit_trail (chain, seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose,
                                   source_ip, request_id, patient_ids, prev_hash, hash)
-         SELECT s, t, a, ac, rt, ri, q, o, p, ip, rq, CASE WHEN pi IS NULL THEN NULL ELSE string_to_array(pi, E'\\x1f') END, ph, h
+         SELECT $15, s, t, a, ac, rt, ri, q, o, p, ip, rq, CASE WHEN pi IS NULL THEN NULL ELSE string_to_array(pi, E'\\x1f') END, ph, h
            FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
                        $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
              AS u(s, t, a, ac, rt, ri, q, o, p, ip, rq, pi, ph, h)`,
@@ -163,68 +181,88 @@ export class AuditTrail implements AuditSink {
           rows.map((r) => (r.patientIds ? r.patientIds.join('\x1f') : null)),
           rows.map((r) => r.prevHash),
           rows.map((r) => r.hash),
+          this.chain,
         ],
       );
-    });
+    } catch (error) {
+      this.head = undefined; // re-read the head before the next write
+      throw error;
+    }
+    this.head = { seq, hash: prevHash };
     return batch.map(() => undefined);
   }
 
-  /** Walks the whole chain in order; reports every row whose content, link or presence is wrong. */
+  /**
+   * Walks every chain in order; reports each row whose content, link or presence is wrong, and each chain that
+   * starts from a head no longer present (a whole earlier chain removed).
+   */
   async verify(onProgress?: (rows: number) => void): Promise<AuditVerification> {
     const problems: AuditProblem[] = [];
-    let expectedSeq = 1;
-    let prevHash = GENESIS_HASH;
     let count = 0;
-    let after = 0;
-    for (;;) {
-      const page = await this.sql.query<{
-        seq: number;
-        recorded_at: Date | string;
-        actor: string;
-        action: AuditAction;
-        resource_type: string | null;
-        resource_id: string | null;
-        query: string | null;
-        outcome: number;
-        purpose: string | null;
-        source_ip: string | null;
-        request_id: string | null;
-        patient_ids: string[] | null;
-        prev_hash: string;
-        hash: string;
-      }>('SELECT * FROM audit_trail WHERE seq > $1 ORDER BY seq LIMIT 5000', [after]);
-      if (page.rows.length === 0) break;
-      for (const r of page.rows) {
-        const seq = Number(r.seq);
-        if (seq !== expectedSeq) {
-          problems.push({ seq: expectedSeq, kind: 'missing', detail: `rows ${expectedSeq}..${seq - 1} are missing (deleted)` });
+    const chains = await this.sql.query<{ chain: string }>('SELECT DISTINCT chain FROM audit_trail ORDER BY chain');
+    for (const { chain } of chains.rows) {
+      let expectedSeq = 1;
+      let prevHash: string | undefined;
+      let after = 0;
+      for (;;) {
+        const page = await this.sql.query<{
+          seq: number;
+          recorded_at: Date | string;
+          actor: string;
+          action: AuditAction;
+          resource_type: string | null;
+          resource_id: string | null;
+          query: string | null;
+          outcome: number;
+          purpose: string | null;
+          source_ip: string | null;
+          request_id: string | null;
+          patient_ids: string[] | null;
+          prev_hash: string;
+          hash: string;
+        }>('SELECT * FROM audit_trail WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT 5000', [chain, after]);
+        if (page.rows.length === 0) break;
+        for (const r of page.rows) {
+          const seq = Number(r.seq);
+          if (seq !== expectedSeq) {
+            problems.push({ chain, seq: expectedSeq, kind: 'missing', detail: `chain ${chain}: rows ${expectedSeq}..${seq - 1} are missing (deleted)` });
+          }
+          if (prevHash === undefined) {
+            // The first row of a chain continues the head of an earlier chain (or the genesis).
+            if (seq === 1 && r.prev_hash !== GENESIS_HASH) {
+              const found = await this.sql.query('SELECT 1 FROM audit_trail WHERE hash = $1 LIMIT 1', [r.prev_hash]);
+              if (found.rows.length === 0) {
+                problems.push({ chain, seq, kind: 'broken-link', detail: `chain ${chain} starts after a row that no longer exists (earlier audit rows were deleted)` });
+              }
+            }
+          } else if (r.prev_hash !== prevHash) {
+            problems.push({ chain, seq, kind: 'broken-link', detail: `chain ${chain}: row ${seq} does not follow the previous row's hash` });
+          }
+          const recomputed = auditHash(r.prev_hash, {
+            chain,
+            seq,
+            recordedAt: new Date(r.recorded_at).toISOString(),
+            actor: r.actor,
+            action: r.action,
+            ...(r.resource_type !== null ? { resourceType: r.resource_type } : {}),
+            ...(r.resource_id !== null ? { resourceId: r.resource_id } : {}),
+            ...(r.query !== null ? { query: r.query } : {}),
+            outcome: r.outcome,
+            ...(r.purpose !== null ? { purpose: r.purpose } : {}),
+            ...(r.source_ip !== null ? { sourceIp: r.source_ip } : {}),
+            ...(r.request_id !== null ? { requestId: r.request_id } : {}),
+            ...(r.patient_ids !== null ? { patientIds: r.patient_ids } : {}),
+          });
+          if (recomputed !== r.hash) {
+            problems.push({ chain, seq, kind: 'modified', detail: `chain ${chain}: row ${seq} was modified after it was written (its hash does not match its content)` });
+          }
+          prevHash = r.hash;
+          expectedSeq = seq + 1;
+          count++;
         }
-        if (r.prev_hash !== prevHash) {
-          problems.push({ seq, kind: 'broken-link', detail: `row ${seq} does not follow the previous row's hash` });
-        }
-        const recomputed = auditHash(r.prev_hash, {
-          seq,
-          recordedAt: new Date(r.recorded_at).toISOString(),
-          actor: r.actor,
-          action: r.action,
-          ...(r.resource_type !== null ? { resourceType: r.resource_type } : {}),
-          ...(r.resource_id !== null ? { resourceId: r.resource_id } : {}),
-          ...(r.query !== null ? { query: r.query } : {}),
-          outcome: r.outcome,
-          ...(r.purpose !== null ? { purpose: r.purpose } : {}),
-          ...(r.source_ip !== null ? { sourceIp: r.source_ip } : {}),
-          ...(r.request_id !== null ? { requestId: r.request_id } : {}),
-          ...(r.patient_ids !== null ? { patientIds: r.patient_ids } : {}),
-        });
-        if (recomputed !== r.hash) {
-          problems.push({ seq, kind: 'modified', detail: `row ${seq} was modified after it was written (its hash does not match its content)` });
-        }
-        prevHash = r.hash;
-        expectedSeq = seq + 1;
-        count++;
+        after = Number(page.rows.at(-1)!.seq);
+        onProgress?.(count);
       }
-      after = Number(page.rows.at(-1)!.seq);
-      onProgress?.(count);
     }
     return { ok: problems.length === 0, rows: count, problems };
   }
