@@ -183,7 +183,7 @@ async function loadPeers(): Promise<Parser[]> {
           m,
           m.header.getComponent(7, 1),
           m.header.getField(8),
-          pid?.getComponent(3, 1),
+          pid?.fields[2]?.value[0]?.value[0]?.[0]?.value[0],
           pid?.getComponent(5, 1),
           ...m.getSegments('OBX').map((o: { getComponent(f: number, c: number): unknown }) => o.getComponent(5, 1)),
         ];
@@ -223,12 +223,13 @@ async function loadPeers(): Promise<Parser[]> {
       read: (s) => {
         const m = new Message({ text: s.text });
         const out: unknown[] = [
+          m,
           m.get('MSH.9.1').toString(),
           m.get('MSH.10').toString(),
           m.get('PID.3.1').toString(),
           m.get('PID.5.1').toString(),
         ];
-        if (m.exists('OBX')) m.get('OBX').forEach((o) => out.push(o.get(5).get(1).toString()));
+        if (m.exists('OBX')) m.get('OBX').forEach((o) => out.push(o.get(5).get(0).toString()));
         return out;
       },
     };
@@ -241,25 +242,26 @@ async function loadPeers(): Promise<Parser[]> {
       read: (s) => {
         const m = h.create(s.text);
         const out: unknown[] = [
+          m,
           m.get('MSH.9.1').toString(),
           m.get('MSH.10').toString(),
           m.get('PID.3.1').toString(),
           m.get('PID.5.1').toString(),
         ];
-        m.get('OBX').forEach((o: HL7NodeLike) => out.push(o.get(5).get(1).toString()));
+        m.get('OBX').forEach((o: HL7NodeLike) => out.push(o.get('OBX.5.1').toString()));
         return out;
       },
     };
   });
   await add('hl7v2', async () => {
+    type Field = { component(n: number): { getValue(): unknown } };
+    type Segment = { segmentType: string; field(n: number): Field };
     const { HL7Message } = (await import(require.resolve('hl7v2'))) as {
       HL7Message: {
-        parse(input: string | Buffer): {
-          getSegment(t: string, i?: number): { field(n: number): { toString(): string } } | undefined;
-          segments: { segmentType: string; field(n: number): { toString(): string } }[];
-        };
+        parse(input: string | Buffer): { getSegment(t: string): Segment | undefined; segments: Segment[] };
       };
     };
+    const value = (seg: Segment | undefined, n: number) => seg?.field(n).component(1).getValue();
     return {
       name: 'hl7v2 HL7Message',
       parse: (s) => HL7Message.parse(s.text),
@@ -269,11 +271,11 @@ async function loadPeers(): Promise<Parser[]> {
         const pid = m.getSegment('PID');
         return [
           m,
-          msh?.field(9).toString(),
-          msh?.field(10).toString(),
-          pid?.field(3).toString(),
-          pid?.field(5).toString(),
-          ...m.segments.filter((x) => x.segmentType === 'OBX').map((o) => o.field(5).toString()),
+          value(msh, 9),
+          value(msh, 10),
+          value(pid, 3),
+          value(pid, 5),
+          ...m.segments.filter((x) => x.segmentType === 'OBX').map((o) => value(o, 5)),
         ];
       },
     };
@@ -315,9 +317,7 @@ async function loadPeers(): Promise<Parser[]> {
       return out;
     };
     const first = (v: unknown): unknown =>
-      v && typeof v === 'object'
-        ? first((v as Record<string, unknown>)['1'] ?? (Array.isArray(v) ? v[0] : undefined))
-        : v;
+      Array.isArray(v) ? first(v[0]) : v && typeof v === 'object' ? first((v as Record<string, unknown>)['1']) : v;
     return {
       name: 'redox-hl7-v2 Parser',
       parse: (s) => parser.parse(s.text),
@@ -407,6 +407,15 @@ function fmt(n: number, digits = 0): string {
 async function main(): Promise<void> {
   const samples = loadSamples();
   const peers = await loadPeers();
+  if (args.includes('--check')) {
+    // What each parser's "read" returns on one ORU: they must read the same fields.
+    const s = samples.find((x) => x.name.startsWith('synthetic ORU 20'))!;
+    for (const p of [ours, ...peers]) {
+      const values = p.read(s).slice(1, 7);
+      console.log(`${p.name.padEnd(28)} ${JSON.stringify(values)}`);
+    }
+    return;
+  }
   const totalBytes = samples.reduce((a, s) => a + s.bytes.length, 0);
   console.log(
     `HL7v2 parser benchmark — ${samples.length} messages (${fmt(totalBytes / 1024)} KiB) from ../shared/corpus/hl7v2 + synthetic ORU 20/200 OBX`,
