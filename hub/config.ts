@@ -31,6 +31,8 @@ export interface HubConfig {
   dicomPort: number;
   /** Unique name of this instance (cluster: partition ownership, logs). */
   instanceId: string;
+  /** Audit rows flushed to disk before each response (`sync`), or committed in memory (`async`, PostgreSQL only). */
+  auditDurability: 'sync' | 'async';
 }
 
 export class ConfigError extends Error {
@@ -66,7 +68,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('KENEY_ADMIN_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -base64 32`).');
   }
+  const auditDurability = env.KENEY_AUDIT_DURABILITY?.trim() || 'sync';
+  if (auditDurability !== 'sync' && auditDurability !== 'async') {
+    throw new ConfigError(`KENEY_AUDIT_DURABILITY must be sync or async, got "${auditDurability}".`);
+  }
   return {
+    auditDurability,
     profile,
     dataDir: resolve(env.KENEY_DATA_DIR?.trim() || './data'),
     httpHost: env.KENEY_HTTP_HOST?.trim() || '0.0.0.0',

@@ -121,7 +121,7 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
       ...(config.publicUrl ? { search: { baseUrl: `${config.publicUrl}/fhir` } } : {}),
     });
     projector.on('outcome', (outcome) => metrics.changeSets.inc({ status: outcome.status }));
-    const audit = new AuditTrail(sql, `${config.instanceId}@${new Date().toISOString()}`);
+    const audit = new AuditTrail(sql, `${config.instanceId}@${new Date().toISOString()}`, config.auditDurability);
     const tokens = new TokenStore(sql);
     let firstAdminToken: string | undefined;
     if (config.adminToken) await tokens.ensure('KENEY_ADMIN_TOKEN', config.adminToken, [Role.Admin]);

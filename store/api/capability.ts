@@ -4,7 +4,27 @@ import type { CapabilityStatement, CapabilityStatementRestResource } from '@medp
 import { loadDefinitions, searchParamsOf } from '../fhir/definitions.js';
 import { isPersistableType } from '../fhir/validate.js';
 
+const cache = new Map<string, string>();
+const startedAt = new Date().toISOString();
+
+/** The statement for a base URL. */
 export function capabilityStatement(baseUrl: string, version: string): CapabilityStatement {
+  return JSON.parse(capabilityStatementJson(baseUrl, version)) as CapabilityStatement;
+}
+
+/** The statement for a base URL, serialized once (it only changes with the code; it weighs several hundred kB). */
+export function capabilityStatementJson(baseUrl: string, version: string): string {
+  const key = `${baseUrl} ${version}`;
+  let json = cache.get(key);
+  if (!json) {
+    json = JSON.stringify(buildCapabilityStatement(baseUrl, version));
+    if (cache.size > 32) cache.clear();
+    cache.set(key, json);
+  }
+  return json;
+}
+
+function buildCapabilityStatement(baseUrl: string, version: string): CapabilityStatement {
   const { resourceTypes } = loadDefinitions();
   const resources: CapabilityStatementRestResource[] = resourceTypes.filter(isPersistableType).map((type) => {
     const params = [...searchParamsOf(type).values()];
@@ -28,7 +48,8 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
       searchParam: [
         { name: '_id', type: 'token', documentation: 'Logical id' },
         { name: '_lastUpdated', type: 'date', documentation: 'When the version was recorded' },
-        ...params.map((p) => ({ name: p.code, definition: p.url, type: p.type, documentation: p.description })),
+        // The definition URL leads to the official description; repeating it here would triple the statement.
+        ...params.map((p) => ({ name: p.code, definition: p.url, type: p.type })),
       ] as CapabilityStatementRestResource['searchParam'],
       ...(type === 'Patient'
         ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] }
@@ -38,7 +59,7 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
-    date: new Date().toISOString(),
+    date: startedAt,
     publisher: 'Keney Hub',
     kind: 'instance',
     software: { name: 'Keney Hub', version },

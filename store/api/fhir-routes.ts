@@ -14,7 +14,7 @@ import { OutcomeTimeoutError } from '../outcome-waiter.js';
 import type { ChangeSetOutcome } from '../projection/apply.js';
 import { parseSearch } from '../search/search-query.js';
 import type { SearchMatch } from '../search/search-sql.js';
-import { capabilityStatement } from './capability.js';
+import { capabilityStatementJson } from './capability.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -138,7 +138,7 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
 
   app.get('/metadata', async (request, reply) => {
     checkFormat(request);
-    return reply.type(FHIR_JSON).send(capabilityStatement(baseOf(request), options.version));
+    return reply.type(FHIR_JSON).send(capabilityStatementJson(baseOf(request), options.version));
   });
 
   app.post('/', async (request, reply) => {

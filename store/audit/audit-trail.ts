@@ -123,19 +123,30 @@ export class AuditTrail implements AuditSink {
   private readonly committer: GroupCommitter<AuditEventInput, void>;
   private head: { seq: number; hash: string } | undefined;
 
-  /** `chain`: this process's chain id (unique per running hub: the instance id and the start time). */
+  /**
+   * `chain`: this process's chain id (unique per running hub: the instance id and the start time).
+   * `durability`: `sync` (default) answers only once the row is flushed to disk; `async` (PostgreSQL only) once it
+   * is committed in memory — a hub crash loses nothing, a crash of the PostgreSQL server may lose the last
+   * fraction of a second of audit rows; it saves the commit's disk flush (≈ 2–3 ms) on every audited request.
+   */
   constructor(
     private readonly sql: SqlClient,
     readonly chain: string = `hub-${process.pid}-${Date.now()}`,
+    private readonly durability: 'sync' | 'async' = 'sync',
   ) {
     this.committer = new GroupCommitter((batch) => this.write(batch), { maxBatch: 1000 });
   }
 
   /** The chain's head: its last row, or — for a new chain — the latest head of every chain before it. */
   private async loadHead(): Promise<{ seq: number; hash: string }> {
-    const own = await this.sql.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_trail WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [this.chain]);
+    const own = await this.sql.query<{ seq: number; hash: string }>(
+      'SELECT seq, hash FROM audit_trail WHERE chain = $1 ORDER BY seq DESC LIMIT 1',
+      [this.chain],
+    );
     if (own.rows[0]) return { seq: Number(own.rows[0].seq), hash: own.rows[0].hash };
-    const latest = await this.sql.query<{ hash: string }>('SELECT hash FROM audit_trail ORDER BY recorded_at DESC, seq DESC LIMIT 1');
+    const latest = await this.sql.query<{ hash: string }>(
+      'SELECT hash FROM audit_trail ORDER BY recorded_at DESC, seq DESC LIMIT 1',
+    );
     return { seq: 0, hash: latest.rows[0]?.hash ?? GENESIS_HASH };
   }
 
@@ -159,31 +170,40 @@ export class AuditTrail implements AuditSink {
       prevHash = hash;
     }
     try {
-      await this.sql.query(
-        `INSERT INTO audit_trail (chain, seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose,
+      const insert = (executor: { query: SqlClient['query'] }) =>
+        executor.query(
+          `INSERT INTO audit_trail (chain, seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose,
                                   source_ip, request_id, patient_ids, prev_hash, hash)
          SELECT $15, s, t, a, ac, rt, ri, q, o, p, ip, rq, CASE WHEN pi IS NULL THEN NULL ELSE string_to_array(pi, E'\\x1f') END, ph, h
            FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
                        $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
              AS u(s, t, a, ac, rt, ri, q, o, p, ip, rq, pi, ph, h)`,
-        [
-          rows.map((r) => r.seq),
-          rows.map((r) => r.recordedAt),
-          rows.map((r) => r.actor),
-          rows.map((r) => r.action),
-          rows.map((r) => r.resourceType ?? null),
-          rows.map((r) => r.resourceId ?? null),
-          rows.map((r) => r.query ?? null),
-          rows.map((r) => r.outcome),
-          rows.map((r) => r.purpose ?? null),
-          rows.map((r) => r.sourceIp ?? null),
-          rows.map((r) => r.requestId ?? null),
-          rows.map((r) => (r.patientIds ? r.patientIds.join('\x1f') : null)),
-          rows.map((r) => r.prevHash),
-          rows.map((r) => r.hash),
-          this.chain,
-        ],
-      );
+          [
+            rows.map((r) => r.seq),
+            rows.map((r) => r.recordedAt),
+            rows.map((r) => r.actor),
+            rows.map((r) => r.action),
+            rows.map((r) => r.resourceType ?? null),
+            rows.map((r) => r.resourceId ?? null),
+            rows.map((r) => r.query ?? null),
+            rows.map((r) => r.outcome),
+            rows.map((r) => r.purpose ?? null),
+            rows.map((r) => r.sourceIp ?? null),
+            rows.map((r) => r.requestId ?? null),
+            rows.map((r) => (r.patientIds ? r.patientIds.join('\x1f') : null)),
+            rows.map((r) => r.prevHash),
+            rows.map((r) => r.hash),
+            this.chain,
+          ],
+        );
+      if (this.durability === 'async' && this.sql.dialect === 'postgres') {
+        await this.sql.transaction(async (tx) => {
+          await tx.query('SET LOCAL synchronous_commit TO OFF');
+          await insert(tx);
+        });
+      } else {
+        await insert(this.sql);
+      }
     } catch (error) {
       this.head = undefined; // re-read the head before the next write
       throw error;
@@ -225,18 +245,33 @@ export class AuditTrail implements AuditSink {
         for (const r of page.rows) {
           const seq = Number(r.seq);
           if (seq !== expectedSeq) {
-            problems.push({ chain, seq: expectedSeq, kind: 'missing', detail: `chain ${chain}: rows ${expectedSeq}..${seq - 1} are missing (deleted)` });
+            problems.push({
+              chain,
+              seq: expectedSeq,
+              kind: 'missing',
+              detail: `chain ${chain}: rows ${expectedSeq}..${seq - 1} are missing (deleted)`,
+            });
           }
           if (prevHash === undefined) {
             // The first row of a chain continues the head of an earlier chain (or the genesis).
             if (seq === 1 && r.prev_hash !== GENESIS_HASH) {
               const found = await this.sql.query('SELECT 1 FROM audit_trail WHERE hash = $1 LIMIT 1', [r.prev_hash]);
               if (found.rows.length === 0) {
-                problems.push({ chain, seq, kind: 'broken-link', detail: `chain ${chain} starts after a row that no longer exists (earlier audit rows were deleted)` });
+                problems.push({
+                  chain,
+                  seq,
+                  kind: 'broken-link',
+                  detail: `chain ${chain} starts after a row that no longer exists (earlier audit rows were deleted)`,
+                });
               }
             }
           } else if (r.prev_hash !== prevHash) {
-            problems.push({ chain, seq, kind: 'broken-link', detail: `chain ${chain}: row ${seq} does not follow the previous row's hash` });
+            problems.push({
+              chain,
+              seq,
+              kind: 'broken-link',
+              detail: `chain ${chain}: row ${seq} does not follow the previous row's hash`,
+            });
           }
           const recomputed = auditHash(r.prev_hash, {
             chain,
@@ -254,7 +289,12 @@ export class AuditTrail implements AuditSink {
             ...(r.patient_ids !== null ? { patientIds: r.patient_ids } : {}),
           });
           if (recomputed !== r.hash) {
-            problems.push({ chain, seq, kind: 'modified', detail: `chain ${chain}: row ${seq} was modified after it was written (its hash does not match its content)` });
+            problems.push({
+              chain,
+              seq,
+              kind: 'modified',
+              detail: `chain ${chain}: row ${seq} was modified after it was written (its hash does not match its content)`,
+            });
           }
           prevHash = r.hash;
           expectedSeq = seq + 1;
