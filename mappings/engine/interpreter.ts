@@ -317,6 +317,8 @@ export class MappingRun {
   }
 
   private applyRule(rule: CompiledRule, scope: Scope, target: Json): void {
+    // A rule reading an empty field does nothing (unless the value is required): skip its condition too.
+    if (rule.from !== undefined && !rule.required && rule.value === undefined && rule.context === undefined && this.allEmpty(rule.from, scope)) return;
     if (rule.when && !this.test(rule.when, scope, target)) return;
     if (rule.value !== undefined) {
       this.write(rule, target, structuredClone(rule.value), scope);
@@ -517,6 +519,11 @@ export class MappingRun {
     }
     for (const n of rest) nodes = nodes.map((node) => node.child(n));
     return nodes;
+  }
+
+  private allEmpty(path: ParsedSource, scope: Scope): boolean {
+    for (const node of this.select(path, scope)) if (!node.isEmpty) return false;
+    return true;
   }
 
   private locationOf(path: ParsedSource, scope: Scope): string {

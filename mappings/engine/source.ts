@@ -119,8 +119,18 @@ export function segmentLabel(s: SourceSegment): string {
   return `${s.name}[${s.sequence}]`;
 }
 
-/** All repetitions of field `n` of a segment as nodes (none when the field is empty). */
+const repetitionCache = new WeakMap<SourceSegment, Map<number, V2Node[]>>();
+
+/** All repetitions of field `n` of a segment as nodes (none when the field is empty); split once per segment. */
 export function fieldRepetitions(s: SourceSegment, field: number): V2Node[] {
+  let cache = repetitionCache.get(s);
+  if (!cache) repetitionCache.set(s, (cache = new Map()));
+  let nodes = cache.get(field);
+  if (!nodes) cache.set(field, (nodes = splitField(s, field)));
+  return nodes;
+}
+
+function splitField(s: SourceSegment, field: number): V2Node[] {
   const f = s.segment.field(field);
   if (f.isEmpty) return [];
   const count = f.isNull ? 1 : f.repetitions().length;
