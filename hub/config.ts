@@ -29,6 +29,7 @@ export interface HubConfig {
   applyTimeoutMs: number;
   mllpPort: number;
   dicomPort: number;
+  dicomAeTitle: string;
   /** Unique name of this instance (cluster: partition ownership, logs). */
   instanceId: string;
   /** Audit rows flushed to disk before each response (`sync`), or committed in memory (`async`, PostgreSQL only). */
@@ -89,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     applyTimeoutMs: integer(env, 'KENEY_APPLY_TIMEOUT_MS', 30_000, 100),
     mllpPort: integer(env, 'KENEY_MLLP_PORT', 2575, 0, 65535),
     dicomPort: integer(env, 'KENEY_DICOM_PORT', 11112, 0, 65535),
+    dicomAeTitle: env.KENEY_DICOM_AE_TITLE?.trim() || 'KENEY',
     instanceId: env.KENEY_INSTANCE_ID?.trim() || `${(env.HOSTNAME ?? 'hub').slice(0, 40)}-${process.pid}`,
   };
 }
