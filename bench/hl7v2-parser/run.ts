@@ -171,6 +171,13 @@ async function loadPeers(): Promise<Parser[]> {
     };
   });
   await add('simple-hl7', () => {
+    // simple-hl7's getComponent() ignores repetitions (PID-3 often repeats): read the first leaf from its tree.
+    type Node = { value?: unknown[] };
+    const firstLeaf = (field: Node | undefined): unknown => {
+      let v: unknown = field;
+      while (v && typeof v === 'object') v = Array.isArray(v) ? v[0] : (v as Node).value;
+      return v;
+    };
     const hl7 = require('simple-hl7');
     const parser = new hl7.Parser();
     return {
@@ -183,7 +190,7 @@ async function loadPeers(): Promise<Parser[]> {
           m,
           m.header.getComponent(7, 1),
           m.header.getField(8),
-          pid?.fields[2]?.value[0]?.value[0]?.[0]?.value[0],
+          firstLeaf(pid?.fields?.[2]),
           pid?.getComponent(5, 1),
           ...m.getSegments('OBX').map((o: { getComponent(f: number, c: number): unknown }) => o.getComponent(5, 1)),
         ];
