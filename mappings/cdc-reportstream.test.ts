@@ -11,19 +11,21 @@ import { createMapperRegistry, type KeneyMapperRegistry } from './index.js';
 import { compareBundles } from './testing/semantic-facts.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'shared', 'corpus', 'hl7v2', 'cdc-prime-reportstream');
-/** The rate reached when this test was last tuned; the suite fails if a change makes it worse. Target: 90 %. */
-const FLOOR = 0.26;
+/** The rates reached when this test was last tuned; the suite fails if a change makes them worse. Target: 90 %. */
+const FLOOR = { strict: 0.43, bundle: 0.48 };
 
 describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (semantic comparison)', () => {
   let registry: KeneyMapperRegistry;
   beforeAll(() => {
-    registry = createMapperRegistry();
+    // ReportStream reads a time without offset as UTC; the hub's default is the sender zone (Europe/Paris).
+    registry = createMapperRegistry({ timeZone: 'UTC' });
   });
 
   it('maps every input without crashing, compares with the expected Bundle and prints the pass rate', () => {
     const rows = readFileSync(join(DIR, 'PAIRS.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t') as [string, string, string]);
     expect(rows.length).toBe(268);
     let passed = 0;
+    let passedAnywhere = 0;
     const classes = new Map<string, number>();
     for (const [input, expected] of rows) {
       // One input (smoketest/valid_mars.hl7) holds two messages without a batch envelope: ReportStream maps the first.
@@ -34,16 +36,22 @@ describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (se
         rawSha256: '0',
         receivedAt: '2024-01-01T00:00:00Z',
       }) as { bundle: Bundle };
-      const comparison = compareBundles(JSON.parse(readFileSync(join(DIR, expected), 'utf8')) as Bundle, result.bundle, {
-        ignoreExtensionPrefixes: ['https://reportstream.cdc.gov/'],
-      });
+      const expectedBundle = JSON.parse(readFileSync(join(DIR, expected), 'utf8')) as Bundle;
+      const options = { ignoreExtensionPrefixes: ['https://reportstream.cdc.gov/'] };
+      const comparison = compareBundles(expectedBundle, result.bundle, options);
       if (comparison.pass) passed++;
+      if (compareBundles(expectedBundle, result.bundle, { ...options, scope: 'bundle' }).pass) passedAnywhere++;
       for (const type of comparison.missingTypes) classes.set(`missing resource ${type}`, (classes.get(`missing resource ${type}`) ?? 0) + 1);
       for (const kind of new Set(comparison.missingFacts.map((f) => f.slice(0, f.indexOf(':'))))) classes.set(`missing ${kind}`, (classes.get(`missing ${kind}`) ?? 0) + 1);
     }
     const rate = passed / rows.length;
+    const rateAnywhere = passedAnywhere / rows.length;
     const top = [...classes].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `  ${String(n).padStart(3)}  ${k}`).join('\n');
-    process.stdout.write(`\nCDC ReportStream pairs: ${passed}/${rows.length} = ${(100 * rate).toFixed(1)} % pass (target 90 %)\nFailure classes (pairs affected):\n${top}\n`);
-    expect(rate).toBeGreaterThanOrEqual(FLOOR);
+    process.stdout.write(
+      `\nCDC ReportStream pairs (target 90 %): ${passed}/${rows.length} = ${(100 * rate).toFixed(1)} % with each fact in a resource of the same type; ` +
+        `${passedAnywhere}/${rows.length} = ${(100 * rateAnywhere).toFixed(1)} % with each fact anywhere in the Bundle\nFailure classes, same-type comparison (pairs affected):\n${top}\n`,
+    );
+    expect(rate).toBeGreaterThanOrEqual(FLOOR.strict);
+    expect(rateAnywhere).toBeGreaterThanOrEqual(FLOOR.bundle);
   });
 });

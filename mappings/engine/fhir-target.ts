@@ -99,7 +99,14 @@ export function compilePath(rootType: string, path: string): CompiledPath | stri
   for (const part of path.split('.')) {
     const m = /^([A-Za-z_][A-Za-z0-9]*)(?:\[(\d+)\])?$/.exec(part);
     if (!m) return `"${part}" is not an element name`;
-    if (PRIMITIVE_TYPES.has(type)) return `${type} is a primitive: it has no element "${m[1]}"`;
+    if (PRIMITIVE_TYPES.has(type)) {
+      // `birthDate.extension[1]…`: the extensions of a primitive live in `_birthDate` (FHIR JSON).
+      const previous = steps[steps.length - 1];
+      if (m[1] === 'extension' && previous && !previous.isArray) {
+        steps[steps.length - 1] = { ...previous, key: `_${previous.key}`, type: 'Element' };
+        type = 'Element';
+      } else return `${type} is a primitive: it has no element "${m[1]}"`;
+    }
     const element = elementOf(type, m[1]!);
     if (typeof element === 'string') {
       compiled.set(cacheKey, element);

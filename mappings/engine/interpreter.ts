@@ -51,6 +51,7 @@ type CompiledCondition =
   | { kind: 'valued'; path: ParsedSource }
   | { kind: 'equals'; path: ParsedSource; values: string[] }
   | { kind: 'event'; events: string[] }
+  | { kind: 'longer'; path: ParsedSource; than: number }
   | { kind: 'fhirpath'; atom: FhirPathAtom }
   | { kind: 'not'; inner: CompiledCondition }
   | { kind: 'all'; inner: CompiledCondition[] }
@@ -105,6 +106,7 @@ export class TemplateCompiler {
     if ('equals' in c) return { kind: 'equals', path: parseSource(c.equals.path), values: [c.equals.value] };
     if ('in' in c) return { kind: 'equals', path: parseSource(c.in.path), values: c.in.values };
     if ('event' in c) return { kind: 'event', events: c.event };
+    if ('longer' in c) return { kind: 'longer', path: parseSource(c.longer.path), than: c.longer.than };
     if ('fhirpath' in c) return { kind: 'fhirpath', atom: fhirPathAtom(c.fhirpath, where, file) };
     if ('not' in c) return { kind: 'not', inner: this.condition(c.not, where, file) };
     if ('all' in c) return { kind: 'all', inner: c.all.map((x) => this.condition(x, where, file)) };
@@ -540,6 +542,8 @@ export class MappingRun {
         const v = this.select(c.path, scope)[0]?.value();
         return v !== undefined && c.values.includes(v);
       }
+      case 'longer':
+        return (this.select(c.path, scope)[0]?.text()?.trim().length ?? 0) > c.than;
       case 'event': {
         const trigger = this.message.get('MSH-9.2');
         return trigger !== undefined && trigger !== null && c.events.includes(trigger);

@@ -79,7 +79,7 @@ function describe(error: ErrorObject): string {
     case 'enum':
       return `${at}: must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     case 'oneOf':
-      return `${at}: does not match any allowed form (a rule needs exactly one of from/value/context/fhirpath; a condition one of valued/equals/in/event/fhirpath/not/all/any)`;
+      return `${at}: does not match any allowed form (a rule needs exactly one of from/value/context/fhirpath; a condition one of valued/equals/in/event/longer/fhirpath/not/all/any)`;
     default:
       return `${at}: ${error.message ?? 'invalid'}`;
   }

@@ -12,6 +12,7 @@ export type Condition =
   | { equals: { path: SourcePath; value: string } }
   | { in: { path: SourcePath; values: string[] } }
   | { event: string[] }
+  | { longer: { path: SourcePath; than: number } }
   | { fhirpath: string }
   | { not: Condition }
   | { all: Condition[] }
@@ -156,6 +157,14 @@ const condition = {
       },
     },
     { type: 'object', additionalProperties: false, required: ['event'], properties: { event: { type: 'array', items: { type: 'string', pattern: '^[A-Z0-9]{3}$' }, minItems: 1 } } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['longer'],
+      properties: {
+        longer: { type: 'object', additionalProperties: false, required: ['path', 'than'], properties: { path: sourcePath, than: { type: 'integer', minimum: 0 } } },
+      },
+    },
     { type: 'object', additionalProperties: false, required: ['fhirpath'], properties: { fhirpath: { type: 'string', minLength: 1 } } },
     { type: 'object', additionalProperties: false, required: ['not'], properties: { not: conditionRef } },
     { type: 'object', additionalProperties: false, required: ['all'], properties: { all: { type: 'array', items: conditionRef, minItems: 1 } } },

@@ -6,6 +6,12 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 type Json = Record<string, unknown>;
 
 export interface FactOptions {
+  /**
+   * `resource-type` (default): a fact must be found in a resource of the same type; `bundle`: anywhere in the
+   * Bundle (two engines may put the same value in different resources, e.g. NK1-32 in RelatedPerson for the IG,
+   * in an Organization for ReportStream). Resource types are compared in both cases.
+   */
+  scope?: 'resource-type' | 'bundle';
   /** Extensions (by URL prefix) whose content is ignored: another engine's private round-trip data. */
   ignoreExtensionPrefixes?: string[];
   /** Resource types not compared (e.g. Provenance, written by the store). */
@@ -117,11 +123,22 @@ export interface Comparison {
 
 /** Every resource type and fact of `expected` must be in `actual` (extra ones are allowed). */
 export function compareBundles(expected: Bundle, actual: Bundle, options: FactOptions = {}): Comparison {
-  const e = bundleFacts(expected, options);
-  const a = bundleFacts(actual, options);
+  let e = bundleFacts(expected, options);
+  let a = bundleFacts(actual, options);
+  if (options.scope === 'bundle') {
+    const strip = (f: string) => f.slice(f.indexOf('|') + 1);
+    e = { types: e.types, facts: new Set([...e.facts].map(strip)) };
+    a = { types: a.types, facts: new Set([...a.facts].map(strip)) };
+  }
   const missingTypes = [...e.types].filter((t) => !a.types.has(t));
   // A code expected without a system is found when the same code is there with a system (more, not different).
-  const codesAnySystem = new Set([...a.facts].filter((f) => f.includes('|code:')).map((f) => `${f.slice(0, f.indexOf('|code:'))}|code:|${f.slice(f.lastIndexOf('|') + 1)}`));
-  const missingFacts = [...e.facts].filter((f) => !a.facts.has(f) && !(f.includes('|code:|') && codesAnySystem.has(f)));
+  const codeKey = (f: string) => {
+    const at = f.indexOf('code:');
+    return `${f.slice(0, at)}code:|${f.slice(f.lastIndexOf('|') + 1)}`;
+  };
+  const codesAnySystem = new Set([...a.facts].filter((f) => f.includes('code:')).map(codeKey));
+  // A plain code (no system) is also found as the same text: an extension may type it string or code.
+  const asText = (f: string) => f.replace(/code:\|/, 'text:');
+  const missingFacts = [...e.facts].filter((f) => !a.facts.has(f) && !(f.includes('code:|') && (codesAnySystem.has(f) || a.facts.has(asText(f)))));
   return { pass: missingTypes.length === 0 && missingFacts.length === 0, missingTypes, missingFacts };
 }
