@@ -18,19 +18,30 @@ export const adminRoutes: FastifyPluginAsync<{ hub: HubContext }> = async (app, 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (isFhirError(error)) {
       const issue = error.outcome.issue?.[0];
-      return reply.code(error.status).send(adminError(error.status, issue?.code ?? 'error', issue?.details?.text ?? error.message));
+      return reply
+        .code(error.status)
+        .send(adminError(error.status, issue?.code ?? 'error', issue?.details?.text ?? error.message));
     }
     const e = error as { statusCode?: number; message?: string; code?: string };
-    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send(adminError(e.statusCode, e.code ?? 'invalid', e.message ?? 'Bad request'));
+    if (e.statusCode && e.statusCode < 500)
+      return reply.code(e.statusCode).send(adminError(e.statusCode, e.code ?? 'invalid', e.message ?? 'Bad request'));
     request.log.error({ err: error }, 'admin request failed');
-    return reply.code(500).send(adminError(500, 'internal', 'Internal error; the details are in the hub log under this request id.'));
+    return reply
+      .code(500)
+      .send(adminError(500, 'internal', 'Internal error; the details are in the hub log under this request id.'));
   });
 
   app.get<{ Params: { id: string } }>('/change-sets/:id', async (request) => {
     const principal = hub.principalOf(request);
     hub.requireRole(principal, Role.Admin, Role.Write);
     const [outcome] = await hub.store.outcomes.fetch([request.params.id]).catch(() => []);
-    if (outcome) return { id: outcome.changeSetId, state: outcome.status, httpStatus: outcome.httpStatus, response: outcome.response };
+    if (outcome)
+      return {
+        id: outcome.changeSetId,
+        state: outcome.status,
+        httpStatus: outcome.httpStatus,
+        response: outcome.response,
+      };
     return { id: request.params.id, state: 'pending-or-unknown' };
   });
 
@@ -64,42 +75,70 @@ export const adminRoutes: FastifyPluginAsync<{ hub: HubContext }> = async (app, 
     hub.requireRole(hub.principalOf(request), Role.Admin);
     const name = request.body?.name?.trim();
     const roles = request.body?.roles ?? [Role.Read];
-    if (!name) return reply.code(400).send(adminError(400, 'invalid', 'Give the token a name: {"name": "lab interface", "roles": ["write"]}.'));
+    if (!name)
+      return reply
+        .code(400)
+        .send(adminError(400, 'invalid', 'Give the token a name: {"name": "lab interface", "roles": ["write"]}.'));
     const unknown = roles.filter((r) => !ROLES.includes(r as RoleType));
-    if (unknown.length > 0) return reply.code(400).send(adminError(400, 'invalid', `Unknown role(s) ${unknown.join(', ')}: use ${ROLES.join(', ')}.`));
+    if (unknown.length > 0)
+      return reply
+        .code(400)
+        .send(adminError(400, 'invalid', `Unknown role(s) ${unknown.join(', ')}: use ${ROLES.join(', ')}.`));
     const created = await hub.tokens.create(name, roles as RoleType[]);
-    await hub.audit.record({ actor: hub.principalOf(request).id, action: 'admin', query: `token created: ${name} (${roles.join(',')})`, outcome: 201, sourceIp: request.ip });
-    return reply.code(201).send({ ...created.principal, token: created.token, note: 'Store this token now: it is shown only once.' });
+    await hub.audit.record({
+      actor: hub.principalOf(request).id,
+      action: 'admin',
+      query: `token created: ${name} (${roles.join(',')})`,
+      outcome: 201,
+      sourceIp: request.ip,
+    });
+    return reply
+      .code(201)
+      .send({ ...created.principal, token: created.token, note: 'Store this token now: it is shown only once.' });
   });
 
   app.delete<{ Params: { id: string } }>('/tokens/:id', async (request, reply) => {
     hub.requireRole(hub.principalOf(request), Role.Admin);
     const revoked = await hub.tokens.revoke(request.params.id);
-    await hub.audit.record({ actor: hub.principalOf(request).id, action: 'admin', query: `token revoked: ${request.params.id}`, outcome: revoked ? 204 : 404, sourceIp: request.ip });
-    return revoked ? reply.code(204).send() : reply.code(404).send(adminError(404, 'not-found', `No active token ${request.params.id}.`));
+    await hub.audit.record({
+      actor: hub.principalOf(request).id,
+      action: 'admin',
+      query: `token revoked: ${request.params.id}`,
+      outcome: revoked ? 204 : 404,
+      sourceIp: request.ip,
+    });
+    return revoked
+      ? reply.code(204).send()
+      : reply.code(404).send(adminError(404, 'not-found', `No active token ${request.params.id}.`));
   });
 
-  app.get<{ Querystring: { actor?: string; resourceType?: string; resourceId?: string; patient?: string; before?: string; limit?: string } }>(
-    '/audit',
-    async (request) => {
-      hub.requireRole(hub.principalOf(request), Role.Admin);
-      const q = request.query;
-      const conditions: string[] = [];
-      const params: unknown[] = [];
-      if (q.actor) conditions.push(`actor = $${params.push(q.actor)}`);
-      if (q.resourceType) conditions.push(`resource_type = $${params.push(q.resourceType)}`);
-      if (q.resourceId) conditions.push(`resource_id = $${params.push(q.resourceId)}`);
-      if (q.patient) conditions.push(`$${params.push(q.patient)} = ANY(patient_ids)`);
-      if (q.before) conditions.push(`recorded_at < $${params.push(q.before)}::timestamptz`);
-      const limit = Math.min(Math.max(Number(q.limit) || 100, 1), 1000);
-      const rows = await hub.sql.query(
-        `SELECT chain, seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose, source_ip, request_id, patient_ids
+  app.get<{
+    Querystring: {
+      actor?: string;
+      resourceType?: string;
+      resourceId?: string;
+      patient?: string;
+      before?: string;
+      limit?: string;
+    };
+  }>('/audit', async (request) => {
+    hub.requireRole(hub.principalOf(request), Role.Admin);
+    const q = request.query;
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (q.actor) conditions.push(`actor = $${params.push(q.actor)}`);
+    if (q.resourceType) conditions.push(`resource_type = $${params.push(q.resourceType)}`);
+    if (q.resourceId) conditions.push(`resource_id = $${params.push(q.resourceId)}`);
+    if (q.patient) conditions.push(`$${params.push(q.patient)} = ANY(patient_ids)`);
+    if (q.before) conditions.push(`recorded_at < $${params.push(q.before)}::timestamptz`);
+    const limit = Math.min(Math.max(Number(q.limit) || 100, 1), 1000);
+    const rows = await hub.sql.query(
+      `SELECT chain, seq, recorded_at, actor, action, resource_type, resource_id, query, outcome, purpose, source_ip, request_id, patient_ids
            FROM audit_trail ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY recorded_at DESC, seq DESC LIMIT ${limit}`,
-        params,
-      );
-      return { events: rows.rows };
-    },
-  );
+      params,
+    );
+    return { events: rows.rows };
+  });
 
   app.post('/audit/verify', async (request) => {
     hub.requireRole(hub.principalOf(request), Role.Admin);

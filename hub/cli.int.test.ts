@@ -48,13 +48,23 @@ describe('keney CLI on an embedded data directory', () => {
       const created = await fetch(`${hub.url}/fhir/Patient`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Cli ${i}` }], birthDate: `19${50 + i}-01-0${(i % 9) + 1}` }),
+        body: JSON.stringify({
+          resourceType: 'Patient',
+          name: [{ family: `Cli ${i}` }],
+          birthDate: `19${50 + i}-01-0${(i % 9) + 1}`,
+        }),
       });
       const patient = (await created.json()) as { id: string };
       await fetch(`${hub.url}/fhir/Observation`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'K' }, subject: { reference: `Patient/${patient.id}` }, valueQuantity: { value: i, unit: 'mmol/L' } }),
+        body: JSON.stringify({
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'K' },
+          subject: { reference: `Patient/${patient.id}` },
+          valueQuantity: { value: i, unit: 'mmol/L' },
+        }),
       });
       if (i % 5 === 0) await fetch(`${hub.url}/fhir/Patient/${patient.id}`, { method: 'DELETE', headers });
       await fetch(`${hub.url}/fhir/Patient?name=cli`, { headers });
@@ -84,9 +94,14 @@ describe('keney CLI on an embedded data directory', () => {
   it('store verify names a resource whose index drifted from its content', async () => {
     let id = '';
     await withDatabase(async (sql) => {
-      const row = await sql.query<{ id: string }>("SELECT id FROM sp_string WHERE resource_type = 'Patient' AND param = 'family' LIMIT 1");
+      const row = await sql.query<{ id: string }>(
+        "SELECT id FROM sp_string WHERE resource_type = 'Patient' AND param = 'family' LIMIT 1",
+      );
       id = row.rows[0]!.id;
-      await sql.query("UPDATE sp_string SET value = 'forged' WHERE resource_type = 'Patient' AND id = $1 AND param = 'family'", [id]);
+      await sql.query(
+        "UPDATE sp_string SET value = 'forged' WHERE resource_type = 'Patient' AND id = $1 AND param = 'family'",
+        [id],
+      );
     });
     const verified = await keney('store', 'verify');
     expect(verified.code).toBe(1);

@@ -43,15 +43,22 @@ const commands: Record<string, Command> = {
       }),
   },
   'store verify': {
-    summary: 'Check the projection against the log: offsets, applied change sets, history, and every index row recomputed.',
+    summary:
+      'Check the projection against the log: offsets, applied change sets, history, and every index row recomputed.',
     usage: 'keney store verify',
     run: async () =>
       offline(async (hub) => {
-        const report = await verifyStore(hub.context, (done, total) => process.stdout.write(`\rchecked ${done}/${total} resources`));
+        const report = await verifyStore(hub.context, (done, total) =>
+          process.stdout.write(`\rchecked ${done}/${total} resources`),
+        );
         process.stdout.write('\n');
         for (const line of report.lines) console.log(line);
         for (const problem of report.problems) console.error(`PROBLEM: ${problem}`);
-        console.log(report.problems.length === 0 ? 'The store is consistent.' : `${report.problems.length} problem(s) found: run \`keney store rebuild\` to refold the projection from the log.`);
+        console.log(
+          report.problems.length === 0
+            ? 'The store is consistent.'
+            : `${report.problems.length} problem(s) found: run \`keney store rebuild\` to refold the projection from the log.`,
+        );
         return report.problems.length === 0 ? 0 : 1;
       }),
   },
@@ -72,7 +79,11 @@ const commands: Record<string, Command> = {
         const result = await hub.context.audit.verify((rows) => process.stdout.write(`\rverified ${rows} rows`));
         process.stdout.write('\n');
         for (const problem of result.problems) console.error(`TAMPERED: ${problem.detail}`);
-        console.log(result.ok ? `Audit trail intact: ${result.rows} rows.` : `Audit trail broken: ${result.problems.length} problem(s) in ${result.rows} rows.`);
+        console.log(
+          result.ok
+            ? `Audit trail intact: ${result.rows} rows.`
+            : `Audit trail broken: ${result.problems.length} problem(s) in ${result.rows} rows.`,
+        );
         return result.ok ? 0 : 2;
       }),
   },
@@ -80,13 +91,20 @@ const commands: Record<string, Command> = {
     summary: 'Create an API token (shown once).',
     usage: 'keney token create --name NAME [--role admin|write|read]...',
     run: async (args) => {
-      const { values } = parseArgs({ args, options: { name: { type: 'string' }, role: { type: 'string', multiple: true } } });
-      if (!values.name) throw new UsageError('--name is required, e.g. keney token create --name "lab interface" --role write');
+      const { values } = parseArgs({
+        args,
+        options: { name: { type: 'string' }, role: { type: 'string', multiple: true } },
+      });
+      if (!values.name)
+        throw new UsageError('--name is required, e.g. keney token create --name "lab interface" --role write');
       const roles = (values.role ?? ['read']) as Role[];
-      for (const role of roles) if (!ROLES.includes(role)) throw new UsageError(`Unknown role "${role}": use ${ROLES.join(', ')}.`);
+      for (const role of roles)
+        if (!ROLES.includes(role)) throw new UsageError(`Unknown role "${role}": use ${ROLES.join(', ')}.`);
       return offline(async (hub) => {
         const { token, principal } = await hub.context.tokens.create(values.name!, roles);
-        console.log(`Token for "${principal.name}" (${principal.roles.join(', ')}), id ${principal.id}:\n\n  ${token}\n\nStore it now: it is not shown again.`);
+        console.log(
+          `Token for "${principal.name}" (${principal.roles.join(', ')}), id ${principal.id}:\n\n  ${token}\n\nStore it now: it is not shown again.`,
+        );
         return 0;
       });
     },
@@ -96,7 +114,8 @@ const commands: Record<string, Command> = {
     usage: 'keney token list',
     run: async () =>
       offline(async (hub) => {
-        for (const t of await hub.context.tokens.list()) console.log(`${t.id}  ${t.revoked ? 'revoked' : 'active '}  ${t.roles.join(',').padEnd(12)} ${t.name}`);
+        for (const t of await hub.context.tokens.list())
+          console.log(`${t.id}  ${t.revoked ? 'revoked' : 'active '}  ${t.roles.join(',').padEnd(12)} ${t.name}`);
         return 0;
       }),
   },
@@ -129,11 +148,18 @@ function printDigest(digest: Record<string, string>): void {
 /** Opens the hub's stores without listening, runs fn, closes. */
 async function offline(fn: (hub: Hub) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const hub = await createHub(config, { modules: [], offline: true, logger: (await import('./logger.js')).createLogger('warn') });
+  const hub = await createHub(config, {
+    modules: [],
+    offline: true,
+    logger: (await import('./logger.js')).createLogger('warn'),
+  });
   try {
     if (config.profile === 'cluster') {
-      const live = await hub.context.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`);
-      if (live.rows[0]!.n > 0) throw new UsageError(`${live.rows[0]!.n} hub instance(s) are running on this database: stop them first.`);
+      const live = await hub.context.sql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`,
+      );
+      if (live.rows[0]!.n > 0)
+        throw new UsageError(`${live.rows[0]!.n} hub instance(s) are running on this database: stop them first.`);
     }
     return await fn(hub);
   } finally {
@@ -176,8 +202,10 @@ async function serve(): Promise<number> {
 
 function help(): void {
   console.log(`keney ${HUB_VERSION} — Keney Hub\n\nCommands:`);
-  for (const [name, command] of Object.entries(commands)) console.log(`  ${command.usage.padEnd(52)} ${command.summary}`);
-  console.log('\nConfiguration comes from the environment (KENEY_DATA_DIR, KENEY_HTTP_PORT, KENEY_DATABASE_URL, KENEY_KAFKA_BROKERS…): see README.md.');
+  for (const command of Object.values(commands)) console.log(`  ${command.usage.padEnd(52)} ${command.summary}`);
+  console.log(
+    '\nConfiguration comes from the environment (KENEY_DATA_DIR, KENEY_HTTP_PORT, KENEY_DATABASE_URL, KENEY_KAFKA_BROKERS…): see README.md.',
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -43,7 +43,13 @@ export class ConfigError extends Error {
   }
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -55,19 +61,28 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
   const databaseUrl = env.KENEY_DATABASE_URL?.trim() || undefined;
-  const kafkaBrokers = env.KENEY_KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  const kafkaBrokers = env.KENEY_KAFKA_BROKERS?.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (kafkaBrokers?.length && !databaseUrl) {
-    throw new ConfigError('KENEY_KAFKA_BROKERS is set but KENEY_DATABASE_URL is not: the cluster profile needs PostgreSQL for the projection.');
+    throw new ConfigError(
+      'KENEY_KAFKA_BROKERS is set but KENEY_DATABASE_URL is not: the cluster profile needs PostgreSQL for the projection.',
+    );
   }
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError(`KENEY_DATABASE_URL must be a postgres:// URL, got "${databaseUrl.replace(/:[^:@/]*@/, ':***@')}".`);
+    throw new ConfigError(
+      `KENEY_DATABASE_URL must be a postgres:// URL, got "${databaseUrl.replace(/:[^:@/]*@/, ':***@')}".`,
+    );
   }
   const profile: Profile = kafkaBrokers?.length ? Profile.Cluster : databaseUrl ? Profile.Server : Profile.Embedded;
   const publicUrl = env.KENEY_PUBLIC_URL?.trim().replace(/\/$/, '') || undefined;
-  if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError(`KENEY_PUBLIC_URL must start with http:// or https://, got "${publicUrl}".`);
+  if (publicUrl && !/^https?:\/\//.test(publicUrl))
+    throw new ConfigError(`KENEY_PUBLIC_URL must start with http:// or https://, got "${publicUrl}".`);
   const adminToken = env.KENEY_ADMIN_TOKEN?.trim() || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
-    throw new ConfigError('KENEY_ADMIN_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -base64 32`).');
+    throw new ConfigError(
+      'KENEY_ADMIN_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -base64 32`).',
+    );
   }
   const auditDurability = env.KENEY_AUDIT_DURABILITY?.trim() || 'sync';
   if (auditDurability !== 'sync' && auditDurability !== 'async') {

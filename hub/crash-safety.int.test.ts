@@ -77,7 +77,11 @@ for (const profile of profiles) {
             const response = await fetch(`${hub.url}/fhir/Patient`, {
               method: 'POST',
               headers: { ...headers, 'if-none-exist': `identifier=${SYSTEM}|${value}` },
-              body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: SYSTEM, value }], name: [{ family: `Crash ${value}` }] }),
+              body: JSON.stringify({
+                resourceType: 'Patient',
+                identifier: [{ system: SYSTEM, value }],
+                name: [{ family: `Crash ${value}` }],
+              }),
             });
             if (response.status === 201 || response.status === 200) acknowledged.add(value);
             else if (!stop) throw new Error(`unexpected ${response.status}: ${await response.text()}`);
@@ -87,7 +91,9 @@ for (const profile of profiles) {
           }
         }
       };
-      const writers = Array.from({ length: WRITERS }, (_, w) => writer(w).catch((error) => (stop ? undefined : Promise.reject(error))));
+      const writers = Array.from({ length: WRITERS }, (_, w) =>
+        writer(w).catch((error) => (stop ? undefined : Promise.reject(error))),
+      );
       while (acknowledged.size < 150) await new Promise((r) => setTimeout(r, 20));
       stop = true;
       await hub.kill('SIGKILL');
@@ -97,7 +103,9 @@ for (const profile of profiles) {
       hub = await startHubProcess(env);
       const present = new Map<string, number>();
       for (let offset = 0; ; offset += 1000) {
-        const response = await fetch(`${hub.url}/fhir/Patient?identifier=${SYSTEM}|&_count=1000&_offset=${offset}`, { headers });
+        const response = await fetch(`${hub.url}/fhir/Patient?identifier=${SYSTEM}|&_count=1000&_offset=${offset}`, {
+          headers,
+        });
         const bundle = (await response.json()) as Bundle;
         for (const entry of bundle.entry ?? []) {
           const value = (entry.resource as { identifier: { value: string }[] }).identifier[0]!.value;
@@ -108,7 +116,9 @@ for (const profile of profiles) {
       const lost = [...acknowledged].filter((v) => !present.has(v));
       const duplicated = [...present].filter(([, n]) => n > 1).map(([v]) => v);
       const phantom = [...present.keys()].filter((v) => !attempted.has(v));
-      console.log(`${profile.name}: ${acknowledged.size} acknowledged, ${present.size} present after restart (${present.size - acknowledged.size} in flight at the kill and kept)`);
+      console.log(
+        `${profile.name}: ${acknowledged.size} acknowledged, ${present.size} present after restart (${present.size - acknowledged.size} in flight at the kill and kept)`,
+      );
       expect(lost).toEqual([]);
       expect(duplicated).toEqual([]);
       expect(phantom).toEqual([]);

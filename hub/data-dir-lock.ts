@@ -4,7 +4,9 @@ import { join } from 'node:path';
 
 export class DataDirLockedError extends Error {
   constructor(dataDir: string, pid: number) {
-    super(`Another Keney Hub process (pid ${pid}) is using ${dataDir}. Stop it first, or give this one its own KENEY_DATA_DIR.`);
+    super(
+      `Another Keney Hub process (pid ${pid}) is using ${dataDir}. Stop it first, or give this one its own KENEY_DATA_DIR.`,
+    );
     this.name = 'DataDirLockedError';
   }
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { fhirRoutes, type FhirAccess, type Principal } from '../store/api/fhir-routes.js';
 import { AuditTrail, auditMigrations } from '../store/audit/audit-trail.js';
@@ -24,13 +24,15 @@ import { adminRoutes } from './admin-routes.js';
 import { Profile, type HubConfig } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createLogger } from './logger.js';
-import { createMetrics, type HubMetrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import type { HubContext, HubModule } from './module.js';
 import { APPLIED_CHANNEL, PartitionOwnership, clusterMigrations } from './partition-ownership.js';
 import { checkLogSettings, settingsMigrations } from './settings.js';
 import { Role, TokenStore, tokenMigrations, type TokenPrincipal } from './tokens.js';
 
-export const HUB_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const HUB_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export interface Hub {
   app: FastifyInstance;
@@ -59,7 +61,8 @@ declare module 'fastify' {
 }
 
 async function openDatabase(config: HubConfig): Promise<SqlClient> {
-  if (config.databaseUrl) return new PostgresClient(config.databaseUrl, { max: 16, applicationName: `keney-hub ${config.instanceId}` });
+  if (config.databaseUrl)
+    return new PostgresClient(config.databaseUrl, { max: 16, applicationName: `keney-hub ${config.instanceId}` });
   return PgliteClient.open(join(config.dataDir, 'pglite'));
 }
 
@@ -78,13 +81,17 @@ async function openLog(config: HubConfig, sql: SqlClient, logger: Logger): Promi
   return new SqlChangeLog(sql, { partitions: config.logPartitions });
 }
 
-const ACCESS_ROLES: Record<FhirAccess, string[]> = { read: [Role.Admin, Role.Write, Role.Read], write: [Role.Admin, Role.Write] };
+const ACCESS_ROLES: Record<FhirAccess, string[]> = {
+  read: [Role.Admin, Role.Write, Role.Read],
+  write: [Role.Admin, Role.Write],
+};
 
 export async function createHub(config: HubConfig, options: CreateHubOptions = {}): Promise<Hub> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const modules = options.modules ?? [];
   await mkdir(config.dataDir, { recursive: true });
-  const releaseLock = config.profile === Profile.Embedded && !options.sql ? await lockDataDir(config.dataDir) : async () => undefined;
+  const releaseLock =
+    config.profile === Profile.Embedded && !options.sql ? await lockDataDir(config.dataDir) : async () => undefined;
   let sql: SqlClient | undefined;
   try {
     loadDefinitions();
@@ -109,7 +116,10 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
         ? {
             onCommitted: async (outcomes) => {
               for (let i = 0; i < outcomes.length; i += 150) {
-                const ids = outcomes.slice(i, i + 150).map((o) => o.changeSetId).join(',');
+                const ids = outcomes
+                  .slice(i, i + 150)
+                  .map((o) => o.changeSetId)
+                  .join(',');
                 await postgres.query('SELECT pg_notify($1, $2)', [APPLIED_CHANNEL, ids]);
               }
             },
@@ -125,21 +135,40 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
     const tokens = new TokenStore(sql);
     let firstAdminToken: string | undefined;
     if (config.adminToken) await tokens.ensure('KENEY_ADMIN_TOKEN', config.adminToken, [Role.Admin]);
-    else if (!options.offline && (await tokens.count()) === 0) firstAdminToken = (await tokens.create('first admin', [Role.Admin])).token;
+    else if (!options.offline && (await tokens.count()) === 0)
+      firstAdminToken = (await tokens.create('first admin', [Role.Admin])).token;
 
     const principalOf = (request: FastifyRequest): TokenPrincipal => {
-      if (!request.principal) throw fhirErrors.unauthorized('Authentication required: send Authorization: Bearer <token> (see `keney token create`).');
+      if (!request.principal)
+        throw fhirErrors.unauthorized(
+          'Authentication required: send Authorization: Bearer <token> (see `keney token create`).',
+        );
       return request.principal;
     };
     const requireRole = (principal: TokenPrincipal, ...roles: string[]): void => {
       if (!principal.roles.some((r) => roles.includes(r))) {
-        throw fhirErrors.forbidden(`This needs one of the roles ${roles.join(', ')}; the token "${principal.name}" has ${principal.roles.join(', ') || 'none'}.`);
+        throw fhirErrors.forbidden(
+          `This needs one of the roles ${roles.join(', ')}; the token "${principal.name}" has ${principal.roles.join(', ') || 'none'}.`,
+        );
       }
     };
-    const context: HubContext = { config, sql, log, projector, store, blobs: new FsBlobStore(join(config.dataDir, 'blobs')), audit, tokens, logger, metrics, principalOf, requireRole };
+    const context: HubContext = {
+      config,
+      sql,
+      log,
+      projector,
+      store,
+      blobs: new FsBlobStore(join(config.dataDir, 'blobs')),
+      audit,
+      tokens,
+      logger,
+      metrics,
+      principalOf,
+      requireRole,
+    };
 
     const app: FastifyInstance = Fastify({
-      loggerInstance: logger as unknown as import('fastify').FastifyBaseLogger,
+      loggerInstance: logger as unknown as FastifyBaseLogger,
       bodyLimit: config.bodyLimit,
       requestIdHeader: 'x-request-id',
       trustProxy: true,
@@ -192,7 +221,8 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
       version: HUB_VERSION,
       ...(config.publicUrl ? { publicBaseUrl: `${config.publicUrl}/fhir` } : {}),
       principalOf: (request: FastifyRequest): Principal => principalOf(request),
-      authorize: (principal: Principal, access: FhirAccess) => requireRole(principal as TokenPrincipal, ...ACCESS_ROLES[access]),
+      authorize: (principal: Principal, access: FhirAccess) =>
+        requireRole(principal as TokenPrincipal, ...ACCESS_ROLES[access]),
     });
     await app.register(adminRoutes, { prefix: '/admin', hub: context });
     for (const module of modules) await module.register?.(app, context);
@@ -204,11 +234,17 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
       firstAdminToken,
       async start() {
         if (postgres) {
-          ownership = new PartitionOwnership(postgres, log.partitions, config.instanceId, {
-            assign: (partitions) => projector.assign(partitions),
-            revoke: (partitions) => projector.revoke(partitions),
-            notified: (ids) => void store.outcomes.notified(ids).catch(() => undefined),
-          }, logger.child({ component: 'ownership' }));
+          ownership = new PartitionOwnership(
+            postgres,
+            log.partitions,
+            config.instanceId,
+            {
+              assign: (partitions) => projector.assign(partitions),
+              revoke: (partitions) => projector.revoke(partitions),
+              notified: (ids) => void store.outcomes.notified(ids).catch(() => undefined),
+            },
+            logger.child({ component: 'ownership' }),
+          );
           await ownership.start();
         } else {
           projector.assign([...Array(log.partitions).keys()]);
@@ -219,7 +255,10 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
       async stop() {
         // HTTP first (in-flight writes still need the projector to answer), then modules, then the store.
         await app.close();
-        for (const module of [...modules].reverse()) await module.stop?.().catch((error: Error) => logger.error({ err: error, module: module.name }, 'module stop failed'));
+        for (const module of [...modules].reverse())
+          await module
+            .stop?.()
+            .catch((error: Error) => logger.error({ err: error, module: module.name }, 'module stop failed'));
         if (ownership) await ownership.stop();
         await projector.stop();
         store.close();

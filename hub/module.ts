@@ -1,5 +1,5 @@
 // The seam through which a capability plugs into the hub: its tables, its routes, its listeners.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../store/audit/audit-trail.js';
 import type { BlobStore } from '../store/blob/blob-store.js';
@@ -23,7 +23,7 @@ export interface HubContext {
   logger: Logger;
   metrics: HubMetrics;
   /** The authenticated caller of a request under /fhir or /admin (throws 401 when there is none). */
-  principalOf(request: import('fastify').FastifyRequest): TokenPrincipal;
+  principalOf(request: FastifyRequest): TokenPrincipal;
   /** Throws 403 unless the principal holds one of the roles. */
   requireRole(principal: TokenPrincipal, ...roles: string[]): void;
 }

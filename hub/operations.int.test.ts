@@ -28,8 +28,17 @@ describe('hub operations', () => {
 
   it('logs requests without their query strings, bodies or tokens', async () => {
     const headers = { ...t.auth, 'content-type': 'application/fhir+json' };
-    await t.hub.app.inject({ method: 'POST', url: '/fhir/Patient', headers, payload: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Confidentiel' }], birthDate: '1961-04-12' }) });
-    await t.hub.app.inject({ method: 'GET', url: '/fhir/Patient?name=Confidentiel&birthdate=1961-04-12', headers: t.auth });
+    await t.hub.app.inject({
+      method: 'POST',
+      url: '/fhir/Patient',
+      headers,
+      payload: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Confidentiel' }], birthDate: '1961-04-12' }),
+    });
+    await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/Patient?name=Confidentiel&birthdate=1961-04-12',
+      headers: t.auth,
+    });
     const logs = logLines.join('');
     expect(logs).toContain('"path":"/fhir/Patient"');
     expect(logs).not.toContain('Confidentiel');
@@ -41,7 +50,9 @@ describe('hub operations', () => {
     const response = await t.hub.app.inject({ method: 'GET', url: '/metrics' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toContain('text/plain');
-    expect(response.body).toMatch(/keney_http_request_duration_seconds_count\{method="POST",route="\/fhir\/:type",status="201"\} \d+/);
+    expect(response.body).toMatch(
+      /keney_http_request_duration_seconds_count\{method="POST",route="\/fhir\/:type",status="201"\} \d+/,
+    );
     expect(response.body).toMatch(/keney_change_sets_applied_total\{status="applied"\} [1-9]/);
     expect(response.body).toMatch(/keney_projection_lag_records\{partition="0"\} 0/);
   });
@@ -69,7 +80,10 @@ describe('configuration errors name the variable and the fix', () => {
   it('picks the profile from what is set', () => {
     expect(loadConfig({}).profile).toBe('embedded');
     expect(loadConfig({ KENEY_DATABASE_URL: 'postgres://h/db' }).profile).toBe('server');
-    expect(loadConfig({ KENEY_DATABASE_URL: 'postgres://h/db', KENEY_KAFKA_BROKERS: 'k:9092' })).toMatchObject({ profile: 'cluster', logPartitions: 12 });
+    expect(loadConfig({ KENEY_DATABASE_URL: 'postgres://h/db', KENEY_KAFKA_BROKERS: 'k:9092' })).toMatchObject({
+      profile: 'cluster',
+      logPartitions: 12,
+    });
   });
 });
 
@@ -83,7 +97,11 @@ describe('graceful stop', () => {
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
       let hub = await startHubProcess(env);
       const writes = Array.from({ length: 20 }, (_, i) =>
-        fetch(`${hub.url}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'urn:stop', value: String(i) }] }) }).then(
+        fetch(`${hub.url}/fhir/Patient`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'urn:stop', value: String(i) }] }),
+        }).then(
           (r) => r.status,
           () => 'refused',
         ),
@@ -97,7 +115,9 @@ describe('graceful stop', () => {
       expect(statuses.filter((s) => s !== 201 && s !== 503 && s !== 'refused')).toEqual([]);
       const created = statuses.filter((s) => s === 201).length;
       hub = await startHubProcess(env);
-      const bundle = (await (await fetch(`${hub.url}/fhir/Patient?identifier=urn:stop|&_summary=count`, { headers })).json()) as { total: number };
+      const bundle = (await (
+        await fetch(`${hub.url}/fhir/Patient?identifier=urn:stop|&_summary=count`, { headers })
+      ).json()) as { total: number };
       expect(bundle.total).toBe(created);
       expect(await hub.kill('SIGTERM')).toBe(0);
     } finally {

@@ -43,14 +43,19 @@ export class PartitionOwnership {
     await this.connect();
     await this.balance();
     this.timer = setInterval(() => {
-      this.balancing = this.balancing.then(() => this.balance()).catch((error) => this.logger.warn({ err: error }, 'partition balancing failed'));
+      this.balancing = this.balancing
+        .then(() => this.balance())
+        .catch((error) => this.logger.warn({ err: error }, 'partition balancing failed'));
     }, this.intervalMs);
   }
 
   private async connect(): Promise<void> {
     const client = await this.postgres.connect();
     client.on('error', (error) => {
-      this.logger.error({ err: error }, 'lost the partition-ownership connection: stopping projection of owned partitions');
+      this.logger.error(
+        { err: error },
+        'lost the partition-ownership connection: stopping projection of owned partitions',
+      );
       void this.loseAll();
     });
     client.on('notification', (message) => {
@@ -84,7 +89,9 @@ export class PartitionOwnership {
        ON CONFLICT (instance_id) DO UPDATE SET seen_at = now(), owned = EXCLUDED.owned`,
       [this.instanceId, [...this.owned]],
     );
-    const live = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`);
+    const live = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`,
+    );
     const share = Math.ceil(this.partitions / Math.max(1, live.rows[0]!.n));
     const gained: number[] = [];
     for (let p = 0; p < this.partitions && this.owned.size < share; p++) {
@@ -116,7 +123,9 @@ export class PartitionOwnership {
     await this.balancing.catch(() => undefined);
     await this.callbacks.revoke([...this.owned]);
     if (this.client) {
-      await this.client.query('DELETE FROM hub_instances WHERE instance_id = $1', [this.instanceId]).catch(() => undefined);
+      await this.client
+        .query('DELETE FROM hub_instances WHERE instance_id = $1', [this.instanceId])
+        .catch(() => undefined);
       await this.client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
       this.client.release();
       this.client = undefined;

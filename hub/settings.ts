@@ -8,10 +8,14 @@ export const settingsMigrations: Migration[] = [
 ];
 
 export async function checkLogSettings(sql: SqlClient, config: HubConfig): Promise<void> {
-  const wanted = { 'log.kind': config.profile === 'cluster' ? 'kafka' : 'sql', 'log.partitions': String(config.logPartitions) };
+  const wanted = {
+    'log.kind': config.profile === 'cluster' ? 'kafka' : 'sql',
+    'log.partitions': String(config.logPartitions),
+  };
   for (const [key, value] of Object.entries(wanted)) {
     await sql.query('INSERT INTO hub_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
-    const stored = (await sql.query<{ value: string }>('SELECT value FROM hub_settings WHERE key = $1', [key])).rows[0]!.value;
+    const stored = (await sql.query<{ value: string }>('SELECT value FROM hub_settings WHERE key = $1', [key])).rows[0]!
+      .value;
     if (stored !== value) {
       throw new ConfigError(
         `This database was created with ${key}=${stored}, but the configuration says ${value}. ` +

@@ -14,7 +14,10 @@ const TABLES: Record<keyof IndexRows, { table: string; columns: string[] }> = {
   token: { table: 'sp_token', columns: ['param', 'system', 'code', 'display'] },
   string: { table: 'sp_string', columns: ['param', 'value', 'exact'] },
   date: { table: 'sp_date', columns: ['param', 'low', 'high'] },
-  reference: { table: 'sp_reference', columns: ['param', 'target_type', 'target_id', 'target_url', 'ident_system', 'ident_value'] },
+  reference: {
+    table: 'sp_reference',
+    columns: ['param', 'target_type', 'target_id', 'target_url', 'ident_system', 'ident_value'],
+  },
   quantity: { table: 'sp_quantity', columns: ['param', 'low', 'high', 'system', 'code', 'unit'] },
   number: { table: 'sp_number', columns: ['param', 'low', 'high'] },
   uri: { table: 'sp_uri', columns: ['param', 'value'] },
@@ -33,7 +36,10 @@ function rowKey(values: unknown[]): string {
   return values.map(normalize).join('\u001f');
 }
 
-export async function verifyStore(hub: HubContext, progress?: (done: number, total: number) => void): Promise<StoreReport> {
+export async function verifyStore(
+  hub: HubContext,
+  progress?: (done: number, total: number) => void,
+): Promise<StoreReport> {
   const { sql, log, projector } = hub;
   const lines: string[] = [];
   const problems: string[] = [];
@@ -41,10 +47,17 @@ export async function verifyStore(hub: HubContext, progress?: (done: number, tot
   const ends = await log.endOffsets();
   for (const [partition, end] of ends.entries()) {
     const next = await projector.nextOffset(partition);
-    lines.push(`partition ${partition}: log end ${end}, projected up to ${next}${next < end ? ` (${end - next} to apply)` : ''}`);
-    if (next > end) problems.push(`partition ${partition}: the projection is ahead of the log (${next} > ${end}): it was built from another log.`);
+    lines.push(
+      `partition ${partition}: log end ${end}, projected up to ${next}${next < end ? ` (${end - next} to apply)` : ''}`,
+    );
+    if (next > end)
+      problems.push(
+        `partition ${partition}: the projection is ahead of the log (${next} > ${end}): it was built from another log.`,
+      );
   }
-  const applied = await sql.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM applied_change_sets GROUP BY status');
+  const applied = await sql.query<{ status: string; n: number }>(
+    'SELECT status, count(*)::int AS n FROM applied_change_sets GROUP BY status',
+  );
   lines.push(`change sets: ${applied.rows.map((r) => `${r.n} ${r.status}`).join(', ') || 'none'}`);
 
   const mismatched = await sql.query<{ resource_type: string; id: string }>(
@@ -52,9 +65,11 @@ export async function verifyStore(hub: HubContext, progress?: (done: number, tot
         ON h.resource_type = r.resource_type AND h.id = r.id AND h.version_id = r.version_id
       WHERE h.id IS NULL OR h.content <> r.content OR h.deleted <> r.deleted LIMIT 100`,
   );
-  for (const row of mismatched.rows) problems.push(`${row.resource_type}/${row.id}: the current row differs from its history version.`);
+  for (const row of mismatched.rows)
+    problems.push(`${row.resource_type}/${row.id}: the current row differs from its history version.`);
 
-  const total = (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM resources WHERE NOT deleted')).rows[0]!.n;
+  const total = (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM resources WHERE NOT deleted')).rows[0]!
+    .n;
   let done = 0;
   let after: [string, string] = ['', ''];
   for (;;) {
@@ -99,7 +114,9 @@ export async function verifyStore(hub: HubContext, progress?: (done: number, tot
       const keys = new Set([...counts.keys(), ...stored.keys()]);
       const differing = [...keys].filter((k) => (counts.get(k) ?? 0) !== (stored.get(k) ?? 0));
       if (differing.length > 0) {
-        problems.push(`${resourceKey}: ${differing.length} search-index row(s) differ from the resource (${differing[0]!.split('\u001e')[0]}).`);
+        problems.push(
+          `${resourceKey}: ${differing.length} search-index row(s) differ from the resource (${differing[0]!.split('\u001e')[0]}).`,
+        );
       }
     }
     done += page.rows.length;

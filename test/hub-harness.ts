@@ -63,7 +63,11 @@ export async function openTestHub(
     }
   }
   const config = loadConfig(env);
-  const hub = await createHub(config, { sql: sqlOption, modules: options.modules ?? [], logger: options.logger ?? createLogger('warn') });
+  const hub = await createHub(config, {
+    sql: sqlOption,
+    modules: options.modules ?? [],
+    logger: options.logger ?? createLogger('warn'),
+  });
   if (options.start !== false) await hub.start();
   return {
     hub,

@@ -38,7 +38,8 @@ export async function startHubProcess(env: Record<string, string>, timeoutMs = 1
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`The hub exited with ${child.exitCode} before it was ready:\n${output}`);
+    if (child.exitCode !== null)
+      throw new Error(`The hub exited with ${child.exitCode} before it was ready:\n${output}`);
     try {
       const response = await fetch(`${url}/readyz`);
       if (response.ok) break;

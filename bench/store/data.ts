@@ -3,12 +3,33 @@ import type { Bundle } from '@medplum/fhirtypes';
 
 export const IPP = 'urn:oid:1.2.250.1.999.1.1';
 export const LOINC = ['2823-3', '2951-2', '2160-0', '718-7', '6690-2', '777-3', '1742-6', '1920-8', '2345-7'];
-export const SURNAMES = ['Martin', 'Bernard', 'Dubois', 'Thomas', 'Robert', 'Richard', 'Petit', 'Durand', 'Leroy', 'Moreau', 'Simon', 'Laurent', 'Lefebvre', 'Michel', 'Garcia', 'David', 'Bertrand', 'Roux', 'Vincent', 'Fournier'];
+export const SURNAMES = [
+  'Martin',
+  'Bernard',
+  'Dubois',
+  'Thomas',
+  'Robert',
+  'Richard',
+  'Petit',
+  'Durand',
+  'Leroy',
+  'Moreau',
+  'Simon',
+  'Laurent',
+  'Lefebvre',
+  'Michel',
+  'Garcia',
+  'David',
+  'Bertrand',
+  'Roux',
+  'Vincent',
+  'Fournier',
+];
 
 // Deterministic data: the same seed gives the same patients on both sides.
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 
 export function bundleFor(n: number): Bundle {
@@ -39,7 +60,12 @@ export function bundleFor(n: number): Bundle {
           code: { coding: [{ system: 'http://loinc.org', code }] },
           subject: { reference: patientUrl },
           effectiveDateTime: `2026-0${(i % 9) + 1}-1${n % 9}T08:00:00Z`,
-          valueQuantity: { value: Math.round(random() * 1000) / 100, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+          valueQuantity: {
+            value: Math.round(random() * 1000) / 100,
+            unit: 'mmol/L',
+            system: 'http://unitsofmeasure.org',
+            code: 'mmol/L',
+          },
         },
       })),
     ],

@@ -12,7 +12,11 @@ import { bundleFor } from './data.js';
 
 const bundles = Number(process.argv[2] ?? 300);
 const token = `kny_${randomBytes(12).toString('hex')}`;
-const config = loadConfig({ KENEY_DATA_DIR: await mkdtemp(join(tmpdir(), 'prof-')), KENEY_ADMIN_TOKEN: token, KENEY_HTTP_PORT: '0' });
+const config = loadConfig({
+  KENEY_DATA_DIR: await mkdtemp(join(tmpdir(), 'prof-')),
+  KENEY_ADMIN_TOKEN: token,
+  KENEY_HTTP_PORT: '0',
+});
 const hub = await createHub(config, { sql: await PgliteClient.open(), logger: createLogger('warn') });
 await hub.start();
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', prefer: 'return=minimal' };
@@ -21,7 +25,12 @@ const t0 = performance.now();
 await Promise.all(
   Array.from({ length: 8 }, async () => {
     while (next < bundles) {
-      const r = await hub.app.inject({ method: 'POST', url: '/fhir', headers, payload: JSON.stringify(bundleFor(next++)) });
+      const r = await hub.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers,
+        payload: JSON.stringify(bundleFor(next++)),
+      });
       if (r.statusCode !== 200) throw new Error(r.body);
     }
   }),

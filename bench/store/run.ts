@@ -6,9 +6,9 @@
 //     hub's HTTP API, one client, vs the equivalent hand-written SQL run through pgbench, one client.
 // Usage: npx tsx bench/store/run.ts [--ingest-bundles 1000] [--search-patients 20000] [--samples 300]
 //        [--profiles embedded,cluster] [--skip-search] [--skip-ingest]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -71,14 +71,24 @@ async function ingest(profile: string, bundles: number): Promise<void> {
     const db = await freshDatabase();
     cleanups.push(db.drop);
     env.KENEY_DATABASE_URL = db.url;
-    if (profile === 'cluster') Object.assign(env, { KENEY_KAFKA_BROKERS: KAFKA, KENEY_KAFKA_TOPIC: `keney.bench.${randomBytes(4).toString('hex')}`, KENEY_LOG_PARTITIONS: '4' });
+    if (profile === 'cluster')
+      Object.assign(env, {
+        KENEY_KAFKA_BROKERS: KAFKA,
+        KENEY_KAFKA_TOPIC: `keney.bench.${randomBytes(4).toString('hex')}`,
+        KENEY_LOG_PARTITIONS: '4',
+      });
   }
   const hub = await startHubProcess(env);
   try {
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', prefer: 'return=minimal' };
+    const headers = {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/fhir+json',
+      prefer: 'return=minimal',
+    };
     const payloads = Array.from({ length: bundles }, (_, n) => JSON.stringify(bundleFor(n)));
     // Warm-up (JIT, definitions, connections) outside the measurement.
-    for (let n = 0; n < 20; n++) await fetch(`${hub.url}/fhir`, { method: 'POST', headers, body: JSON.stringify(bundleFor(1_000_000 + n)) });
+    for (let n = 0; n < 20; n++)
+      await fetch(`${hub.url}/fhir`, { method: 'POST', headers, body: JSON.stringify(bundleFor(1_000_000 + n)) });
     let next = 0;
     const started = performance.now();
     await Promise.all(
@@ -112,7 +122,18 @@ async function ingest(profile: string, bundles: number): Promise<void> {
     const file = join(dataDir, 'rows.tsv');
     await writeFile(file, lines.join('\n') + '\n');
     const copyStarted = performance.now();
-    const copy = spawnSync('psql', [yard.url, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `\\copy resources (resource_type, id, version_id, last_updated, deleted, content) FROM '${file}'`], { encoding: 'utf8' });
+    const copy = spawnSync(
+      'psql',
+      [
+        yard.url,
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-q',
+        '-c',
+        `\\copy resources (resource_type, id, version_id, last_updated, deleted, content) FROM '${file}'`,
+      ],
+      { encoding: 'utf8' },
+    );
     const copySeconds = (performance.now() - copyStarted) / 1000;
     if (copy.status !== 0) throw new Error(`psql \\copy failed: ${copy.stderr}`);
     const copyRate = lines.length / copySeconds;
@@ -140,26 +161,40 @@ async function search(patients: number, samples: number): Promise<void> {
     const loadStarted = performance.now();
     for (let n = 0; n < patients; n += 1000) {
       const batch = Array.from({ length: Math.min(1000, patients - n) }, (_, i) => bundleFor(n + i));
-      await Promise.all(batch.map(async (bundle, i) => store.append(await store.changeSet({ bundle, origin: { kind: 'system', reason: 'bench' }, partitionKey: `p${n + i}` }))));
+      await Promise.all(
+        batch.map(async (bundle, i) =>
+          store.append(
+            await store.changeSet({ bundle, origin: { kind: 'system', reason: 'bench' }, partitionKey: `p${n + i}` }),
+          ),
+        ),
+      );
       await projector.catchUp();
       process.stdout.write(`\rloaded ${n + batch.length}/${patients} patients`);
     }
     const total = (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM resources')).rows[0]!.n;
-    console.log(`\nsearch dataset: ${total} resources (plus Provenance), loaded in ${((performance.now() - loadStarted) / 1000).toFixed(0)} s`);
+    console.log(
+      `\nsearch dataset: ${total} resources (plus Provenance), loaded in ${((performance.now() - loadStarted) / 1000).toFixed(0)} s`,
+    );
     await sql.query('VACUUM ANALYZE');
     store.close();
     await log.close();
     await sql.close();
 
     const token = `kny_bench_${randomBytes(12).toString('hex')}`;
-    const hub = await startHubProcess({ KENEY_DATA_DIR: dataDir, KENEY_DATABASE_URL: db.url, KENEY_ADMIN_TOKEN: token });
+    const hub = await startHubProcess({
+      KENEY_DATA_DIR: dataDir,
+      KENEY_DATABASE_URL: db.url,
+      KENEY_ADMIN_TOKEN: token,
+    });
     const headers = { authorization: `Bearer ${token}` };
     const random = rng(42);
     const pick = () => Math.floor(random() * patients);
     const patientIds = new Map<number, string>();
     const idOf = async (n: number) => {
       if (!patientIds.has(n)) {
-        const bundle = (await (await fetch(`${hub.url}/fhir/Patient?identifier=${IPP}|IPP-${n}`, { headers })).json()) as Bundle;
+        const bundle = (await (
+          await fetch(`${hub.url}/fhir/Patient?identifier=${IPP}|IPP-${n}`, { headers })
+        ).json()) as Bundle;
         patientIds.set(n, bundle.entry![0]!.resource!.id!);
       }
       return patientIds.get(n)!;
@@ -207,16 +242,50 @@ async function search(patients: number, samples: number): Promise<void> {
       await admin.connect();
       // The identifier system travels as a variable: pgbench would read ":oid" inside a 'urn:oid:…' literal as one.
       await admin.query(`CREATE TABLE ${keyTable} (i int PRIMARY KEY, k text NOT NULL, s text NOT NULL)`);
-      await admin.query(`INSERT INTO ${keyTable} SELECT i, k, $3 FROM unnest($1::int[], $2::text[]) AS u(i, k)`, [ns.map((_, i) => i), ns.map((n) => spec.keys(n)), IPP]);
+      await admin.query(`INSERT INTO ${keyTable} SELECT i, k, $3 FROM unnest($1::int[], $2::text[]) AS u(i, k)`, [
+        ns.map((_, i) => i),
+        ns.map((n) => spec.keys(n)),
+        IPP,
+      ]);
       await admin.end();
       const script = join(work, 'query.sql');
-      await writeFile(script, `\\set i random(0, ${ns.length - 1})\nSELECT k AS k, s AS s FROM ${keyTable} WHERE i = :i \\gset\n${spec.sql}\n`);
-      const bench = spawnSync('pgbench', ['-n', '-c', '1', '-t', String(ns.length), '-f', script, '-l', '--log-prefix', join(work, 'log'), '-M', 'extended', db.url], { encoding: 'utf8', cwd: work });
+      await writeFile(
+        script,
+        `\\set i random(0, ${ns.length - 1})\nSELECT k AS k, s AS s FROM ${keyTable} WHERE i = :i \\gset\n${spec.sql}\n`,
+      );
+      const bench = spawnSync(
+        'pgbench',
+        [
+          '-n',
+          '-c',
+          '1',
+          '-t',
+          String(ns.length),
+          '-f',
+          script,
+          '-l',
+          '--log-prefix',
+          join(work, 'log'),
+          '-M',
+          'extended',
+          db.url,
+        ],
+        { encoding: 'utf8', cwd: work },
+      );
       if (bench.status !== 0) throw new Error(`pgbench failed: ${bench.stderr}`);
       const logs = spawnSync('sh', ['-c', `cat ${join(work, 'log')}*`], { encoding: 'utf8' }).stdout;
-      const theirs = logs.trim().split('\n').map((line) => Number(line.split(' ')[2]) / 1000).sort((a, b) => a - b);
+      const theirs = logs
+        .trim()
+        .split('\n')
+        .map((line) => Number(line.split(' ')[2]) / 1000)
+        .sort((a, b) => a - b);
       await rm(work, { recursive: true, force: true });
-      const [o50, o95, t50, t95] = [percentile(ours, 50), percentile(ours, 95), percentile(theirs, 50), percentile(theirs, 95)];
+      const [o50, o95, t50, t95] = [
+        percentile(ours, 50),
+        percentile(ours, 95),
+        percentile(theirs, 50),
+        percentile(theirs, 95),
+      ];
       console.log(
         `search ${kind.padEnd(9)} n=${ours.length}: hub p50 ${o50.toFixed(2)} ms p95 ${o95.toFixed(2)} ms | pgbench p50 ${t50.toFixed(2)} ms p95 ${t95.toFixed(2)} ms | p95 ratio hub/sql = ${(o95 / t95).toFixed(2)}`,
       );
@@ -232,4 +301,3 @@ const profiles = args.profiles!.split(',').map((p) => p.trim());
 console.log(`bench/store — ${new Date().toISOString()}, node ${process.version}`);
 if (!args['skip-ingest']) for (const profile of profiles) await ingest(profile, Number(args['ingest-bundles']));
 if (!args['skip-search']) await search(Number(args['search-patients']), Number(args.samples));
-void readFile;

@@ -32,9 +32,16 @@ function buildCapabilityStatement(baseUrl: string, version: string): CapabilityS
     return {
       type: type as CapabilityStatementRestResource['type'],
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-      interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
-        (code) => ({ code }) as NonNullable<CapabilityStatementRestResource['interaction']>[number],
-      ),
+      interaction: [
+        'read',
+        'vread',
+        'update',
+        'delete',
+        'history-instance',
+        'history-type',
+        'create',
+        'search-type',
+      ].map((code) => ({ code }) as NonNullable<CapabilityStatementRestResource['interaction']>[number]),
       versioning: 'versioned-update',
       readHistory: true,
       updateCreate: true,
@@ -52,7 +59,11 @@ function buildCapabilityStatement(baseUrl: string, version: string): CapabilityS
         ...params.map((p) => ({ name: p.code, definition: p.url, type: p.type })),
       ] as CapabilityStatementRestResource['searchParam'],
       ...(type === 'Patient'
-        ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] }
+        ? {
+            operation: [
+              { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+            ],
+          }
         : {}),
     };
   });
@@ -71,14 +82,23 @@ function buildCapabilityStatement(baseUrl: string, version: string): CapabilityS
         mode: 'server',
         security: {
           cors: false,
-          description: 'Every request needs a bearer token (Authorization: Bearer …), issued by the hub (`keney token create`).',
+          description:
+            'Every request needs a bearer token (Authorization: Bearer …), issued by the hub (`keney token create`).',
         },
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         searchParam: [
           { name: '_count', type: 'number', documentation: 'Page size (default 20, at most 1000)' },
-          { name: '_sort', type: 'string', documentation: 'Sort by search parameters, _id or _lastUpdated; - for descending' },
-          { name: '_include', type: 'string', documentation: 'SourceType:param[:TargetType], :iterate supported one level' },
+          {
+            name: '_sort',
+            type: 'string',
+            documentation: 'Sort by search parameters, _id or _lastUpdated; - for descending',
+          },
+          {
+            name: '_include',
+            type: 'string',
+            documentation: 'SourceType:param[:TargetType], :iterate supported one level',
+          },
           { name: '_revinclude', type: 'string', documentation: 'SourceType:param' },
           { name: '_summary', type: 'token', documentation: 'count only' },
           { name: '_total', type: 'token', documentation: 'accurate' },

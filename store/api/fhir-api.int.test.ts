@@ -16,16 +16,26 @@ interface Reply<T = unknown> {
 for (const { profile, available } of HUB_PROFILES) {
   describe.skipIf(!available())(`FHIR REST API (${profile})`, () => {
     let t: TestHub;
-    const call = async <T = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
+    const call = async <T = unknown>(
+      method: string,
+      url: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<Reply<T>> => {
       const response = await t.hub.app.inject({
         method: method as 'GET',
         url: `/fhir/${url}`,
         headers: { ...t.auth, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
         ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });
-      return { status: response.statusCode, headers: response.headers, body: (response.body ? JSON.parse(response.body) : undefined) as T };
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: (response.body ? JSON.parse(response.body) : undefined) as T,
+      };
     };
-    const ids = (bundle: Bundle) => (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome').map((e) => e.resource!.id);
+    const ids = (bundle: Bundle) =>
+      (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome').map((e) => e.resource!.id);
 
     beforeAll(async () => {
       t = await openTestHub(profile);
@@ -38,8 +48,12 @@ for (const { profile, available } of HUB_PROFILES) {
       const cs = JSON.parse(response.body) as CapabilityStatement;
       expect(cs.fhirVersion).toBe('4.0.1');
       const patient = cs.rest![0]!.resource!.find((r) => r.type === 'Patient')!;
-      expect(patient.interaction!.map((i) => i.code)).toEqual(expect.arrayContaining(['read', 'vread', 'update', 'delete', 'create', 'search-type', 'history-instance']));
-      expect(patient.searchParam!.map((p) => p.name)).toEqual(expect.arrayContaining(['identifier', 'name', 'birthdate', '_id', '_lastUpdated']));
+      expect(patient.interaction!.map((i) => i.code)).toEqual(
+        expect.arrayContaining(['read', 'vread', 'update', 'delete', 'create', 'search-type', 'history-instance']),
+      );
+      expect(patient.searchParam!.map((p) => p.name)).toEqual(
+        expect.arrayContaining(['identifier', 'name', 'birthdate', '_id', '_lastUpdated']),
+      );
       // Composite parameters are not answered, so they are not announced.
       const observation = cs.rest![0]!.resource!.find((r) => r.type === 'Observation')!;
       expect(observation.searchParam!.map((p) => p.name)).not.toContain('code-value-quantity');
@@ -50,7 +64,11 @@ for (const { profile, available } of HUB_PROFILES) {
       const anonymous = await t.hub.app.inject({ method: 'GET', url: '/fhir/Patient' });
       expect(anonymous.statusCode).toBe(401);
       expect((JSON.parse(anonymous.body) as OperationOutcome).issue[0]!.code).toBe('login');
-      const forged = await t.hub.app.inject({ method: 'GET', url: '/fhir/Patient', headers: { authorization: 'Bearer kny_forged' } });
+      const forged = await t.hub.app.inject({
+        method: 'GET',
+        url: '/fhir/Patient',
+        headers: { authorization: 'Bearer kny_forged' },
+      });
       expect(forged.statusCode).toBe(401);
       const { token } = await t.hub.context.tokens.create('reader', ['read']);
       const write = await t.hub.app.inject({
@@ -60,12 +78,20 @@ for (const { profile, available } of HUB_PROFILES) {
         payload: JSON.stringify({ resourceType: 'Patient' }),
       });
       expect(write.statusCode).toBe(403);
-      const read = await t.hub.app.inject({ method: 'GET', url: '/fhir/Patient?_count=1', headers: { authorization: `Bearer ${token}` } });
+      const read = await t.hub.app.inject({
+        method: 'GET',
+        url: '/fhir/Patient?_count=1',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(read.statusCode).toBe(200);
     });
 
     it('creates, reads, versions and deletes with ETags, If-Match and history', async () => {
-      const created = await call<Patient>('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Lefèvre', given: ['Anaïs'] }], gender: 'female' });
+      const created = await call<Patient>('POST', 'Patient', {
+        resourceType: 'Patient',
+        name: [{ family: 'Lefèvre', given: ['Anaïs'] }],
+        gender: 'female',
+      });
       expect(created.status).toBe(201);
       expect(created.headers.etag).toBe('W/"1"');
       const id = created.body.id!;
@@ -77,7 +103,12 @@ for (const { profile, available } of HUB_PROFILES) {
 
       const stale = await call('PUT', `Patient/${id}`, { ...read.body, gender: 'male' }, { 'if-match': 'W/"7"' });
       expect(stale.status).toBe(412);
-      const updated = await call<Patient>('PUT', `Patient/${id}`, { ...read.body, gender: 'other' }, { 'if-match': 'W/"1"' });
+      const updated = await call<Patient>(
+        'PUT',
+        `Patient/${id}`,
+        { ...read.body, gender: 'other' },
+        { 'if-match': 'W/"1"' },
+      );
       expect(updated.status).toBe(200);
       expect(updated.body.meta!.versionId).toBe('2');
 
@@ -101,23 +132,47 @@ for (const { profile, available } of HUB_PROFILES) {
     });
 
     it('creates at a client-chosen id with PUT, and honours Prefer: return=minimal', async () => {
-      const put = await call('PUT', 'Practitioner/rpps-10001234567', { resourceType: 'Practitioner', id: 'rpps-10001234567', name: [{ family: 'Martin' }] }, { prefer: 'return=minimal' });
+      const put = await call(
+        'PUT',
+        'Practitioner/rpps-10001234567',
+        { resourceType: 'Practitioner', id: 'rpps-10001234567', name: [{ family: 'Martin' }] },
+        { prefer: 'return=minimal' },
+      );
       expect(put.status).toBe(201);
       expect(put.body).toBeUndefined();
-      const mismatch = await call('PUT', 'Practitioner/other-id', { resourceType: 'Practitioner', id: 'rpps-10001234567' });
+      const mismatch = await call('PUT', 'Practitioner/other-id', {
+        resourceType: 'Practitioner',
+        id: 'rpps-10001234567',
+      });
       expect(mismatch.status).toBe(400);
     });
 
     it('conditional create and update converge on business identifiers; several matches are refused', async () => {
-      const body = { resourceType: 'Patient', identifier: [{ system: INS, value: '184127512345678' }], name: [{ family: 'Bernard' }] };
-      const first = await call<Patient>('POST', 'Patient', body, { 'if-none-exist': `identifier=${INS}|184127512345678` });
-      const second = await call<Patient>('POST', 'Patient', body, { 'if-none-exist': `identifier=${INS}|184127512345678` });
+      const body = {
+        resourceType: 'Patient',
+        identifier: [{ system: INS, value: '184127512345678' }],
+        name: [{ family: 'Bernard' }],
+      };
+      const first = await call<Patient>('POST', 'Patient', body, {
+        'if-none-exist': `identifier=${INS}|184127512345678`,
+      });
+      const second = await call<Patient>('POST', 'Patient', body, {
+        'if-none-exist': `identifier=${INS}|184127512345678`,
+      });
       expect(first.status).toBe(201);
       expect(second.status).toBe(200);
       expect(second.body.id).toBe(first.body.id);
 
-      const upsert1 = await call<Patient>('PUT', `Patient?identifier=${IPP}|IPP-42`, { resourceType: 'Patient', identifier: [{ system: IPP, value: 'IPP-42' }], birthDate: '1984-12-01' });
-      const upsert2 = await call<Patient>('PUT', `Patient?identifier=${IPP}|IPP-42`, { resourceType: 'Patient', identifier: [{ system: IPP, value: 'IPP-42' }], birthDate: '1984-12-02' });
+      const upsert1 = await call<Patient>('PUT', `Patient?identifier=${IPP}|IPP-42`, {
+        resourceType: 'Patient',
+        identifier: [{ system: IPP, value: 'IPP-42' }],
+        birthDate: '1984-12-01',
+      });
+      const upsert2 = await call<Patient>('PUT', `Patient?identifier=${IPP}|IPP-42`, {
+        resourceType: 'Patient',
+        identifier: [{ system: IPP, value: 'IPP-42' }],
+        birthDate: '1984-12-02',
+      });
       expect(upsert1.status).toBe(201);
       expect(upsert2.status).toBe(200);
       expect(upsert2.body.id).toBe(upsert1.body.id);
@@ -125,24 +180,41 @@ for (const { profile, available } of HUB_PROFILES) {
 
       await call('POST', 'Patient', { resourceType: 'Patient', identifier: [{ system: IPP, value: 'DUP' }] });
       await call('POST', 'Patient', { resourceType: 'Patient', identifier: [{ system: IPP, value: 'DUP' }] });
-      const ambiguous = await call<OperationOutcome>('PUT', `Patient?identifier=${IPP}|DUP`, { resourceType: 'Patient' });
+      const ambiguous = await call<OperationOutcome>('PUT', `Patient?identifier=${IPP}|DUP`, {
+        resourceType: 'Patient',
+      });
       expect(ambiguous.status).toBe(412);
       expect(ambiguous.body.issue[0]!.code).toBe('multiple-matches');
     });
 
     it('rejects invalid resources with an OperationOutcome that names the path', async () => {
-      const missingStatus = await call<OperationOutcome>('POST', 'Observation', { resourceType: 'Observation', code: { text: 'K' } });
+      const missingStatus = await call<OperationOutcome>('POST', 'Observation', {
+        resourceType: 'Observation',
+        code: { text: 'K' },
+      });
       expect(missingStatus.status).toBe(400);
       expect(missingStatus.body.issue.flatMap((i) => i.expression ?? [])).toContain('Observation.status');
-      const badType = await call<OperationOutcome>('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'K' }, valueQuantity: { value: 'four' } });
+      const badType = await call<OperationOutcome>('POST', 'Observation', {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'K' },
+        valueQuantity: { value: 'four' },
+      });
       expect(badType.status).toBe(400);
       expect(JSON.stringify(badType.body)).toContain('Observation.valueQuantity.value');
       expect((await call('POST', 'Observation', { resourceType: 'Patient' })).status).toBe(400);
       expect((await call('GET', 'Unicorn')).status).toBe(404);
       expect((await call('POST', 'Patient', '{"resourceType": "Patient",')).status).toBe(400);
-      const wrongMedia = await t.hub.app.inject({ method: 'POST', url: '/fhir/Patient', headers: { ...t.auth, 'content-type': 'text/plain' }, payload: 'hello' });
+      const wrongMedia = await t.hub.app.inject({
+        method: 'POST',
+        url: '/fhir/Patient',
+        headers: { ...t.auth, 'content-type': 'text/plain' },
+        payload: 'hello',
+      });
       expect(wrongMedia.statusCode).toBe(415);
-      expect((await call('POST', 'OperationOutcome', { resourceType: 'OperationOutcome', issue: [] })).status).toBe(404);
+      expect((await call('POST', 'OperationOutcome', { resourceType: 'OperationOutcome', issue: [] })).status).toBe(
+        404,
+      );
     });
 
     it('applies a transaction atomically with urn:uuid and conditional references, and rolls it all back on failure', async () => {
@@ -153,7 +225,11 @@ for (const { profile, available } of HUB_PROFILES) {
           {
             fullUrl: 'urn:uuid:6b1f2d7e-0f3a-4c55-9a1e-2b6c1d0e9f11',
             request: { method: 'PUT', url: `Patient?identifier=${INS}|299031234567891` },
-            resource: { resourceType: 'Patient', identifier: [{ system: INS, value: '299031234567891' }], name: [{ family: 'Moreau' }] },
+            resource: {
+              resourceType: 'Patient',
+              identifier: [{ system: INS, value: '299031234567891' }],
+              name: [{ family: 'Moreau' }],
+            },
           },
           {
             request: { method: 'POST', url: 'Observation' },
@@ -173,23 +249,45 @@ for (const { profile, available } of HUB_PROFILES) {
       expect(ok.status).toBe(200);
       expect(ok.body.type).toBe('transaction-response');
       const [patientLocation, observationLocation] = ok.body.entry!.map((e) => e.response!.location!);
-      const obs = await call<Observation>('GET', observationLocation!.replace(/^.*\/fhir\//, '').replace(/\/_history\/\d+$/, ''));
-      expect(obs.body.subject!.reference).toBe(patientLocation!.replace(/^.*\/fhir\//, '').replace(/\/_history\/\d+$/, ''));
+      const obs = await call<Observation>(
+        'GET',
+        observationLocation!.replace(/^.*\/fhir\//, '').replace(/\/_history\/\d+$/, ''),
+      );
+      expect(obs.body.subject!.reference).toBe(
+        patientLocation!.replace(/^.*\/fhir\//, '').replace(/\/_history\/\d+$/, ''),
+      );
       expect(obs.body.performer![0]!.reference).toBe('Practitioner/rpps-10001234567');
 
       const failing: Bundle = {
         resourceType: 'Bundle',
         type: 'transaction',
         entry: [
-          { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family: 'Rollback' }] } },
-          { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient?identifier=nobody|none' } } },
+          {
+            request: { method: 'POST', url: 'Patient' },
+            resource: { resourceType: 'Patient', name: [{ family: 'Rollback' }] },
+          },
+          {
+            request: { method: 'POST', url: 'Observation' },
+            resource: {
+              resourceType: 'Observation',
+              status: 'final',
+              code: { text: 'x' },
+              subject: { reference: 'Patient?identifier=nobody|none' },
+            },
+          },
         ],
       };
       const rejected = await call<OperationOutcome>('POST', '', failing);
       expect(rejected.status).toBe(412);
       expect(JSON.stringify(rejected.body)).toContain('matched 0');
       expect(ids((await call<Bundle>('GET', 'Patient?name=rollback')).body)).toEqual([]);
-      const invalid = await call<OperationOutcome>('POST', '', { ...failing, entry: [failing.entry![0]!, { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation' } }] });
+      const invalid = await call<OperationOutcome>('POST', '', {
+        ...failing,
+        entry: [
+          failing.entry![0]!,
+          { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation' } },
+        ],
+      });
       expect(invalid.status).toBe(400);
       expect(invalid.body.issue.flatMap((i) => i.expression ?? [])).toContain('Bundle.entry[1].resource.status');
     });
@@ -197,7 +295,12 @@ for (const { profile, available } of HUB_PROFILES) {
     it('merges two patients with Patient/$merge and moves their references', async () => {
       const a = await call<Patient>('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Merge-Source' }] });
       const b = await call<Patient>('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Merge-Target' }] });
-      const obs = await call<Observation>('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'Na' }, subject: { reference: `Patient/${a.body.id}` } });
+      const obs = await call<Observation>('POST', 'Observation', {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'Na' },
+        subject: { reference: `Patient/${a.body.id}` },
+      });
       const merged = await call<OperationOutcome>('POST', 'Patient/$merge', {
         resourceType: 'Parameters',
         parameter: [
@@ -207,7 +310,9 @@ for (const { profile, available } of HUB_PROFILES) {
       });
       expect(merged.status).toBe(200);
       expect(merged.body.issue[0]!.details!.text).toContain('1 resource(s)');
-      expect((await call<Observation>('GET', `Observation/${obs.body.id}`)).body.subject!.reference).toBe(`Patient/${b.body.id}`);
+      expect((await call<Observation>('GET', `Observation/${obs.body.id}`)).body.subject!.reference).toBe(
+        `Patient/${b.body.id}`,
+      );
       expect((await call<Patient>('GET', `Patient/${a.body.id}`)).body.active).toBe(false);
       const same = await call<OperationOutcome>('POST', 'Patient/$merge', {
         resourceType: 'Parameters',
@@ -224,8 +329,14 @@ for (const { profile, available } of HUB_PROFILES) {
         resourceType: 'Bundle',
         type: 'batch',
         entry: [
-          { request: { method: 'POST', url: 'Organization' }, resource: { resourceType: 'Organization', name: 'CH Test' } },
-          { request: { method: 'PUT', url: 'Organization/x', ifMatch: 'W/"9"' }, resource: { resourceType: 'Organization', id: 'x', name: 'Y' } },
+          {
+            request: { method: 'POST', url: 'Organization' },
+            resource: { resourceType: 'Organization', name: 'CH Test' },
+          },
+          {
+            request: { method: 'PUT', url: 'Organization/x', ifMatch: 'W/"9"' },
+            resource: { resourceType: 'Organization', id: 'x', name: 'Y' },
+          },
           { request: { method: 'GET', url: 'Organization?name=ch%20test' } },
         ],
       });
@@ -246,7 +357,10 @@ for (const { profile, available } of HUB_PROFILES) {
               request: { method: 'POST', url: 'Patient' },
               resource: {
                 resourceType: 'Patient',
-                identifier: [{ system: INS, value: '255081416802538' }, { system: IPP, value: 'IPP-SEARCH-1' }],
+                identifier: [
+                  { system: INS, value: '255081416802538' },
+                  { system: IPP, value: 'IPP-SEARCH-1' },
+                ],
                 name: [{ family: 'Dubois-Saint Éloi', given: ['Zoé'] }],
                 birthDate: '1955-08-14',
                 gender: 'female',
@@ -258,7 +372,15 @@ for (const { profile, available } of HUB_PROFILES) {
               resource: {
                 resourceType: 'Observation' as const,
                 status: i === 2 ? ('preliminary' as const) : ('final' as const),
-                code: { coding: [{ system: 'http://loinc.org', code: '2823-3', display: 'Potassium [Moles/volume] in Serum or Plasma' }] },
+                code: {
+                  coding: [
+                    {
+                      system: 'http://loinc.org',
+                      code: '2823-3',
+                      display: 'Potassium [Moles/volume] in Serum or Plasma',
+                    },
+                  ],
+                },
                 subject: { reference: 'urn:uuid:0a0a0a0a-0000-4000-8000-000000000001' },
                 effectiveDateTime: `2026-0${i + 1}-15T09:00:00Z`,
                 valueQuantity: { value, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
@@ -273,15 +395,24 @@ for (const { profile, available } of HUB_PROFILES) {
         expect(ids((await call<Bundle>('GET', `Patient?identifier=${INS}|255081416802538`)).body)).toEqual([patientId]);
         expect(ids((await call<Bundle>('GET', 'Patient?identifier=IPP-SEARCH-1')).body)).toEqual([patientId]);
         expect(ids((await call<Bundle>('GET', 'Patient?identifier=other|IPP-SEARCH-1')).body)).toEqual([]);
-        expect((await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&code=http://loinc.org|2823-3`)).body.entry).toHaveLength(3);
-        expect((await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&status:not=final`)).body.entry).toHaveLength(1);
-        expect((await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&code:text=potassium`)).body.entry).toHaveLength(3);
+        expect(
+          (await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&code=http://loinc.org|2823-3`)).body
+            .entry,
+        ).toHaveLength(3);
+        expect(
+          (await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&status:not=final`)).body.entry,
+        ).toHaveLength(1);
+        expect(
+          (await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&code:text=potassium`)).body.entry,
+        ).toHaveLength(3);
       });
 
       it('string: accent- and case-insensitive prefix, :exact, :contains', async () => {
         expect(ids((await call<Bundle>('GET', 'Patient?family=dubois')).body)).toContain(patientId);
         expect(ids((await call<Bundle>('GET', 'Patient?given=ZOE')).body)).toContain(patientId);
-        expect(ids((await call<Bundle>('GET', `Patient?name:exact=${encodeURIComponent('Dubois-Saint Éloi')}`)).body)).toEqual([patientId]);
+        expect(
+          ids((await call<Bundle>('GET', `Patient?name:exact=${encodeURIComponent('Dubois-Saint Éloi')}`)).body),
+        ).toEqual([patientId]);
         expect(ids((await call<Bundle>('GET', 'Patient?name:exact=dubois-saint%20eloi')).body)).toEqual([]);
         expect(ids((await call<Bundle>('GET', 'Patient?name:contains=saint%20el')).body)).toEqual([patientId]);
         expect(ids((await call<Bundle>('GET', 'Patient?address-city=saint-etienne')).body)).toEqual([patientId]);
@@ -294,19 +425,31 @@ for (const { profile, available } of HUB_PROFILES) {
         expect((await call<Bundle>('GET', `${base}&date=2026-02`)).body.entry).toHaveLength(1);
         expect((await call<Bundle>('GET', `${base}&date=ge2026-02-01&date=lt2026-03-31`)).body.entry).toHaveLength(2);
         expect((await call<Bundle>('GET', `${base}&date=gt2026-02-15T09:00:00Z`)).body.entry).toHaveLength(1);
-        expect((await call<Bundle>('GET', `${base}&value-quantity=gt4|http://unitsofmeasure.org|mmol/L`)).body.entry).toHaveLength(2);
+        expect(
+          (await call<Bundle>('GET', `${base}&value-quantity=gt4|http://unitsofmeasure.org|mmol/L`)).body.entry,
+        ).toHaveLength(2);
         expect((await call<Bundle>('GET', `${base}&value-quantity=4.1`)).body.entry).toHaveLength(1);
         expect((await call<Bundle>('GET', `${base}&value-quantity=le4.1||mmol/L`)).body.entry).toHaveLength(2);
-        expect((await call<Bundle>('GET', `Patient?birthdate=1955`)).body.entry!.map((e) => e.resource!.id)).toContain(patientId);
+        expect((await call<Bundle>('GET', `Patient?birthdate=1955`)).body.entry!.map((e) => e.resource!.id)).toContain(
+          patientId,
+        );
         expect((await call<OperationOutcome>('GET', `${base}&date=yesterday`)).status).toBe(400);
       });
 
       it('reference, chained on identifier, :identifier-free chains with a type, and _id/_lastUpdated', async () => {
-        expect((await call<Bundle>('GET', `Observation?patient.identifier=${INS}|255081416802538`)).body.entry).toHaveLength(3);
-        expect((await call<Bundle>('GET', `Observation?subject:Patient.birthdate=1955-08-14`)).body.entry).toHaveLength(3);
+        expect(
+          (await call<Bundle>('GET', `Observation?patient.identifier=${INS}|255081416802538`)).body.entry,
+        ).toHaveLength(3);
+        expect((await call<Bundle>('GET', `Observation?subject:Patient.birthdate=1955-08-14`)).body.entry).toHaveLength(
+          3,
+        );
         expect((await call<Bundle>('GET', `Observation?subject=${patientId}`)).body.entry).toHaveLength(3);
-        expect((await call<Bundle>('GET', `Patient?_id=${patientId}&_lastUpdated=gt2000-01-01`)).body.entry).toHaveLength(1);
-        expect((await call<Bundle>('GET', `Patient?_id=${patientId}&_lastUpdated=lt2000-01-01`)).body.entry).toHaveLength(0);
+        expect(
+          (await call<Bundle>('GET', `Patient?_id=${patientId}&_lastUpdated=gt2000-01-01`)).body.entry,
+        ).toHaveLength(1);
+        expect(
+          (await call<Bundle>('GET', `Patient?_id=${patientId}&_lastUpdated=lt2000-01-01`)).body.entry,
+        ).toHaveLength(0);
       });
 
       it('pages with _count and next/previous links, sorts, counts', async () => {
@@ -319,15 +462,22 @@ for (const { profile, available } of HUB_PROFILES) {
         expect(page2.body.link!.some((l) => l.relation === 'previous')).toBe(true);
         expect(page2.body.link!.some((l) => l.relation === 'next')).toBe(false);
         const ascending = await call<Bundle>('GET', `${base}&_sort=value-quantity`);
-        expect(ascending.body.entry!.map((e) => (e.resource as Observation).valueQuantity!.value)).toEqual([3.4, 4.1, 5.9]);
+        expect(ascending.body.entry!.map((e) => (e.resource as Observation).valueQuantity!.value)).toEqual([
+          3.4, 4.1, 5.9,
+        ]);
         const count = await call<Bundle>('GET', `${base}&_summary=count`);
         expect(count.body.total).toBe(3);
         expect(count.body.entry).toBeUndefined();
       });
 
       it('_include, _revinclude (lineage through Provenance) and Patient/$everything', async () => {
-        const included = await call<Bundle>('GET', `Observation?subject=Patient/${patientId}&_include=Observation:subject`);
-        expect(included.body.entry!.filter((e) => e.search!.mode === 'include').map((e) => e.resource!.id)).toEqual([patientId]);
+        const included = await call<Bundle>(
+          'GET',
+          `Observation?subject=Patient/${patientId}&_include=Observation:subject`,
+        );
+        expect(included.body.entry!.filter((e) => e.search!.mode === 'include').map((e) => e.resource!.id)).toEqual([
+          patientId,
+        ]);
         const withProvenance = await call<Bundle>('GET', `Patient?_id=${patientId}&_revinclude=Provenance:target`);
         const provenance = withProvenance.body.entry!.find((e) => e.resource!.resourceType === 'Provenance');
         expect(provenance?.search!.mode).toBe('include');
@@ -342,20 +492,29 @@ for (const { profile, available } of HUB_PROFILES) {
         expect(lenient.status).toBe(200);
         const warning = lenient.body.entry!.find((e) => e.search!.mode === 'outcome')!.resource as OperationOutcome;
         expect(warning.issue[0]!.details!.text).toContain('shoe-size');
-        const strict = await call<OperationOutcome>('GET', 'Patient?shoe-size=42', undefined, { prefer: 'handling=strict' });
+        const strict = await call<OperationOutcome>('GET', 'Patient?shoe-size=42', undefined, {
+          prefer: 'handling=strict',
+        });
         expect(strict.status).toBe(400);
         expect(strict.body.issue[0]!.details!.text).toContain('shoe-size');
       });
     });
 
     it('audits every read with who, what and whose data', async () => {
-      const created = await call<Patient>('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Audited' }] });
+      const created = await call<Patient>('POST', 'Patient', {
+        resourceType: 'Patient',
+        name: [{ family: 'Audited' }],
+      });
       await call('GET', `Patient/${created.body.id}`);
       await t.hub.context.audit.flush();
-      const rows = await t.hub.context.sql.query<{ action: string; actor: string; patient_ids: string[]; outcome: number }>(
-        'SELECT action, actor, patient_ids, outcome FROM audit_trail WHERE resource_id = $1 ORDER BY seq',
-        [created.body.id],
-      );
+      const rows = await t.hub.context.sql.query<{
+        action: string;
+        actor: string;
+        patient_ids: string[];
+        outcome: number;
+      }>('SELECT action, actor, patient_ids, outcome FROM audit_trail WHERE resource_id = $1 ORDER BY seq', [
+        created.body.id,
+      ]);
       expect(rows.rows.map((r) => r.action)).toEqual(['create', 'read']);
       expect(rows.rows[1]!.patient_ids).toEqual([created.body.id]);
       expect(rows.rows[1]!.outcome).toBe(200);

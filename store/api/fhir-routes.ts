@@ -78,7 +78,13 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       return reply
         .code(202)
         .type(FHIR_JSON)
-        .send(outcome('information', 'informational', `${error.message} It will be applied; check its status at /admin/change-sets/${error.changeSetId}.`));
+        .send(
+          outcome(
+            'information',
+            'informational',
+            `${error.message} It will be applied; check its status at /admin/change-sets/${error.changeSetId}.`,
+          ),
+        );
     }
     const fhir = toFhirError(error);
     if (fhir.status >= 500) request.log.error({ err: error }, 'FHIR request failed');
@@ -86,7 +92,12 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).type(FHIR_JSON).send(outcome('error', 'not-supported', `No FHIR interaction at ${request.method} ${request.url.split('?')[0]}.`));
+    reply
+      .code(404)
+      .type(FHIR_JSON)
+      .send(
+        outcome('error', 'not-supported', `No FHIR interaction at ${request.method} ${request.url.split('?')[0]}.`),
+      );
   });
 
   // Audit before the response leaves: a read that cannot be audited is not answered.
@@ -109,7 +120,9 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       ...(context.resourceType ? { resourceType: context.resourceType } : {}),
       ...(context.resourceId ? { resourceId: context.resourceId } : {}),
       ...(context.query ? { query: context.query } : {}),
-      ...(context.patientIds && context.patientIds.length > 0 ? { patientIds: context.patientIds.slice(0, MAX_AUDITED_PATIENTS) } : {}),
+      ...(context.patientIds && context.patientIds.length > 0
+        ? { patientIds: context.patientIds.slice(0, MAX_AUDITED_PATIENTS) }
+        : {}),
     };
     await options.audit.record(event);
     return payload;
@@ -118,7 +131,12 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
   const baseOf = (request: FastifyRequest): string =>
     options.publicBaseUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}${app.prefix}`;
 
-  const guard = (request: FastifyRequest, access: FhirAccess, type: string | undefined, audit: AuditContext): Principal => {
+  const guard = (
+    request: FastifyRequest,
+    access: FhirAccess,
+    type: string | undefined,
+    audit: AuditContext,
+  ): Principal => {
     request.fhirAudit = audit;
     checkFormat(request);
     const principal = options.principalOf(request);
@@ -143,11 +161,18 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
 
   app.post('/', async (request, reply) => {
     const bundle = request.body as Bundle;
-    const kind = bundle?.resourceType === 'Bundle' && (bundle.type === 'transaction' || bundle.type === 'batch') ? bundle.type : undefined;
+    const kind =
+      bundle?.resourceType === 'Bundle' && (bundle.type === 'transaction' || bundle.type === 'batch')
+        ? bundle.type
+        : undefined;
     const principal = guard(request, 'write', undefined, { action: kind === 'batch' ? 'batch' : 'transaction' });
     if (!kind) throw fhirErrors.badRequest('POST to the base accepts a Bundle of type transaction or batch.');
     (bundle.entry ?? []).forEach((entry, i) => {
-      options.authorize(principal, entry.request?.method === 'GET' ? 'read' : 'write', entry.request?.url?.split(/[/?]/)[0]);
+      options.authorize(
+        principal,
+        entry.request?.method === 'GET' ? 'read' : 'write',
+        entry.request?.url?.split(/[/?]/)[0],
+      );
       const isOperation = entry.request?.url?.includes('$') ?? false;
       if (entry.resource && !isOperation && (entry.request?.method === 'POST' || entry.request?.method === 'PUT')) {
         try {
@@ -182,7 +207,11 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     const { type } = request.params;
     const params = searchParams(request);
     if (request.body instanceof URLSearchParams) for (const pair of request.body) params.push(pair);
-    guard(request, 'read', type, { action: 'search', resourceType: type, query: new URLSearchParams(params).toString() });
+    guard(request, 'read', type, {
+      action: 'search',
+      resourceType: type,
+      query: new URLSearchParams(params).toString(),
+    });
     return sendSearch(request, reply, type, params);
   });
 
@@ -212,12 +241,16 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     const { type } = request.params;
     const query = queryString(request);
     const principal = guard(request, 'write', type, { action: 'update', resourceType: type, query });
-    if (!query) throw fhirErrors.badRequest(`PUT ${type} needs an id (${type}/[id]) or search criteria (${type}?identifier=…).`);
+    if (!query)
+      throw fhirErrors.badRequest(`PUT ${type} needs an id (${type}/[id]) or search criteria (${type}?identifier=…).`);
     validateForWrite(request.body, type);
     const ifMatch = headerValue(request, 'if-match');
     const result = await store.submit({
       origin: originOf(principal, request),
-      bundle: transaction({ request: { method: 'PUT', url: `${type}?${query}`, ...(ifMatch ? { ifMatch } : {}) }, resource: request.body as Resource }),
+      bundle: transaction({
+        request: { method: 'PUT', url: `${type}?${query}`, ...(ifMatch ? { ifMatch } : {}) },
+        resource: request.body as Resource,
+      }),
     });
     return sendWriteResult(request, reply, result);
   });
@@ -227,7 +260,10 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     const query = queryString(request);
     const principal = guard(request, 'write', type, { action: 'delete', resourceType: type, query });
     if (!query) throw fhirErrors.badRequest(`DELETE ${type} needs an id or search criteria.`);
-    const result = await store.submit({ origin: originOf(principal, request), bundle: transaction({ request: { method: 'DELETE', url: `${type}?${query}` } }) });
+    const result = await store.submit({
+      origin: originOf(principal, request),
+      bundle: transaction({ request: { method: 'DELETE', url: `${type}?${query}` } }),
+    });
     return sendWriteResult(request, reply, result);
   });
 
@@ -252,7 +288,10 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     const ifMatch = headerValue(request, 'if-match');
     const result = await store.submit({
       origin: originOf(principal, request),
-      bundle: transaction({ request: { method: 'PUT', url: `${type}/${id}`, ...(ifMatch ? { ifMatch } : {}) }, resource: { ...body, id } as Resource }),
+      bundle: transaction({
+        request: { method: 'PUT', url: `${type}/${id}`, ...(ifMatch ? { ifMatch } : {}) },
+        resource: { ...body, id } as Resource,
+      }),
     });
     return sendWriteResult(request, reply, result);
   });
@@ -278,7 +317,8 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
     const { type, id, vid } = request.params;
     guard(request, 'read', type, { action: 'vread', resourceType: type, resourceId: id, query: `_history/${vid}` });
     const versionId = Number(vid);
-    if (!Number.isInteger(versionId) || versionId < 1) throw fhirErrors.notFound(`"${vid}" is not a version of ${type}/${id}.`);
+    if (!Number.isInteger(versionId) || versionId < 1)
+      throw fhirErrors.notFound(`"${vid}" is not a version of ${type}/${id}.`);
     const version = await store.vread(type, id, versionId);
     request.fhirAudit!.patientIds = patientIdsOf(JSON.parse(version.content) as Resource);
     return sendVersion(reply, version, baseOf(request));
@@ -286,9 +326,14 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
 
   // Patient/$merge (the R5 operation, on R4 resources): Parameters with source-patient and target-patient.
   app.post('/Patient/$merge', async (request, reply) => {
-    const principal = guard(request, 'write', 'Patient', { action: 'operation', resourceType: 'Patient', query: '$merge' });
+    const principal = guard(request, 'write', 'Patient', {
+      action: 'operation',
+      resourceType: 'Patient',
+      query: '$merge',
+    });
     const parameters = request.body as Resource;
-    if (parameters?.resourceType !== 'Parameters') throw fhirErrors.badRequest('Patient/$merge takes a Parameters resource with source-patient and target-patient.');
+    if (parameters?.resourceType !== 'Parameters')
+      throw fhirErrors.badRequest('Patient/$merge takes a Parameters resource with source-patient and target-patient.');
     const result = await store.submit({
       origin: { ...originOf(principal, request), reason: 'merge' },
       bundle: transaction({ request: { method: 'POST', url: 'Patient/$merge' }, resource: parameters }),
@@ -300,7 +345,13 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
 
   app.get<{ Params: { id: string } }>('/Patient/:id/$everything', async (request, reply) => {
     const { id } = request.params;
-    guard(request, 'read', 'Patient', { action: 'operation', resourceType: 'Patient', resourceId: id, query: '$everything', patientIds: [id] });
+    guard(request, 'read', 'Patient', {
+      action: 'operation',
+      resourceType: 'Patient',
+      resourceId: id,
+      query: '$everything',
+      patientIds: [id],
+    });
     const { count, offset } = paging(request, 1000, 5000);
     const result = await store.everything(id, { count, offset });
     const base = baseOf(request);
@@ -308,7 +359,11 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       resourceType: 'Bundle',
       type: 'searchset',
       link: pageLinks(`${base}/Patient/${id}/$everything`, searchParams(request), count, offset, result.hasMore),
-      entry: result.resources.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
+      entry: result.resources.map((resource) => ({
+        fullUrl: `${base}/${resource.resourceType}/${resource.id}`,
+        resource,
+        search: { mode: 'match' },
+      })),
       ...(!result.hasMore ? { total: offset + result.resources.length } : {}),
     };
     return reply.type(FHIR_JSON).send(bundle);
@@ -325,10 +380,16 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       const resource = JSON.parse(match.content) as Resource;
       return { fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode } };
     };
-    const entries = [...result.matches.map((m) => toEntry(m, 'match')), ...result.included.map((m) => toEntry(m, 'include'))];
+    const entries = [
+      ...result.matches.map((m) => toEntry(m, 'match')),
+      ...result.included.map((m) => toEntry(m, 'include')),
+    ];
     if (query.warnings.length > 0) {
       entries.push({
-        resource: { resourceType: 'OperationOutcome', issue: query.warnings.map((text) => ({ severity: 'warning', code: 'not-supported', details: { text } })) },
+        resource: {
+          resourceType: 'OperationOutcome',
+          issue: query.warnings.map((text) => ({ severity: 'warning', code: 'not-supported', details: { text } })),
+        },
         search: { mode: 'outcome' },
       });
     }
@@ -337,7 +398,9 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       resourceType: 'Bundle',
       type: 'searchset',
       ...(result.total !== undefined ? { total: result.total } : {}),
-      link: query.summaryCount ? [{ relation: 'self', url: `${base}/${type}?${new URLSearchParams(params)}` }] : pageLinks(`${base}/${type}`, params, query.count, query.offset, result.hasMore),
+      link: query.summaryCount
+        ? [{ relation: 'self', url: `${base}/${type}?${new URLSearchParams(params)}` }]
+        : pageLinks(`${base}/${type}`, params, query.count, query.offset, result.hasMore),
       ...(query.summaryCount ? {} : { entry: entries }),
     };
     return reply.type(FHIR_JSON).send(bundle);
@@ -357,8 +420,15 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       entry: result.versions.map((v) => ({
         fullUrl: `${base}/${v.resourceType}/${v.id}`,
         ...(v.deleted ? {} : { resource: JSON.parse(v.content) as Resource }),
-        request: { method: v.method as 'POST' | 'PUT' | 'DELETE', url: v.method === 'POST' ? v.resourceType : `${v.resourceType}/${v.id}` },
-        response: { status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200', etag: `W/"${v.versionId}"`, lastModified: v.lastUpdated },
+        request: {
+          method: v.method as 'POST' | 'PUT' | 'DELETE',
+          url: v.method === 'POST' ? v.resourceType : `${v.resourceType}/${v.id}`,
+        },
+        response: {
+          status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200',
+          etag: `W/"${v.versionId}"`,
+          lastModified: v.lastUpdated,
+        },
       })),
     };
     request.fhirAudit!.patientIds = (bundle.entry ?? []).flatMap((e) => (e.resource ? patientIdsOf(e.resource) : []));
@@ -381,7 +451,10 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
       const prefer = preference(request, 'return');
       if (prefer === 'minimal') return reply.code(status).send();
       if (prefer === 'OperationOutcome') {
-        return reply.code(status).type(FHIR_JSON).send(outcome('information', 'informational', `${request.method} ${type}/${id}: ${response.status}.`));
+        return reply
+          .code(status)
+          .type(FHIR_JSON)
+          .send(outcome('information', 'informational', `${request.method} ${type}/${id}: ${response.status}.`));
       }
       const version = await store.vread(type!, id!, Number(vid));
       request.fhirAudit!.patientIds = patientIdsOf(JSON.parse(version.content) as Resource);
@@ -392,7 +465,10 @@ export const fhirRoutes: FastifyPluginAsync<FhirRoutesOptions> = async (app, opt
   }
 
   function sendOutcome(reply: FastifyReply, result: ChangeSetOutcome) {
-    return reply.code(result.httpStatus).type(FHIR_JSON).send(result.response as OperationOutcome);
+    return reply
+      .code(result.httpStatus)
+      .type(FHIR_JSON)
+      .send(result.response as OperationOutcome);
   }
 };
 
@@ -410,33 +486,46 @@ function toFhirError(error: unknown): FhirError {
   if (isFhirError(error)) return error;
   const e = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new FhirError(415, outcome('error', 'not-supported', `Unsupported Content-Type: send application/fhir+json. ${e.message ?? ''}`.trim()));
+    return new FhirError(
+      415,
+      outcome(
+        'error',
+        'not-supported',
+        `Unsupported Content-Type: send application/fhir+json. ${e.message ?? ''}`.trim(),
+      ),
+    );
   }
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new FhirError(413, outcome('error', 'too-costly', 'The request body is too large.'));
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new FhirError(413, outcome('error', 'too-costly', 'The request body is too large.'));
   if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return fhirErrors.badRequest('The request body is empty.');
-  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new FhirError(e.statusCode, outcome('error', 'invalid', e.message ?? 'Bad request'));
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+    return new FhirError(e.statusCode, outcome('error', 'invalid', e.message ?? 'Bad request'));
   return fhirErrors.internal('Internal error. The details are in the hub log under this request id.');
 }
 
 function prefixIssues(error: unknown, path: string): unknown {
   if (!isFhirError(error)) return error;
   for (const issue of error.outcome.issue ?? []) {
-    if (issue.expression) issue.expression = issue.expression.map((e) => `${path}.${e.split('.').slice(1).join('.')}`.replace(/\.$/, ''));
+    if (issue.expression)
+      issue.expression = issue.expression.map((e) => `${path}.${e.split('.').slice(1).join('.')}`.replace(/\.$/, ''));
     else issue.expression = [path];
   }
   return error;
 }
 
 function checkType(type: string): void {
-  if (!isResourceType(type)) throw new FhirError(404, outcome('error', 'not-supported', `Unknown resource type "${type}".`));
-  if (!isPersistableType(type)) throw new FhirError(404, outcome('error', 'not-supported', `${type} is not stored by this server.`));
+  if (!isResourceType(type))
+    throw new FhirError(404, outcome('error', 'not-supported', `Unknown resource type "${type}".`));
+  if (!isPersistableType(type))
+    throw new FhirError(404, outcome('error', 'not-supported', `${type} is not stored by this server.`));
 }
 
 function checkFormat(request: FastifyRequest): void {
   const format = (request.query as Record<string, string | undefined>)._format;
   const accept = headerValue(request, 'accept');
   const wantsXml = (format && /xml/i.test(format)) || (accept && /xml/i.test(accept) && !/json|\*\/\*/i.test(accept));
-  if (wantsXml) throw new FhirError(406, outcome('error', 'not-supported', 'Only JSON is served: ask for application/fhir+json.'));
+  if (wantsXml)
+    throw new FhirError(406, outcome('error', 'not-supported', 'Only JSON is served: ask for application/fhir+json.'));
 }
 
 function headerValue(request: FastifyRequest, name: string): string | undefined {
@@ -473,14 +562,23 @@ function paging(request: FastifyRequest, defaultCount: number, maxCount: number)
   return { count: Math.min(count, maxCount), offset };
 }
 
-function pageLinks(path: string, params: [string, string][], count: number, offset: number, hasMore: boolean): Bundle['link'] {
+function pageLinks(
+  path: string,
+  params: [string, string][],
+  count: number,
+  offset: number,
+  hasMore: boolean,
+): Bundle['link'] {
   const url = (newOffset: number) => {
     const rest = params.filter(([k]) => k !== '_offset' && k !== '_count');
     rest.push(['_count', String(count)]);
     if (newOffset > 0) rest.push(['_offset', String(newOffset)]);
     return `${path}?${new URLSearchParams(rest)}`;
   };
-  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: url(offset) }, { relation: 'first', url: url(0) }];
+  const links: NonNullable<Bundle['link']> = [
+    { relation: 'self', url: url(offset) },
+    { relation: 'first', url: url(0) },
+  ];
   if (hasMore) links.push({ relation: 'next', url: url(offset + count) });
   if (offset > 0) links.push({ relation: 'previous', url: url(Math.max(0, offset - count)) });
   return links;

@@ -12,15 +12,26 @@ describe('audit trail (hash chains)', () => {
   });
   afterAll(() => sql.close());
 
-  const event = (i: number) => ({ actor: 'tok-1', action: 'read' as const, resourceType: 'Patient', resourceId: `p${i}`, outcome: 200, patientIds: [`p${i}`] });
+  const event = (i: number) => ({
+    actor: 'tok-1',
+    action: 'read' as const,
+    resourceType: 'Patient',
+    resourceId: `p${i}`,
+    outcome: 200,
+    patientIds: [`p${i}`],
+  });
 
   it('chains each process run after the previous one, group-commits, and verifies clean', async () => {
     const first = new AuditTrail(sql, 'hub-a@1');
     await Promise.all(Array.from({ length: 25 }, (_, i) => first.record(event(i))));
     const second = new AuditTrail(sql, 'hub-a@2');
     for (let i = 0; i < 5; i++) await second.record(event(100 + i));
-    const rows = await sql.query<{ chain: string; seq: number; prev_hash: string; hash: string }>('SELECT chain, seq, prev_hash, hash FROM audit_trail ORDER BY chain, seq');
-    expect(rows.rows.filter((r) => r.chain === 'hub-a@1').map((r) => Number(r.seq))).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    const rows = await sql.query<{ chain: string; seq: number; prev_hash: string; hash: string }>(
+      'SELECT chain, seq, prev_hash, hash FROM audit_trail ORDER BY chain, seq',
+    );
+    expect(rows.rows.filter((r) => r.chain === 'hub-a@1').map((r) => Number(r.seq))).toEqual(
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
     const head = rows.rows.filter((r) => r.chain === 'hub-a@1').at(-1)!;
     expect(rows.rows.find((r) => r.chain === 'hub-a@2' && Number(r.seq) === 1)!.prev_hash).toBe(head.hash);
     expect(await second.verify()).toMatchObject({ ok: true, rows: 30 });

@@ -66,8 +66,17 @@ export function loadDefinitions(): Definitions {
   indexSearchParameterBundle(searchBundle);
 
   const resourceTypes = (resourceBundle.entry ?? [])
-    .map((e) => e.resource as { resourceType: string; kind?: string; abstract?: boolean; type?: string; derivation?: string })
-    .filter((sd) => sd.resourceType === 'StructureDefinition' && sd.kind === 'resource' && !sd.abstract && sd.derivation !== 'constraint')
+    .map(
+      (e) =>
+        e.resource as { resourceType: string; kind?: string; abstract?: boolean; type?: string; derivation?: string },
+    )
+    .filter(
+      (sd) =>
+        sd.resourceType === 'StructureDefinition' &&
+        sd.kind === 'resource' &&
+        !sd.abstract &&
+        sd.derivation !== 'constraint',
+    )
     .map((sd) => sd.type as string)
     .sort();
   const known = new Set(resourceTypes);

@@ -8,7 +8,11 @@ export class FhirError extends Error {
     readonly status: number,
     readonly outcome: OperationOutcome,
   ) {
-    super(outcome.issue?.map((i) => `${i.expression?.join(', ') ?? ''} ${i.diagnostics ?? i.details?.text ?? ''}`.trim()).join('; '));
+    super(
+      outcome.issue
+        ?.map((i) => `${i.expression?.join(', ') ?? ''} ${i.diagnostics ?? i.details?.text ?? ''}`.trim())
+        .join('; '),
+    );
     this.name = 'FhirError';
   }
 }
@@ -26,7 +30,8 @@ export function outcome(
 }
 
 export const fhirErrors = {
-  badRequest: (text: string, expression?: string[]) => new FhirError(400, outcome('error', 'invalid', text, expression)),
+  badRequest: (text: string, expression?: string[]) =>
+    new FhirError(400, outcome('error', 'invalid', text, expression)),
   notSupported: (text: string) => new FhirError(400, outcome('error', 'not-supported', text)),
   notFound: (text: string) => new FhirError(404, outcome('error', 'not-found', text)),
   gone: (text: string) => new FhirError(410, outcome('error', 'deleted', text)),

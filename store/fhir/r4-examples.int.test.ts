@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_PROFILES, openTestHub, type TestHub } from '../../test/hub-harness.js';
 
 const DIR = join(import.meta.dirname, '../../../shared/corpus/fhir/r4-official-examples');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 function withoutMeta(resource: Resource): unknown {
   const { meta: _meta, ...rest } = resource as Resource & { meta?: unknown };
@@ -36,11 +38,19 @@ for (const { profile, available } of HUB_PROFILES.filter((p) => p.profile !== 'c
         });
         if (put.statusCode >= 400) {
           const outcome = JSON.parse(put.body) as OperationOutcome;
-          refused.push({ file, status: put.statusCode, text: outcome.issue.map((i) => i.details?.text ?? i.diagnostics).join('; ') });
+          refused.push({
+            file,
+            status: put.statusCode,
+            text: outcome.issue.map((i) => i.details?.text ?? i.diagnostics).join('; '),
+          });
           continue;
         }
         expect(put.statusCode, file).toBe(201);
-        const read = await t.hub.app.inject({ method: 'GET', url: `/fhir/${resource.resourceType}/${resource.id}`, headers: t.auth });
+        const read = await t.hub.app.inject({
+          method: 'GET',
+          url: `/fhir/${resource.resourceType}/${resource.id}`,
+          headers: t.auth,
+        });
         expect(read.statusCode, file).toBe(200);
         expect(withoutMeta(JSON.parse(read.body) as Resource), file).toEqual(withoutMeta(resource));
         stored.push(file);

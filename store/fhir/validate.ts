@@ -44,7 +44,9 @@ export function validateForWrite(resource: unknown, expectedType?: string): Oper
     if (!found?.issue) throw error;
     issues = found.issue;
   }
-  issues = issues.filter((issue) => !isAcceptableBase64(resource, issue)).map((issue) => withConcretePaths(resource, issue));
+  issues = issues
+    .filter((issue) => !isAcceptableBase64(resource, issue))
+    .map((issue) => withConcretePaths(resource, issue));
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length > 0) {
     throw new FhirError(400, { resourceType: 'OperationOutcome', issue: errors });
@@ -72,7 +74,9 @@ function concretePath(resource: object, path: string): string {
     let name = match[1]!;
     if (match[2]) {
       const prefix = name;
-      name = Object.keys(current).find((k) => k.startsWith(prefix) && /^[A-Z]/.test(k.slice(prefix.length))) ?? `${prefix}[x]`;
+      name =
+        Object.keys(current).find((k) => k.startsWith(prefix) && /^[A-Z]/.test(k.slice(prefix.length))) ??
+        `${prefix}[x]`;
     }
     current = (current as Record<string, unknown>)[name];
     if (match[3] !== undefined) current = Array.isArray(current) ? current[Number(match[3])] : undefined;

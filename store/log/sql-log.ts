@@ -80,7 +80,12 @@ export class SqlChangeLog implements ChangeLog {
     const partitions = batch.map((cs) => partitionFor(cs.partitionKey, this.partitions));
     const results = await this.sql.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-      const inserted = await tx.query<{ change_set_id: string; offset: number; partition: number; appended_at: Date | string }>(
+      const inserted = await tx.query<{
+        change_set_id: string;
+        offset: number;
+        partition: number;
+        appended_at: Date | string;
+      }>(
         `INSERT INTO change_log (partition, change_set_id, partition_key, origin, bundle, appended_at)
          SELECT p, id, k, o, b, clock_timestamp()
            FROM unnest($1::int[], $2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(p, id, k, o, b, n)
@@ -99,7 +104,12 @@ export class SqlChangeLog implements ChangeLog {
       // A change set id already in the log (a retry after a lost reply) answers with its first append.
       const missing = batch.filter((cs) => !byId.has(cs.id)).map((cs) => cs.id);
       if (missing.length > 0) {
-        const existing = await tx.query<{ change_set_id: string; offset: number; partition: number; appended_at: Date | string }>(
+        const existing = await tx.query<{
+          change_set_id: string;
+          offset: number;
+          partition: number;
+          appended_at: Date | string;
+        }>(
           'SELECT change_set_id, "offset", partition, appended_at FROM change_log WHERE change_set_id = ANY($1::uuid[])',
           [missing],
         );

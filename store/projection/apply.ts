@@ -133,30 +133,42 @@ export class ChangeSetApplier {
       if (!method || !url || !(method in ORDER)) {
         throw fhirErrors.badRequest(`${where}: request.method and request.url are required.`, [`${where}.request`]);
       }
-      if (method === 'PATCH') throw fhirErrors.notSupported(`${where}: PATCH is not supported; send the whole resource with PUT.`);
+      if (method === 'PATCH')
+        throw fhirErrors.notSupported(`${where}: PATCH is not supported; send the whole resource with PUT.`);
       const [path, query] = splitUrl(url);
       const [type, id, ...extra] = path.split('/');
       if (!type) throw fhirErrors.badRequest(`${where}: request.url "${url}" names no resource type.`);
-      const p: PlannedEntry = { index, method, type, ...(entry.request?.ifMatch ? { ifMatch: entry.request.ifMatch } : {}) };
+      const p: PlannedEntry = {
+        index,
+        method,
+        type,
+        ...(entry.request?.ifMatch ? { ifMatch: entry.request.ifMatch } : {}),
+      };
       if (method === 'GET' || method === 'HEAD') {
         if (id) p.id = id;
         else p.searchQuery = query ?? '';
-        if (extra.length > 0) throw fhirErrors.notSupported(`${where}: only reads and searches are supported in GET entries.`);
+        if (extra.length > 0)
+          throw fhirErrors.notSupported(`${where}: only reads and searches are supported in GET entries.`);
         planned.push(p);
         continue;
       }
       if (method === 'POST' && type === 'Patient' && id === '$merge') {
         if (entry.resource?.resourceType !== 'Parameters') {
-          throw fhirErrors.badRequest(`${where}: Patient/$merge takes a Parameters resource (source-patient, target-patient).`);
+          throw fhirErrors.badRequest(
+            `${where}: Patient/$merge takes a Parameters resource (source-patient, target-patient).`,
+          );
         }
         planned.push({ ...p, resource: structuredClone(entry.resource), operation: 'merge' });
         continue;
       }
       if (method === 'POST' || method === 'PUT') {
         const resource = entry.resource;
-        if (!resource) throw fhirErrors.badRequest(`${where}: a ${method} entry needs a resource.`, [`${where}.resource`]);
+        if (!resource)
+          throw fhirErrors.badRequest(`${where}: a ${method} entry needs a resource.`, [`${where}.resource`]);
         if (resource.resourceType !== type) {
-          throw fhirErrors.badRequest(`${where}: the resource is a ${resource.resourceType} but the url is for ${type}.`);
+          throw fhirErrors.badRequest(
+            `${where}: the resource is a ${resource.resourceType} but the url is for ${type}.`,
+          );
         }
         p.resource = structuredClone(resource);
       }
@@ -166,7 +178,9 @@ export class ChangeSetApplier {
         if (ifNoneExist) {
           const matches = await this.searchIds(type, ifNoneExist, where);
           if (matches.length > 1) {
-            throw fhirErrors.multipleMatches(`${where}: If-None-Exist "${ifNoneExist}" matched ${matches.length} ${type} resources.`);
+            throw fhirErrors.multipleMatches(
+              `${where}: If-None-Exist "${ifNoneExist}" matched ${matches.length} ${type} resources.`,
+            );
           }
           if (matches.length === 1) {
             p.id = matches[0]!;
@@ -181,20 +195,28 @@ export class ChangeSetApplier {
         }
       } else if (method === 'PUT' || method === 'DELETE') {
         if (id) {
-          if (!SAFE_ID.test(id)) throw fhirErrors.badRequest(`${where}: "${id}" is not a valid id ([A-Za-z0-9-.]{1,64}).`);
+          if (!SAFE_ID.test(id))
+            throw fhirErrors.badRequest(`${where}: "${id}" is not a valid id ([A-Za-z0-9-.]{1,64}).`);
           if (method === 'PUT' && p.resource?.id && p.resource.id !== id) {
-            throw fhirErrors.badRequest(`${where}: the resource id "${p.resource.id}" differs from the url id "${id}".`, [
-              `${where}.resource.id`,
-            ]);
+            throw fhirErrors.badRequest(
+              `${where}: the resource id "${p.resource.id}" differs from the url id "${id}".`,
+              [`${where}.resource.id`],
+            );
           }
           p.id = id;
         } else if (query) {
           const matches = await this.searchIds(type, query, where);
           if (matches.length > 1) {
-            throw fhirErrors.multipleMatches(`${where}: conditional ${method} "${url}" matched ${matches.length} resources.`);
+            throw fhirErrors.multipleMatches(
+              `${where}: conditional ${method} "${url}" matched ${matches.length} resources.`,
+            );
           }
           if (matches.length === 1) p.id = matches[0]!;
-          else if (method === 'PUT') p.id = p.resource?.id && SAFE_ID.test(p.resource.id) ? p.resource.id : uuidV5(`${type}?${canonicalQuery(query)}`);
+          else if (method === 'PUT')
+            p.id =
+              p.resource?.id && SAFE_ID.test(p.resource.id)
+                ? p.resource.id
+                : uuidV5(`${type}?${canonicalQuery(query)}`);
           else p.decided = { status: '204 No Content' };
         } else {
           throw fhirErrors.badRequest(`${where}: ${method} needs an id or search criteria in the url.`);
@@ -237,9 +259,12 @@ export class ChangeSetApplier {
         const mapped = this.idMap.get(value);
         if (mapped) holder[key] = mapped;
         // $merge resolves its patients when it runs, after the writes of the same transaction.
-        else if (key === 'reference' && /^[A-Z][A-Za-z]+\?/.test(value) && entry.operation !== 'merge') pending.push({ holder, key, value });
+        else if (key === 'reference' && /^[A-Z][A-Za-z]+\?/.test(value) && entry.operation !== 'merge')
+          pending.push({ holder, key, value });
         else if (key === 'reference' && value.startsWith('urn:uuid:')) {
-          throw fhirErrors.badRequest(`Bundle.entry[${entry.index}]: reference "${value}" matches no fullUrl in the Bundle.`);
+          throw fhirErrors.badRequest(
+            `Bundle.entry[${entry.index}]: reference "${value}" matches no fullUrl in the Bundle.`,
+          );
         }
       });
       for (const ref of pending) {
@@ -351,10 +376,20 @@ export class ChangeSetApplier {
     if (entry.id) {
       const row = await this.current(entry.type, entry.id);
       if (!row) {
-        return { response: { status: '404 Not Found', outcome: outcome('error', 'not-found', `${entry.type}/${entry.id} does not exist.`) } };
+        return {
+          response: {
+            status: '404 Not Found',
+            outcome: outcome('error', 'not-found', `${entry.type}/${entry.id} does not exist.`),
+          },
+        };
       }
       if (row.deleted) {
-        return { response: { status: '410 Gone', outcome: outcome('error', 'deleted', `${entry.type}/${entry.id} was deleted.`) } };
+        return {
+          response: {
+            status: '410 Gone',
+            outcome: outcome('error', 'deleted', `${entry.type}/${entry.id} was deleted.`),
+          },
+        };
       }
       return { resource: JSON.parse(row.content), ...this.responseFor(entry.type, entry.id, row.version_id, '200 OK') };
     }
@@ -378,28 +413,37 @@ export class ChangeSetApplier {
    */
   private async executeMerge(entry: PlannedEntry): Promise<BundleEntry> {
     const where = `Bundle.entry[${entry.index}]`;
-    const parameters = (entry.resource as { parameter?: { name?: string; valueReference?: { reference?: string } }[] }).parameter ?? [];
+    const parameters =
+      (entry.resource as { parameter?: { name?: string; valueReference?: { reference?: string } }[] }).parameter ?? [];
     const patientOf = async (name: string): Promise<string> => {
       const reference = parameters.find((p) => p.name === name)?.valueReference?.reference;
-      if (!reference) throw fhirErrors.badRequest(`${where}: Patient/$merge needs the parameter ${name} (valueReference).`);
+      if (!reference)
+        throw fhirErrors.badRequest(`${where}: Patient/$merge needs the parameter ${name} (valueReference).`);
       if (reference.startsWith('Patient/')) return reference.split('/')[1]!;
       if (reference.startsWith('Patient?')) {
         const ids = await this.searchIds('Patient', reference.slice('Patient?'.length), where);
         if (ids.length !== 1) {
-          throw fhirErrors.preconditionFailed(`${where}: ${name} "${reference}" matched ${ids.length} patients (exactly one is required).`);
+          throw fhirErrors.preconditionFailed(
+            `${where}: ${name} "${reference}" matched ${ids.length} patients (exactly one is required).`,
+          );
         }
         return ids[0]!;
       }
-      throw fhirErrors.badRequest(`${where}: ${name} must reference a Patient ("Patient/id" or "Patient?identifier=…"), got "${reference}".`);
+      throw fhirErrors.badRequest(
+        `${where}: ${name} must reference a Patient ("Patient/id" or "Patient?identifier=…"), got "${reference}".`,
+      );
     };
     await this.flush();
     const source = await patientOf('source-patient');
     const target = await patientOf('target-patient');
-    if (source === target) throw fhirErrors.badRequest(`${where}: source and target are the same patient (Patient/${source}).`);
+    if (source === target)
+      throw fhirErrors.badRequest(`${where}: source and target are the same patient (Patient/${source}).`);
     const sourceRow = await this.current('Patient', source);
     const targetRow = await this.current('Patient', target);
-    if (!sourceRow || sourceRow.deleted) throw fhirErrors.preconditionFailed(`${where}: the source Patient/${source} does not exist.`);
-    if (!targetRow || targetRow.deleted) throw fhirErrors.preconditionFailed(`${where}: the target Patient/${target} does not exist.`);
+    if (!sourceRow || sourceRow.deleted)
+      throw fhirErrors.preconditionFailed(`${where}: the source Patient/${source} does not exist.`);
+    if (!targetRow || targetRow.deleted)
+      throw fhirErrors.preconditionFailed(`${where}: the target Patient/${target} does not exist.`);
 
     const referencing = await this.tx.query<CurrentRow>(
       `SELECT r.resource_type, r.id, r.version_id, r.deleted, r.content FROM resources r
@@ -423,13 +467,20 @@ export class ChangeSetApplier {
       const links = (p.link ?? []).filter((l) => !(l.other.reference === `Patient/${other}` && l.type === type));
       return { ...p, link: [...links, { other: { reference: `Patient/${other}` }, type }] } as Resource;
     };
-    this.stageVersion(sourceRow, { ...link(JSON.parse(sourceRow.content) as Resource, target, 'replaced-by'), active: false } as Resource);
+    this.stageVersion(sourceRow, {
+      ...link(JSON.parse(sourceRow.content) as Resource, target, 'replaced-by'),
+      active: false,
+    } as Resource);
     this.stageVersion(targetRow, link(JSON.parse(targetRow.content) as Resource, source, 'replaces'));
     return {
       response: {
         status: '200 OK',
         location: `Patient/${target}`,
-        outcome: outcome('information', 'informational', `Patient/${source} merged into Patient/${target}; ${moved} resource(s) now reference Patient/${target}.`),
+        outcome: outcome(
+          'information',
+          'informational',
+          `Patient/${source} merged into Patient/${target}; ${moved} resource(s) now reference Patient/${target}.`,
+        ),
       },
     };
   }
@@ -462,7 +513,13 @@ export class ChangeSetApplier {
       const row = await this.current('Provenance', provenance.id!);
       const version = row ? row.version_id + 1 : 1;
       const stored = withMeta(provenance, provenance.id!, version, this.record.appendedAt);
-      versions.push({ resource: stored, method: row ? 'PUT' : 'POST', deleted: false, rows: indexResource(stored), replaces: row !== undefined });
+      versions.push({
+        resource: stored,
+        method: row ? 'PUT' : 'POST',
+        deleted: false,
+        rows: indexResource(stored),
+        replaces: row !== undefined,
+      });
     }
     await writeVersions(this.tx, versions, this.record.changeSet.id);
     this.rows.clear();
@@ -476,11 +533,16 @@ export class ChangeSetApplier {
 
   /** Provenance of the versions written by this change set (lineage, DESIGN.md invariant 3). */
   private provenanceFor(versions: ResourceVersion[]): Provenance | undefined {
-    const targets = versions.filter((v) => v.resource.resourceType !== 'Provenance' && v.resource.resourceType !== 'AuditEvent');
+    const targets = versions.filter(
+      (v) => v.resource.resourceType !== 'Provenance' && v.resource.resourceType !== 'AuditEvent',
+    );
     if (targets.length === 0) return undefined;
     const { origin, id: changeSetId } = this.record.changeSet;
     const methods = new Set(targets.map((t) => t.method));
-    const activity = methods.size === 1 ? ({ DELETE: 'DELETE', POST: 'CREATE', PUT: 'UPDATE' } as const)[[...methods][0] as 'DELETE' | 'POST' | 'PUT'] : undefined;
+    const activity =
+      methods.size === 1
+        ? ({ DELETE: 'DELETE', POST: 'CREATE', PUT: 'UPDATE' } as const)[[...methods][0] as 'DELETE' | 'POST' | 'PUT']
+        : undefined;
     const extension = [
       { url: LINEAGE.changeSetExtension, valueString: changeSetId },
       ...(origin.controlId ? [{ url: LINEAGE.controlIdExtension, valueString: origin.controlId }] : []),
@@ -489,17 +551,29 @@ export class ChangeSetApplier {
     ];
     const who =
       origin.kind === 'channel'
-        ? { identifier: { system: LINEAGE.channelSystem, value: origin.channel ?? 'unknown' }, display: `channel ${origin.channel ?? ''}`.trim() }
-        : { identifier: { system: LINEAGE.principalSystem, value: origin.actor ?? 'system' }, display: origin.actor ?? 'system' };
+        ? {
+            identifier: { system: LINEAGE.channelSystem, value: origin.channel ?? 'unknown' },
+            display: `channel ${origin.channel ?? ''}`.trim(),
+          }
+        : {
+            identifier: { system: LINEAGE.principalSystem, value: origin.actor ?? 'system' },
+            display: origin.actor ?? 'system',
+          };
     const sequence = this.provenanceSequence++;
     return {
       resourceType: 'Provenance',
       id: this.provenanceId(sequence),
       extension,
-      target: targets.map((t) => ({ reference: `${t.resource.resourceType}/${t.resource.id}/_history/${t.resource.meta!.versionId}` })),
+      target: targets.map((t) => ({
+        reference: `${t.resource.resourceType}/${t.resource.id}/_history/${t.resource.meta!.versionId}`,
+      })),
       recorded: this.record.appendedAt,
       ...(activity
-        ? { activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: activity }] } }
+        ? {
+            activity: {
+              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: activity }],
+            },
+          }
         : {}),
       ...(origin.reason ? { reason: [{ text: origin.reason }] } : {}),
       agent: [
@@ -522,9 +596,10 @@ export class ChangeSetApplier {
                 role: 'source' as const,
                 what: {
                   identifier: { system: LINEAGE.messageSystem, value: origin.messageId },
-                  display: [origin.controlId && `control id ${origin.controlId}`, origin.sender && `from ${origin.sender}`]
-                    .filter(Boolean)
-                    .join(' ') || `message ${origin.messageId}`,
+                  display:
+                    [origin.controlId && `control id ${origin.controlId}`, origin.sender && `from ${origin.sender}`]
+                      .filter(Boolean)
+                      .join(' ') || `message ${origin.messageId}`,
                 },
               },
             ],
@@ -542,10 +617,16 @@ function splitUrl(url: string): [string, string | undefined] {
 
 /** The same criteria in any order give the same conditional id. */
 export function canonicalQuery(query: string): string {
-  return [...new URLSearchParams(query)].map(([k, v]) => `${k}=${v}`).sort().join('&');
+  return [...new URLSearchParams(query)]
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join('&');
 }
 
-function visitStrings(node: unknown, visit: (holder: Record<string, unknown>, key: string, value: string) => void): void {
+function visitStrings(
+  node: unknown,
+  visit: (holder: Record<string, unknown>, key: string, value: string) => void,
+): void {
   if (Array.isArray(node)) {
     node.forEach((item, i) => {
       if (typeof item === 'string') visit(node as unknown as Record<string, unknown>, String(i), item);
@@ -573,7 +654,10 @@ function withMeta(resource: Resource, id: string, version: number, lastUpdated: 
 
 /** Equal content, ignoring the server-assigned meta.versionId and meta.lastUpdated. */
 function sameContent(current: Resource, next: Resource): boolean {
-  return stableStringify(stripServerMeta(current)) === stableStringify(stripServerMeta({ ...next, id: current.id } as Resource));
+  return (
+    stableStringify(stripServerMeta(current)) ===
+    stableStringify(stripServerMeta({ ...next, id: current.id } as Resource))
+  );
 }
 
 function stripServerMeta(resource: Resource): unknown {

@@ -39,10 +39,19 @@ describe('indexer', () => {
       name: [{ family: 'Bérénice', given: ['Hélène', 'Zoé'] }],
       birthDate: '1984-12',
     } as Resource);
-    expect(rows.token).toContainEqual({ param: 'identifier', system: 'urn:oid:1.2.250.1.213.1.4.10', code: '184127512345678', display: 'ins' });
-    expect(rows.string.filter((r) => r.param === 'family')).toEqual([{ param: 'family', value: 'berenice', exact: 'Bérénice' }]);
+    expect(rows.token).toContainEqual({
+      param: 'identifier',
+      system: 'urn:oid:1.2.250.1.213.1.4.10',
+      code: '184127512345678',
+      display: 'ins',
+    });
+    expect(rows.string.filter((r) => r.param === 'family')).toEqual([
+      { param: 'family', value: 'berenice', exact: 'Bérénice' },
+    ]);
     expect(rows.string.filter((r) => r.param === 'given').map((r) => r.value)).toEqual(['helene', 'zoe']);
-    expect(rows.date).toEqual([{ param: 'birthdate', low: '1984-12-01T00:00:00.000Z', high: '1984-12-31T23:59:59.999Z' }]);
+    expect(rows.date).toEqual([
+      { param: 'birthdate', low: '1984-12-01T00:00:00.000Z', high: '1984-12-31T23:59:59.999Z' },
+    ]);
   });
 
   it('indexes references (relative, versioned, by identifier), open periods and ranges', () => {
@@ -56,7 +65,14 @@ describe('indexer', () => {
       period: { start: '2026-11-20T08:00:00+01:00' },
       length: { value: 3, unit: 'd', system: 'http://unitsofmeasure.org', code: 'd' },
     } as Resource);
-    expect(rows.reference).toContainEqual({ param: 'subject', targetType: 'Patient', targetId: 'p1', targetUrl: null, identSystem: null, identValue: null });
+    expect(rows.reference).toContainEqual({
+      param: 'subject',
+      targetType: 'Patient',
+      targetId: 'p1',
+      targetUrl: null,
+      identSystem: null,
+      identValue: null,
+    });
     expect(rows.reference).toContainEqual({
       param: 'service-provider',
       targetType: null,
@@ -66,6 +82,13 @@ describe('indexer', () => {
       identValue: '1750001234',
     });
     expect(rows.date).toContainEqual({ param: 'date', low: '2026-11-20T07:00:00.000Z', high: 'infinity' });
-    expect(rows.quantity).toContainEqual({ param: 'length', low: 3, high: 3, system: 'http://unitsofmeasure.org', code: 'd', unit: 'd' });
+    expect(rows.quantity).toContainEqual({
+      param: 'length',
+      low: 3,
+      high: 3,
+      system: 'http://unitsofmeasure.org',
+      code: 'd',
+      unit: 'd',
+    });
   });
 });

@@ -6,9 +6,22 @@ import type { Resource } from '@medplum/fhirtypes';
 import { searchParamsOf, SearchParamType } from '../fhir/definitions.js';
 import { dateRange, normalizeString } from '../search/values.js';
 
-export interface TokenRow { param: string; system: string | null; code: string | null; display: string | null }
-export interface StringRow { param: string; value: string; exact: string }
-export interface DateRow { param: string; low: string; high: string }
+export interface TokenRow {
+  param: string;
+  system: string | null;
+  code: string | null;
+  display: string | null;
+}
+export interface StringRow {
+  param: string;
+  value: string;
+  exact: string;
+}
+export interface DateRow {
+  param: string;
+  low: string;
+  high: string;
+}
 export interface ReferenceRow {
   param: string;
   targetType: string | null;
@@ -17,9 +30,23 @@ export interface ReferenceRow {
   identSystem: string | null;
   identValue: string | null;
 }
-export interface QuantityRow { param: string; low: number; high: number; system: string | null; code: string | null; unit: string | null }
-export interface NumberRow { param: string; low: number; high: number }
-export interface UriRow { param: string; value: string }
+export interface QuantityRow {
+  param: string;
+  low: number;
+  high: number;
+  system: string | null;
+  code: string | null;
+  unit: string | null;
+}
+export interface NumberRow {
+  param: string;
+  low: number;
+  high: number;
+}
+export interface UriRow {
+  param: string;
+  value: string;
+}
 
 export interface IndexRows {
   token: TokenRow[];
@@ -44,7 +71,10 @@ export function indexResource(resource: Resource): IndexRows {
   const present = Object.keys(resource);
   for (const param of searchParamsOf(resource.resourceType).values()) {
     // Most parameters read an element this resource does not have: skip their expression.
-    if (param.roots && !param.roots.some((r) => present.some((k) => k === r || (k.startsWith(r) && /^[A-Z]/.test(k.slice(r.length)))))) {
+    if (
+      param.roots &&
+      !param.roots.some((r) => present.some((k) => k === r || (k.startsWith(r) && /^[A-Z]/.test(k.slice(r.length)))))
+    ) {
       continue;
     }
     let values: TypedValue[];
@@ -100,7 +130,12 @@ function addTokens(out: TokenRow[], param: string, { type, value }: TypedValue):
       const codings = Array.isArray(v.coding) ? (v.coding as Record<string, unknown>[]) : [];
       const conceptText = normalizeOrNull(v.text);
       for (const c of codings) {
-        out.push({ param, system: text(c.system), code: text(c.code), display: normalizeOrNull(c.display) ?? conceptText });
+        out.push({
+          param,
+          system: text(c.system),
+          code: text(c.code),
+          display: normalizeOrNull(c.display) ?? conceptText,
+        });
       }
       if (codings.length === 0 && conceptText) out.push({ param, system: null, code: null, display: conceptText });
       return;
@@ -150,7 +185,8 @@ function addStrings(out: StringRow[], param: string, { type, value }: TypedValue
   }
   if (type === 'Address') {
     if (Array.isArray(v.line)) for (const line of v.line as unknown[]) pushString(out, param, line);
-    for (const part of ['city', 'district', 'state', 'postalCode', 'country', 'text'] as const) pushString(out, param, v[part]);
+    for (const part of ['city', 'district', 'state', 'postalCode', 'country', 'text'] as const)
+      pushString(out, param, v[part]);
     return;
   }
   if (type === 'Annotation') {
@@ -174,7 +210,14 @@ function addDate(out: DateRow[], param: string, { type, value }: TypedValue): vo
     const bounds = t.repeat?.boundsPeriod;
     if (bounds) addDate(out, param, { type: 'Period', value: bounds });
     if (ranges.length > 0) {
-      out.push({ param, low: ranges.map((r) => r.low).sort()[0]!, high: ranges.map((r) => r.high).sort().at(-1)! });
+      out.push({
+        param,
+        low: ranges.map((r) => r.low).sort()[0]!,
+        high: ranges
+          .map((r) => r.high)
+          .sort()
+          .at(-1)!,
+      });
     }
     return;
   }
@@ -190,7 +233,14 @@ const REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history
 function addReference(out: ReferenceRow[], param: string, { type, value }: TypedValue): void {
   if (type === 'Reference') {
     const ref = value as { reference?: string; type?: string; identifier?: { system?: string; value?: string } };
-    const row: ReferenceRow = { param, targetType: text(ref.type), targetId: null, targetUrl: null, identSystem: null, identValue: null };
+    const row: ReferenceRow = {
+      param,
+      targetType: text(ref.type),
+      targetId: null,
+      targetUrl: null,
+      identSystem: null,
+      identValue: null,
+    };
     if (typeof ref.reference === 'string' && !ref.reference.startsWith('#')) {
       const match = REFERENCE.exec(ref.reference);
       if (match) {
@@ -239,7 +289,14 @@ function addQuantity(out: QuantityRow[], param: string, { type, value }: TypedVa
   }
   if (type === 'Money') {
     if (typeof v.value !== 'number') return;
-    out.push({ param, low: v.value, high: v.value, system: 'urn:iso:std:iso:4217', code: text(v.currency), unit: text(v.currency) });
+    out.push({
+      param,
+      low: v.value,
+      high: v.value,
+      system: 'urn:iso:std:iso:4217',
+      code: text(v.currency),
+      unit: text(v.currency),
+    });
     return;
   }
   if (typeof v.value === 'number') {

@@ -149,7 +149,10 @@ export class Projector extends EventEmitter<ProjectorEvents> {
         return;
       } catch (error) {
         if (signal?.aborted) throw error;
-        this.logger.warn({ err: error, partition, attempt, records: records.length }, 'applying a batch of change sets failed; retrying');
+        this.logger.warn(
+          { err: error, partition, attempt, records: records.length },
+          'applying a batch of change sets failed; retrying',
+        );
         if (records.length > 1 && attempt >= this.maxAttempts) {
           // Find the culprit: apply one by one.
           for (const record of records) await this.applyWithRetry(partition, [record], signal);
@@ -170,9 +173,12 @@ export class Projector extends EventEmitter<ProjectorEvents> {
     return this.sql.transaction(async (tx) => {
       const ids = records.map((r) => r.changeSet.id);
       const done = new Set(
-        (await tx.query<{ change_set_id: string }>('SELECT change_set_id FROM applied_change_sets WHERE change_set_id = ANY($1::uuid[])', [ids])).rows.map(
-          (r) => r.change_set_id,
-        ),
+        (
+          await tx.query<{ change_set_id: string }>(
+            'SELECT change_set_id FROM applied_change_sets WHERE change_set_id = ANY($1::uuid[])',
+            [ids],
+          )
+        ).rows.map((r) => r.change_set_id),
       );
       const outcomes: (ChangeSetOutcome & { partition: number; offset: number })[] = [];
       for (const record of records) {
@@ -213,7 +219,12 @@ export class Projector extends EventEmitter<ProjectorEvents> {
     } catch (error) {
       await tx.query('ROLLBACK TO SAVEPOINT change_set');
       if (isFhirError(error)) {
-        return { changeSetId: record.changeSet.id, status: 'rejected', httpStatus: error.status, response: error.outcome };
+        return {
+          changeSetId: record.changeSet.id,
+          status: 'rejected',
+          httpStatus: error.status,
+          response: error.outcome,
+        };
       }
       if (!rejectUnexpected) throw error;
       this.logger.error(
@@ -222,7 +233,13 @@ export class Projector extends EventEmitter<ProjectorEvents> {
       );
       const outcome: OperationOutcome = {
         resourceType: 'OperationOutcome',
-        issue: [{ severity: 'fatal', code: 'exception', details: { text: `Internal error while applying: ${(error as Error).message}` } }],
+        issue: [
+          {
+            severity: 'fatal',
+            code: 'exception',
+            details: { text: `Internal error while applying: ${(error as Error).message}` },
+          },
+        ],
       };
       return { changeSetId: record.changeSet.id, status: 'rejected', httpStatus: 500, response: outcome };
     }
@@ -250,10 +267,14 @@ export class Projector extends EventEmitter<ProjectorEvents> {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 

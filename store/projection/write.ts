@@ -48,7 +48,11 @@ h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated,
 SELECT 1`;
 
 /** Column arrays for one index table: the resource key columns followed by the table's own columns. */
-function columns<Row>(versions: ResourceVersion[], pick: (rows: IndexRows) => Row[], fields: ((row: Row) => unknown)[]): unknown[][] {
+function columns<Row>(
+  versions: ResourceVersion[],
+  pick: (rows: IndexRows) => Row[],
+  fields: ((row: Row) => unknown)[],
+): unknown[][] {
   const types: string[] = [];
   const ids: string[] = [];
   const values: unknown[][] = fields.map(() => []);
@@ -79,7 +83,14 @@ export async function writeVersions(sql: SqlExecutor, versions: ResourceVersion[
       (r) => r.identSystem,
       (r) => r.identValue,
     ]),
-    ...columns(versions, (r) => r.quantity, [(r) => r.param, (r) => r.low, (r) => r.high, (r) => r.system, (r) => r.code, (r) => r.unit]),
+    ...columns(versions, (r) => r.quantity, [
+      (r) => r.param,
+      (r) => r.low,
+      (r) => r.high,
+      (r) => r.system,
+      (r) => r.code,
+      (r) => r.unit,
+    ]),
     ...columns(versions, (r) => r.number, [(r) => r.param, (r) => r.low, (r) => r.high]),
     ...columns(versions, (r) => r.uri, [(r) => r.param, (r) => r.value]),
     versions.map((v) => Number(v.resource.meta!.versionId)),

@@ -67,7 +67,17 @@ const MODIFIERS: Record<SearchParamType, readonly string[]> = {
 };
 
 /** Result-shaping parameters we accept; anything else starting with `_` is a filter or unknown. */
-const CONTROL = new Set(['_count', '_offset', '_sort', '_include', '_revinclude', '_summary', '_total', '_format', '_pretty']);
+const CONTROL = new Set([
+  '_count',
+  '_offset',
+  '_sort',
+  '_include',
+  '_revinclude',
+  '_summary',
+  '_total',
+  '_format',
+  '_pretty',
+]);
 
 export function parseSearch(
   resourceType: string,
@@ -111,22 +121,33 @@ export function parseSearch(
   return query;
 }
 
-function applyControl(query: SearchQuery, name: string, value: string, maxCount: number, unknown: (m: string) => void): void {
+function applyControl(
+  query: SearchQuery,
+  name: string,
+  value: string,
+  maxCount: number,
+  unknown: (m: string) => void,
+): void {
   switch (name) {
     case '_count': {
       const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) throw fhirErrors.badRequest(`_count must be a non-negative integer, got "${value}".`);
+      if (!Number.isInteger(n) || n < 0)
+        throw fhirErrors.badRequest(`_count must be a non-negative integer, got "${value}".`);
       query.count = Math.min(n, maxCount);
       return;
     }
     case '_offset': {
       const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) throw fhirErrors.badRequest(`_offset must be a non-negative integer, got "${value}".`);
+      if (!Number.isInteger(n) || n < 0)
+        throw fhirErrors.badRequest(`_offset must be a non-negative integer, got "${value}".`);
       query.offset = n;
       return;
     }
     case '_sort':
-      for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const part of value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const descending = part.startsWith('-');
         const code = descending ? part.slice(1) : part;
         if (code === RowParam.Id || code === RowParam.LastUpdated) {
@@ -160,7 +181,8 @@ function applyControl(query: SearchQuery, name: string, value: string, maxCount:
     }
     case '_summary':
       if (value === 'count') query.summaryCount = true;
-      else if (value !== 'false') unknown(`_summary=${value} is not supported (only _summary=count); the full resources are returned.`);
+      else if (value !== 'false')
+        unknown(`_summary=${value} is not supported (only _summary=count); the full resources are returned.`);
       return;
     case '_total':
       query.totalAccurate = value === 'accurate';
@@ -203,7 +225,9 @@ export function parseFilter(resourceType: string, name: string, rawValue: string
     const targetTypes = modifier ? [modifier] : param.targets;
     const candidates = targetTypes.filter((t) => searchParam(t, rest.split(/[.:]/)[0]!) || rest.startsWith('_id'));
     if (candidates.length === 0) {
-      throw fhirErrors.badRequest(`Cannot chain "${name}": none of ${targetTypes.join(', ')} has a parameter "${rest}".`);
+      throw fhirErrors.badRequest(
+        `Cannot chain "${name}": none of ${targetTypes.join(', ')} has a parameter "${rest}".`,
+      );
     }
     // Parse the chained filter against the first candidate; the SQL applies it to each candidate type.
     const filter = parseFilter(candidates[0]!, rest, rawValue);
@@ -260,6 +284,7 @@ export function splitToken(value: string): { system?: string; code?: string; has
 /** Splits a prefixed value (`ge2024-01-01`) into its prefix (default eq) and the rest. */
 export function splitPrefix(value: string): { prefix: Prefix; rest: string } {
   const head = value.slice(0, 2) as Prefix;
-  if (Prefix.includes(head) && value.length > 2 && /[\d-]/.test(value[2]!)) return { prefix: head, rest: value.slice(2) };
+  if (Prefix.includes(head) && value.length > 2 && /[\d-]/.test(value[2]!))
+    return { prefix: head, rest: value.slice(2) };
   return { prefix: 'eq', rest: value };
 }

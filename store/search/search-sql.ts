@@ -4,7 +4,15 @@
 import { SearchParamType } from '../fhir/definitions.js';
 import { fhirErrors } from '../fhir/outcome.js';
 import type { SqlExecutor } from '../sql/sql-client.js';
-import { type Filter, type Prefix, RowParam, type SearchQuery, type SortRule, splitPrefix, splitToken } from './search-query.js';
+import {
+  type Filter,
+  type Prefix,
+  RowParam,
+  type SearchQuery,
+  type SortRule,
+  splitPrefix,
+  splitToken,
+} from './search-query.js';
 import { dateRange, normalizeString } from './values.js';
 
 class Params {
@@ -64,7 +72,8 @@ function filterCondition(filter: Filter, alias: string, p: Params, options: Sear
     return `${missing ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${table} x WHERE ${scope})`;
   }
   const valueConditions = filter.values.map((value) => valueCondition(filter, value, p, options));
-  if (filter.modifier === 'not') return `NOT EXISTS (SELECT 1 FROM ${table} x WHERE ${scope} AND ${or(valueConditions)})`;
+  if (filter.modifier === 'not')
+    return `NOT EXISTS (SELECT 1 FROM ${table} x WHERE ${scope} AND ${or(valueConditions)})`;
   return `EXISTS (SELECT 1 FROM ${table} x WHERE ${scope} AND ${or(valueConditions)})`;
 }
 
@@ -96,7 +105,8 @@ function valueCondition(filter: Filter, value: string, p: Params, options: Searc
     }
     case SearchParamType.String:
       if (filter.modifier === 'exact') return `x.exact = ${p.add(value)}`;
-      if (filter.modifier === 'contains') return `x.value LIKE ${p.add('%' + escapeLike(normalizeString(value)) + '%')}`;
+      if (filter.modifier === 'contains')
+        return `x.value LIKE ${p.add('%' + escapeLike(normalizeString(value)) + '%')}`;
       return `x.value LIKE ${p.add(escapeLike(normalizeString(value)) + '%')}`;
     case SearchParamType.Date:
       return dateCondition(value, 'x.low', 'x.high', p);
@@ -108,7 +118,8 @@ function valueCondition(filter: Filter, value: string, p: Params, options: Searc
       return numberCondition(value, 'x.low', 'x.high', p);
     case SearchParamType.Uri:
       if (filter.modifier === 'below') return `x.value LIKE ${p.add(escapeLike(value) + '%')}`;
-      if (filter.modifier === 'above') return `${p.add(value)} LIKE (replace(replace(replace(x.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
+      if (filter.modifier === 'above')
+        return `${p.add(value)} LIKE (replace(replace(replace(x.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
       return `x.value = ${p.add(value)}`;
     default:
       filter.type satisfies never;
@@ -119,14 +130,27 @@ function valueCondition(filter: Filter, value: string, p: Params, options: Searc
 function dateCondition(value: string, lowColumn: string, highColumn: string, p: Params): string {
   const { prefix, rest } = splitPrefix(value);
   const range = dateRange(rest);
-  if (!range) throw fhirErrors.badRequest(`"${value}" is not a FHIR date (expected e.g. 2024, 2024-03, 2024-03-05, 2024-03-05T10:00:00Z, with an optional prefix ge/le/gt/lt/eq/ne/sa/eb/ap).`);
-  return rangeCondition(prefix, () => p.add(range.low) + '::timestamptz', () => p.add(range.high) + '::timestamptz', lowColumn, highColumn, () => {
-    const now = Date.now();
-    const lo = Date.parse(range.low);
-    const hi = Date.parse(range.high);
-    const slack = Math.max(Math.abs(now - lo) * 0.1, 86_400_000);
-    return [p.add(new Date(lo - slack).toISOString()) + '::timestamptz', p.add(new Date(hi + slack).toISOString()) + '::timestamptz'];
-  });
+  if (!range)
+    throw fhirErrors.badRequest(
+      `"${value}" is not a FHIR date (expected e.g. 2024, 2024-03, 2024-03-05, 2024-03-05T10:00:00Z, with an optional prefix ge/le/gt/lt/eq/ne/sa/eb/ap).`,
+    );
+  return rangeCondition(
+    prefix,
+    () => p.add(range.low) + '::timestamptz',
+    () => p.add(range.high) + '::timestamptz',
+    lowColumn,
+    highColumn,
+    () => {
+      const now = Date.now();
+      const lo = Date.parse(range.low);
+      const hi = Date.parse(range.high);
+      const slack = Math.max(Math.abs(now - lo) * 0.1, 86_400_000);
+      return [
+        p.add(new Date(lo - slack).toISOString()) + '::timestamptz',
+        p.add(new Date(hi + slack).toISOString()) + '::timestamptz',
+      ];
+    },
+  );
 }
 
 /**
@@ -180,7 +204,10 @@ function numberRange(text: string): [number, number] | undefined {
 function numberCondition(value: string, lowColumn: string, highColumn: string, p: Params): string {
   const { prefix, rest } = splitPrefix(value);
   const range = numberRange(rest);
-  if (!range) throw fhirErrors.badRequest(`"${value}" is not a number (expected e.g. 5.4, with an optional prefix ge/le/gt/lt/eq/ne/ap).`);
+  if (!range)
+    throw fhirErrors.badRequest(
+      `"${value}" is not a number (expected e.g. 5.4, with an optional prefix ge/le/gt/lt/eq/ne/ap).`,
+    );
   const exact = Number(rest);
   if (prefix === 'eq' || prefix === 'ne' || prefix === 'ap') {
     const [lo, hi] = prefix === 'ap' ? [exact - Math.abs(exact) * 0.1, exact + Math.abs(exact) * 0.1] : range;
@@ -195,13 +222,16 @@ function numberCondition(value: string, lowColumn: string, highColumn: string, p
 function quantityCondition(value: string, p: Params): string {
   const parts = value.split('|');
   if (parts.length !== 1 && parts.length !== 3) {
-    throw fhirErrors.badRequest(`"${value}" is not a quantity (expected [prefix]number|system|code or [prefix]number||unit).`);
+    throw fhirErrors.badRequest(
+      `"${value}" is not a quantity (expected [prefix]number|system|code or [prefix]number||unit).`,
+    );
   }
   const conditions = [numberCondition(parts[0]!, 'x.low', 'x.high', p)];
   if (parts.length === 3) {
     const [, system, code] = parts;
     if (system) conditions.push(`x.system = ${p.add(system)}`);
-    if (code) conditions.push(system ? `x.code = ${p.add(code)}` : `(x.code = ${p.add(code)} OR x.unit = ${p.add(code)})`);
+    if (code)
+      conditions.push(system ? `x.code = ${p.add(code)}` : `(x.code = ${p.add(code)} OR x.unit = ${p.add(code)})`);
   }
   return `(${conditions.join(' AND ')})`;
 }
@@ -257,14 +287,21 @@ export function whereClause(query: SearchQuery, p: Params, options: SearchOption
 }
 
 /** Runs a search: the page of matches (+1 to know whether there is more), the total when asked, the includes. */
-export async function runSearch(sql: SqlExecutor, query: SearchQuery, options: SearchOptions = {}): Promise<SearchResult> {
+export async function runSearch(
+  sql: SqlExecutor,
+  query: SearchQuery,
+  options: SearchOptions = {},
+): Promise<SearchResult> {
   const p = new Params();
   const where = whereClause(query, p, options);
   let total: number | undefined;
   if (query.summaryCount || query.totalAccurate) {
     const countParams = new Params();
     const countWhere = whereClause(query, countParams, options);
-    const counted = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources r WHERE ${countWhere}`, countParams.values);
+    const counted = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM resources r WHERE ${countWhere}`,
+      countParams.values,
+    );
     total = counted.rows[0]!.n;
     if (query.summaryCount) return { matches: [], hasMore: false, total, included: [] };
   }
@@ -275,7 +312,8 @@ export async function runSearch(sql: SqlExecutor, query: SearchQuery, options: S
   );
   const hasMore = rows.rows.length > query.count;
   const matches = rows.rows.slice(0, query.count);
-  if (total === undefined && !hasMore && (matches.length > 0 || query.offset === 0)) total = query.offset + matches.length;
+  if (total === undefined && !hasMore && (matches.length > 0 || query.offset === 0))
+    total = query.offset + matches.length;
   const included = await loadIncludes(sql, query, matches);
   return { matches, hasMore, included, ...(total !== undefined ? { total } : {}) };
 }

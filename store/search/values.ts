@@ -11,8 +11,7 @@ export function normalizeString(value: string): string {
     .trim();
 }
 
-const DATE_TIME =
-  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+const DATE_TIME = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 export interface DateRange {
   low: string;
@@ -43,7 +42,8 @@ export function dateRange(value: string): DateRange | undefined {
           : Date.UTC(year + 1, 0, 1);
     return { low: new Date(low).toISOString(), high: new Date(high - 1).toISOString() };
   }
-  const offsetMinutes = zone && zone !== 'Z' ? (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) : 0;
+  const offsetMinutes =
+    zone && zone !== 'Z' ? (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) : 0;
   const base = Date.UTC(year, month!, day!, Number(h), Number(mi), s ? Number(s) : 0) - offsetMinutes * 60_000;
   if (Number.isNaN(base)) return undefined;
   if (s === undefined) return { low: new Date(base).toISOString(), high: new Date(base + 59_999).toISOString() };

@@ -4,7 +4,11 @@ import { hasService } from '../../test/services.js';
 import { migrate } from './migrate.js';
 import type { SqlClient } from './sql-client.js';
 
-const profiles: Array<{ name: string; available: () => boolean; open: () => Promise<{ client: SqlClient; drop: () => Promise<void> }> }> = [
+const profiles: Array<{
+  name: string;
+  available: () => boolean;
+  open: () => Promise<{ client: SqlClient; drop: () => Promise<void> }>;
+}> = [
   {
     name: 'pglite',
     available: () => true,
