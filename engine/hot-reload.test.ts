@@ -43,7 +43,7 @@ describe('hot reload of channel files', () => {
     expect(readAckText(await client.send(adt('HR-1', 'P1'))).code).toBe('AA');
     expect(await statusOf('HR-1')).toBe('sent');
     await hub.writeChannel('live', channel(port, 'ORU'));
-    await eventually(() => hub.channels.engine!.pipeline('live').config.filters[0]!.field === 'MSH-9.1' && JSON.stringify(hub.channels.engine!.pipeline('live').config.filters).includes('ORU'), 'the new filter');
+    await eventually(() => JSON.stringify(hub.channels.engine!.pipeline('live').config.filters).includes('ORU'), 'the new filter');
     expect(readAckText(await client.send(adt('HR-2', 'P1'))).code).toBe('AA');
     expect(await statusOf('HR-2')).toBe('filtered');
     expect(readAckText(await client.send(oru('HR-3', 'P1'))).code).toBe('AA');

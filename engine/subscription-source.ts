@@ -141,7 +141,9 @@ export class SubscriptionSource implements SourceConnector {
       const encoder = this.deps.mappers.encoder!(this.config.encoder!)!;
       let result;
       try {
-        result = await encoder.encode(resource, { channelId: this.config.id, changeSetId: record.changeSet.id, at: record.appendedAt });
+        // Encoders read nothing: they get the resource first, then what it references (patient, encounter, requester…).
+        const bundle = await this.withReferences(resource);
+        result = await encoder.encode(bundle, { channelId: this.config.id, changeSetId: record.changeSet.id, at: record.appendedAt });
       } catch (error) {
         result = { issues: [{ severity: 'error' as const, code: 'ENCODER_FAILED', message: (error as Error).message }] };
       }
@@ -160,6 +162,29 @@ export class SubscriptionSource implements SourceConnector {
       await channel.receive(raw, { source: sourceName, dedupKey });
       this.encoded++;
     }
+  }
+
+  /** A collection Bundle: the resource, then the resources it references (one level, literal references, at most 50). */
+  private async withReferences(resource: Resource): Promise<Bundle> {
+    const references = new Set<string>();
+    const visit = (node: unknown): void => {
+      if (!node || typeof node !== 'object' || references.size >= 50) return;
+      if (Array.isArray(node)) return node.forEach(visit);
+      const reference = (node as { reference?: unknown }).reference;
+      if (typeof reference === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(reference)) references.add(reference);
+      for (const value of Object.values(node)) visit(value);
+    };
+    visit(resource);
+    const entry: NonNullable<Bundle['entry']> = [{ fullUrl: `${resource.resourceType}/${resource.id}`, resource }];
+    for (const reference of references) {
+      const [type, id] = reference.split('/') as [string, string];
+      try {
+        entry.push({ fullUrl: reference, resource: JSON.parse((await this.deps.store.read(type, id)).content) as Resource });
+      } catch {
+        // gone or never there: the encoder says what it misses
+      }
+    }
+    return { resourceType: 'Bundle', type: 'collection', entry };
   }
 
   private async matches(type: string, id: string, criteria: string): Promise<boolean> {

@@ -76,7 +76,9 @@ export const testQuality: QualityChecker = {
 export const testEncoder: Encoder = {
   id: 'test/adt',
   encode(resource, context) {
-    const patient = resource as Patient;
+    const first = resource.resourceType === 'Bundle' ? (resource as Bundle).entry?.[0]?.resource : resource;
+    if (first?.resourceType !== 'Patient') return { issues: [{ severity: 'error', code: 'OUTBOUND_MISSING_DATA', message: 'test/adt encodes a Patient.' }] };
+    const patient = first as Patient;
     const id = patient.identifier?.[0]?.value ?? patient.id ?? '';
     const text = `MSH|^~\\&|KENEY|HUB|DOWN|STREAM|20260101000000||ADT^A08^ADT_A01|${context.changeSetId.slice(0, 20)}|P|2.5\rEVN|A08|20260101000000\rPID|||${id}^^^TEST||${patient.name?.[0]?.family ?? ''}\r`;
     const parsed = tryParseHl7Message(text);

@@ -10,7 +10,7 @@ import { migrate } from '../../store/sql/migrate.js';
 import type { SqlClient } from '../../store/sql/sql-client.js';
 import type { AssociationLimits } from './dimse/association.js';
 import { Status } from './dimse/command.js';
-import { DicomScp, type ScpEvent } from './dimse/scp.js';
+import { DicomScp, type AssociationInfo, type ScpEvent } from './dimse/scp.js';
 import { forwardByCStore, type ForwardOptions, type RemoteAe, type StoreItem, type StoreResult } from './dimse/scu.js';
 import { stowForward, type StowForwardOptions, type StowResult } from './dicomweb/stow-client.js';
 import type { IndexedInstance, QueryAnswer } from './index/instance-index.js';
@@ -49,6 +49,22 @@ export interface DicomServiceOptions {
   /** Apply the dicom-* migrations at create (default true; the hub may apply them itself). */
   migrate?: boolean;
   onScpEvent?: (event: ScpEvent) => void;
+  /**
+   * Told (and awaited, before the answer leaves) about every C-FIND and C-MOVE/C-GET: who asked what and how
+   * many matched — the hub writes it to the audit trail. A failure refuses the request.
+   */
+  onAccess?: (access: DimseAccess) => Promise<void> | void;
+}
+
+/** A DIMSE read of the archive (for the audit trail). */
+export interface DimseAccess {
+  kind: 'find' | 'retrieve';
+  association: AssociationInfo | undefined;
+  query: DicomQuery;
+  /** Matches (C-FIND) or instances selected (C-MOVE / C-GET). */
+  count: number;
+  /** Study Instance UIDs concerned (retrieve: of the instances selected; find: of the matches, when at study level or below). */
+  studies: string[];
 }
 
 /** What subscribers receive for every instance received (stored, unchanged or replaced). */
@@ -66,6 +82,27 @@ export interface InstanceStoredEvent {
 }
 
 export type InstanceStoredHandler = (event: InstanceStoredEvent) => void | Promise<void>;
+
+/**
+ * A subscriber's failure that says what the sender gets: the DIMSE status of the C-STORE response (also the
+ * STOW-RS failure reason), e.g. 0x0110 "processing failure" when the record refused the instance, 0xA700
+ * "out of resources" when it should be sent again later. The message becomes the error comment.
+ */
+export class InstanceProcessingError extends Error {
+  override readonly name = 'InstanceProcessingError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    options?: { cause?: unknown; comment?: string },
+  ) {
+    super(message, options);
+    this.comment = options?.comment ?? message;
+  }
+
+  /** The short form for the DIMSE Error Comment (64 characters): the essential first. */
+  readonly comment: string;
+}
 
 /** The DIMSE status for a failed store, and the comment that explains it. */
 export function dimseStatusOf(error: unknown): { status: number; comment: string } {
@@ -96,6 +133,7 @@ export function dimseStatusOf(error: unknown): { status: number; comment: string
         error.code satisfies never;
     }
   }
+  if (error instanceof InstanceProcessingError) return { status: error.status, comment: error.comment };
   return { status: Status.OutOfResources, comment: `Processing failed, send again later: ${message}` };
 }
 
@@ -209,8 +247,29 @@ export class DicomService {
             return dimseStatusOf(error);
           }
         },
-        query: (query) => this.index.query(query),
-        retrieve: async (query) => this.storeItems(await this.index.instancesForQuery(query)),
+        query: async (query, association) => {
+          const answer = await this.index.query(query);
+          if (o.onAccess) {
+            const studies = new Set<string>();
+            for (const match of answer.matches) {
+              const uid = match['0020000D']?.Value?.[0];
+              if (typeof uid === 'string') studies.add(uid);
+            }
+            await o.onAccess({ kind: 'find', association, query, count: answer.matches.length, studies: [...studies] });
+          }
+          return answer;
+        },
+        retrieve: async (query, association) => {
+          const instances = await this.index.instancesForQuery(query);
+          await o.onAccess?.({
+            kind: 'retrieve',
+            association,
+            query,
+            count: instances.length,
+            studies: [...new Set(instances.map((i) => i.studyInstanceUid))],
+          });
+          return this.storeItems(instances);
+        },
       },
     );
     await scp.listen();

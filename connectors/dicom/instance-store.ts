@@ -61,6 +61,8 @@ export interface InstanceSource {
   remoteAddress?: string;
   /** An id of the association or HTTP request. */
   exchangeId?: string;
+  /** The authenticated user who sent it (STOW-RS through the hub: the token's name). */
+  user?: string;
 }
 
 export type ReceivedInstance =

@@ -35,7 +35,7 @@ export class HttpDestination implements DestinationConnector {
           'x-keney-message-id': message.messageId,
           ...this.config.headers,
         },
-        body: bundle ? JSON.stringify(message.bundle) : message.raw,
+        body: bundle ? JSON.stringify(message.bundle) : new Uint8Array(message.raw),
       },
       this.config.timeoutMs ?? 30_000,
       signal,

@@ -34,10 +34,14 @@ export class KafkaDestination implements DestinationConnector {
       [Buffer.from('content-type'), Buffer.from(bundle ? 'application/fhir+json' : 'x-application/hl7-v2+er7')],
     ]);
     signal.throwIfAborted();
+    const timeoutMs = this.config.timeoutMs ?? 30_000;
     try {
-      const result = await this.client().send({
-        messages: [{ topic: this.config.topic, key: Buffer.from(message.changeSetId ?? message.messageId), value, headers }],
-      });
+      // The client may keep trying an unreachable broker: the attempt ends at the timeout (or when the worker stops).
+      const result = await deadline(
+        this.client().send({ messages: [{ topic: this.config.topic, key: Buffer.from(message.changeSetId ?? message.messageId), value, headers }] }),
+        timeoutMs,
+        signal,
+      );
       const at = result.offsets?.[0];
       return { response: at ? `${at.topic}[${at.partition}]@${at.offset}` : 'produced' };
     } catch (error) {
@@ -53,4 +57,21 @@ export class KafkaDestination implements DestinationConnector {
     await this.producer?.close().catch(() => undefined);
     this.producer = undefined;
   }
+}
+
+function deadline<T>(promise: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => finish(() => reject(new Error(`no acknowledgment from the brokers within ${ms} ms (unreachable, or the topic has no leader)`))), ms);
+    const onAbort = () => finish(() => reject(new Error('the destination worker is stopping')));
+    signal.addEventListener('abort', onAbort, { once: true });
+    function finish(settle: () => void) {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      settle();
+    }
+    promise.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
+    );
+  });
 }

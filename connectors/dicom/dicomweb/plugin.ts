@@ -10,12 +10,12 @@ import { encapsulatedFrames, imageInfo } from '../../../adapters/dicom/render/pi
 import { RenderFormat, renderFrame } from '../../../adapters/dicom/render/render.js';
 import { Tag } from '../../../adapters/dicom/tags.js';
 import { transferSyntaxInfo } from '../../../adapters/dicom/uids.js';
-import type { DicomService } from '../dicom-service.js';
+import { InstanceProcessingError, type DicomService } from '../dicom-service.js';
 import type { IndexedInstance } from '../index/instance-index.js';
 import type { QueryLevel } from '../index/levels.js';
 import { DEFAULT_RETURN } from '../index/levels.js';
 import { QueryError, type Match } from '../index/query.js';
-import { StoreError, StoreErrorCode } from '../instance-store.js';
+import { StoreError, StoreErrorCode, type InstanceSource } from '../instance-store.js';
 import { buildMultipart, MultipartError, parseMediaType, parseMultipart, splitOutsideQuotes } from './multipart.js';
 
 export interface DicomWebOptions {
@@ -30,6 +30,8 @@ export interface DicomWebOptions {
   bulkDataThreshold?: number;
   /** Largest QIDO-RS page (default and cap 1000). */
   maxQueryLimit?: number;
+  /** What the mount knows of a STOW-RS sender (the hub: the authenticated user). */
+  sourceOf?: (request: FastifyRequest) => Partial<InstanceSource>;
 }
 
 export const DicomWebErrorCode = {
@@ -87,6 +89,7 @@ function failureReasonOf(error: unknown): number {
         error.code satisfies never;
     }
   }
+  if (error instanceof InstanceProcessingError) return error.status;
   return FailureReason.ProcessingFailure;
 }
 
@@ -296,7 +299,12 @@ export const dicomWebPlugin: FastifyPluginAsync<DicomWebOptions> = async (
         }
         const stored = await service.receive({
           file: part.body,
-          source: { protocol: 'stow-rs', remoteAddress: request.ip, exchangeId: request.id },
+          source: {
+            protocol: 'stow-rs',
+            remoteAddress: request.ip,
+            exchangeId: request.id,
+            ...options.sourceOf?.(request),
+          },
         });
         warnings.push(...stored.identity.warnings);
         referenced.push({

@@ -74,7 +74,7 @@ export async function stowForward(
             Accept: 'application/dicom+json',
             ...options.headers,
           },
-          body,
+          body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.length),
           signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
         });
       } catch (error) {

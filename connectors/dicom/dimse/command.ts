@@ -49,6 +49,8 @@ export const Status = {
   SubOperationsWithFailures: 0xb000,
   /** C-STORE warning: element coercion. */
   CoercionOfDataElements: 0xb000,
+  /** Failure: processing failure (PS3.7 C.4; e.g. the record refused the instance). */
+  ProcessingFailure: 0x0110,
   DuplicateSopInstance: 0x0111,
   NoSuchSopClass: 0x0118,
   SopClassNotSupported: 0x0122,

@@ -37,9 +37,10 @@ export interface ScpBackend {
     sopInstanceUid?: string;
     association: AssociationInfo;
   }): Promise<{ status: number; comment?: string }>;
-  query(query: DicomQuery): Promise<QueryAnswer>;
+  /** C-FIND; `association` says who asks (for the audit trail). */
+  query(query: DicomQuery, association?: AssociationInfo): Promise<QueryAnswer>;
   /** Instances a C-MOVE / C-GET identifier selects. */
-  retrieve(query: DicomQuery): Promise<StoreItem[]>;
+  retrieve(query: DicomQuery, association?: AssociationInfo): Promise<StoreItem[]>;
 }
 
 export interface AssociationInfo {
@@ -378,7 +379,7 @@ export class DicomScp {
         return;
       }
       case CommandField.CFindRq:
-        await this.find(association, message, context.transferSyntax, cancelled);
+        await this.find(association, info, message, context.transferSyntax, cancelled);
         return;
       case CommandField.CMoveRq:
       case CommandField.CGetRq:
@@ -413,6 +414,7 @@ export class DicomScp {
 
   private async find(
     association: Association,
+    info: AssociationInfo,
     message: DimseMessage,
     transferSyntax: string,
     cancelled: Set<number>,
@@ -422,7 +424,7 @@ export class DicomScp {
     let parsed: { query: DicomQuery; requested: number[] };
     try {
       parsed = this.parseIdentifier(message, transferSyntax, root);
-      answer = await this.backend.query(parsed.query);
+      answer = await this.backend.query(parsed.query, info);
     } catch (error) {
       const status = error instanceof QueryError ? Status.DataSetDoesNotMatchSopClass : Status.UnableToProcess;
       await this.respond(association, message, CommandField.CFindRsp, status, {
@@ -459,7 +461,7 @@ export class DicomScp {
     let items: StoreItem[];
     try {
       const { query } = this.parseIdentifier(message, transferSyntax, root);
-      items = await this.backend.retrieve(query);
+      items = await this.backend.retrieve(query, info);
     } catch (error) {
       const status = error instanceof QueryError ? Status.DataSetDoesNotMatchSopClass : Status.OutOfResourcesMatches;
       await this.respond(association, message, rspField, status, {

@@ -1,0 +1,423 @@
+// DICOM in the hub (a HubModule): the DIMSE SCP on KENEY_DICOM_PORT with AE title KENEY_DICOM_AE_TITLE,
+// DICOMweb at /dicomweb (authenticated like /fhir, every access audited), the archive in the hub's database
+// and blob store, and every stored instance put into the canonical record (ImagingStudy, Patient,
+// ServiceRequest, DiagnosticReport for SR, DocumentReference for encapsulated PDF/CDA) before the sender is
+// answered. DIMSE reads (C-FIND, C-MOVE, C-GET) are audited too.
+import { readFileSync } from 'node:fs';
+import type { TlsOptions } from 'node:tls';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
+import type { Logger } from 'pino';
+import { ConfigError } from '../../../hub/config.js';
+import type { HubContext, HubModule } from '../../../hub/module.js';
+import { Role, type TokenPrincipal } from '../../../hub/tokens.js';
+import { AuditAction, type AuditEventInput } from '../../../store/audit/audit-trail.js';
+import { OriginKind } from '../../../store/change-set.js';
+import { isFhirError } from '../../../store/fhir/outcome.js';
+import { parseSearch } from '../../../store/search/search-query.js';
+import { DicomService, type DimseAccess, type InstanceStoredEvent } from '../dicom-service.js';
+import { dicomWebPlugin } from '../dicomweb/plugin.js';
+import type { RemoteAe } from '../dimse/scu.js';
+import { dicomMigrations } from '../index/migrations.js';
+import { dicomWebEndpoint } from '../record/endpoint.js';
+import { uuidV5 } from '../../../store/uuid.js';
+import { escapeSearchValue } from '../record/identity.js';
+import { StudyRecorder, type StudyRecorderOptions } from '../record/study-recorder.js';
+
+export const DICOMWEB_PATH = '/dicomweb';
+
+export interface DicomSettings {
+  /** Address the DIMSE SCP listens on (KENEY_DICOM_HOST, default 0.0.0.0). */
+  host: string;
+  /** Calling AE titles allowed to associate (KENEY_DICOM_ALLOWED_AES, comma list; default: any). */
+  allowedCallingAeTitles?: string[];
+  /** Remote AEs for C-MOVE (KENEY_DICOM_REMOTE_AES: `PACS2@10.0.0.5:104,VIEWER@host:11112`). */
+  remoteAes?: Record<string, Omit<RemoteAe, 'aeTitle'>>;
+  /** TLS for DIMSE (KENEY_DICOM_TLS_CERT, _KEY, _CA PEM files; KENEY_DICOM_TLS_REQUIRE_CLIENT_CERT=true). */
+  tls?: TlsOptions;
+  maxAssociations?: number;
+  /** Largest instance accepted, bytes (KENEY_DICOM_MAX_INSTANCE_BYTES). */
+  maxInstanceBytes?: number;
+  /** How instances become the record (KENEY_DICOM_DEFAULT_ISSUER, KENEY_DICOM_ACCESSION_SYSTEM, KENEY_DICOM_TIME_ZONE). */
+  record: StudyRecorderOptions;
+}
+
+export interface DicomModuleOptions extends Partial<DicomSettings> {
+  /** Override the hub's AE title / port (tests: port 0). */
+  aeTitle?: string;
+  port?: number;
+  /** Start the DIMSE listener (default true). */
+  dimse?: boolean;
+}
+
+export interface DicomModule extends HubModule {
+  /** The DICOM service (after register). */
+  readonly service: DicomService | undefined;
+  readonly recorder: StudyRecorder | undefined;
+  /** The DIMSE port actually listened on (after start). */
+  readonly dimsePort: number | undefined;
+}
+
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+
+export function checkAeTitle(name: string, value: string): string {
+  if (!AE_TITLE.test(value) || value.trim() === '') {
+    throw new ConfigError(`${name}="${value}" is not a valid AE title: use 1 to 16 printable ASCII characters without backslash (e.g. KENEY).`);
+  }
+  return value;
+}
+
+function parseRemoteAes(raw: string): Record<string, Omit<RemoteAe, 'aeTitle'>> {
+  const out: Record<string, Omit<RemoteAe, 'aeTitle'>> = {};
+  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^@]{1,16})@(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(item);
+    if (!m || Number(m[3]) > 65535) {
+      throw new ConfigError(`KENEY_DICOM_REMOTE_AES: "${item}" is not AE@host:port (e.g. PACS2@10.0.0.5:104).`);
+    }
+    out[checkAeTitle('KENEY_DICOM_REMOTE_AES', m[1]!)] = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+  }
+  return out;
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name}=${raw} is not valid: expected a positive integer.`);
+  return value;
+}
+
+/** The module's settings from the environment; a bad value stops the start with the fix. */
+export function dicomSettingsFromEnv(env: NodeJS.ProcessEnv): DicomSettings {
+  const allowed = env.KENEY_DICOM_ALLOWED_AES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const file = (name: string): Buffer | undefined => {
+    const path = env[name]?.trim();
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(`${name}=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give the path of a PEM file.`);
+    }
+  };
+  const cert = file('KENEY_DICOM_TLS_CERT');
+  const key = file('KENEY_DICOM_TLS_KEY');
+  const ca = file('KENEY_DICOM_TLS_CA');
+  if ((cert && !key) || (key && !cert)) throw new ConfigError('DICOM TLS needs both KENEY_DICOM_TLS_CERT and KENEY_DICOM_TLS_KEY.');
+  const requireClient = env.KENEY_DICOM_TLS_REQUIRE_CLIENT_CERT?.trim() === 'true';
+  const timeZone = env.KENEY_DICOM_TIME_ZONE?.trim();
+  if (timeZone) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone });
+    } catch {
+      throw new ConfigError(`KENEY_DICOM_TIME_ZONE=${timeZone} is not an IANA time zone (e.g. Europe/Paris).`);
+    }
+  }
+  const accessionSystem = env.KENEY_DICOM_ACCESSION_SYSTEM?.trim();
+  if (accessionSystem && !/^(urn:|https?:\/\/)\S+$/.test(accessionSystem)) {
+    throw new ConfigError(`KENEY_DICOM_ACCESSION_SYSTEM=${accessionSystem} must be a URI (urn:oid:1.2.3… or https://…).`);
+  }
+  const maxAssociations = positive(env, 'KENEY_DICOM_MAX_ASSOCIATIONS');
+  const maxInstanceBytes = positive(env, 'KENEY_DICOM_MAX_INSTANCE_BYTES');
+  const defaultIssuer = env.KENEY_DICOM_DEFAULT_ISSUER?.trim();
+  return {
+    host: env.KENEY_DICOM_HOST?.trim() || '0.0.0.0',
+    ...(allowed?.length ? { allowedCallingAeTitles: allowed.map((a) => checkAeTitle('KENEY_DICOM_ALLOWED_AES', a)) } : {}),
+    ...(env.KENEY_DICOM_REMOTE_AES?.trim() ? { remoteAes: parseRemoteAes(env.KENEY_DICOM_REMOTE_AES) } : {}),
+    ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}), ...(requireClient ? { requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
+    ...(maxAssociations ? { maxAssociations } : {}),
+    ...(maxInstanceBytes ? { maxInstanceBytes } : {}),
+    record: {
+      ...(defaultIssuer ? { defaultIssuer } : {}),
+      ...(accessionSystem ? { accessionSystem } : {}),
+      ...(timeZone ? { timeZone } : {}),
+    },
+  };
+}
+
+/** Study Instance UID → the Patient ids of its ImagingStudy (for audit rows); bounded, refreshed by each record. */
+class StudyPatients {
+  private readonly known = new Map<string, string[]>();
+  constructor(private readonly limit = 10_000) {}
+
+  get(study: string): string[] | undefined {
+    return this.known.get(study);
+  }
+
+  set(study: string, patients: string[]): void {
+    this.known.delete(study);
+    this.known.set(study, patients);
+    if (this.known.size > this.limit) this.known.delete(this.known.keys().next().value!);
+  }
+}
+
+interface DicomWebAudit {
+  action: AuditAction;
+  study?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    dicomAudit?: DicomWebAudit;
+  }
+}
+
+export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
+  let service: DicomService | undefined;
+  let recorder: StudyRecorder | undefined;
+  let hubContext: HubContext | undefined;
+  let logger: Logger | undefined;
+  let started = false;
+  let dimseError: string | undefined;
+  const studyPatients = new StudyPatients();
+  let instances: Counter<'protocol' | 'outcome'> | undefined;
+
+  /** The Patient ids of a study's ImagingStudy, from the record (cached). */
+  const patientsOfStudy = async (hub: HubContext, study: string): Promise<string[]> => {
+    const cached = studyPatients.get(study);
+    if (cached) return cached;
+    try {
+      const result = await hub.store.search(
+        parseSearch('ImagingStudy', new URLSearchParams({ identifier: `urn:dicom:uid|${escapeSearchValue(`urn:oid:${study}`)}` }), { strict: false, defaultCount: 2 }),
+      );
+      const ids = result.matches.flatMap((m) => {
+        const ref = (JSON.parse(m.content) as { subject?: { reference?: string } }).subject?.reference;
+        return ref?.startsWith('Patient/') ? [ref.slice('Patient/'.length)] : [];
+      });
+      if (ids.length > 0) studyPatients.set(study, ids);
+      return ids;
+    } catch {
+      return [];
+    }
+  };
+
+  const auditDimse = async (hub: HubContext, access: DimseAccess): Promise<void> => {
+    const patientIds = [...new Set((await Promise.all(access.studies.slice(0, 20).map((s) => patientsOfStudy(hub, s)))).flat())];
+    const keys = access.query.matches.map((m) => `${m.tag.toString(16).padStart(8, '0')}=${m.value}`).join('&');
+    await hub.audit.record({
+      actor: `dicom:${access.association?.callingAeTitle ?? 'unknown'}`,
+      action: access.kind === 'find' ? AuditAction.Search : AuditAction.Read,
+      resourceType: 'ImagingStudy',
+      query: `${access.kind === 'find' ? 'C-FIND' : 'C-MOVE/C-GET'} ${access.query.level} ${keys} (${access.count})`.slice(0, 2000),
+      outcome: 200,
+      ...(access.association?.remoteAddress ? { sourceIp: access.association.remoteAddress } : {}),
+      ...(access.association?.id ? { requestId: access.association.id } : {}),
+      purpose: 'TREAT',
+      ...(patientIds.length ? { patientIds } : {}),
+    });
+  };
+
+  const record = async (event: InstanceStoredEvent): Promise<void> => {
+    const protocol = event.source.protocol;
+    try {
+      const result = await recorder!.record(event);
+      instances?.inc({ protocol, outcome: result.applied ? 'recorded' : 'durable' });
+      for (const issue of result.issues) logger?.warn({ code: issue.code, study: event.identity.studyInstanceUid }, issue.message);
+    } catch (error) {
+      instances?.inc({ protocol, outcome: (error as { code?: string }).code === 'DICOM_RECORD_UNAVAILABLE' ? 'unavailable' : 'refused' });
+      logger?.warn(
+        { code: (error as { code?: string }).code, study: event.identity.studyInstanceUid, sopInstanceUid: event.identity.sopInstanceUid },
+        (error as Error).message,
+      );
+      throw error;
+    }
+  };
+
+  const module: DicomModule = {
+    name: 'dicom',
+    migrations: dicomMigrations,
+    get service() {
+      return service;
+    },
+    get recorder() {
+      return recorder;
+    },
+    get dimsePort() {
+      return service?.dimsePort;
+    },
+
+    async register(app: FastifyInstance, hub: HubContext) {
+      hubContext = hub;
+      logger = hub.logger.child({ component: 'dicom' });
+      const settings: DicomSettings = { ...dicomSettingsFromEnv({}), ...options, record: { ...options.record } };
+      const aeTitle = checkAeTitle('KENEY_DICOM_AE_TITLE', options.aeTitle ?? hub.config.dicomAeTitle);
+      instances = new Counter({
+        name: 'keney_dicom_instances_total',
+        help: 'DICOM instances received, by protocol (dimse, stow-rs) and outcome (recorded, durable, refused, unavailable)',
+        labelNames: ['protocol', 'outcome'],
+        registers: [hub.metrics.registry],
+      });
+      const associations = new Counter({
+        name: 'keney_dicom_associations_total',
+        help: 'DIMSE associations by outcome (accepted, rejected, protocol-error)',
+        labelNames: ['outcome'],
+        registers: [hub.metrics.registry],
+      });
+      service = await DicomService.create({
+        sql: hub.sql,
+        blobs: hub.blobs,
+        aeTitle,
+        port: options.port ?? hub.config.dicomPort,
+        host: settings.host,
+        migrate: false,
+        ...(settings.allowedCallingAeTitles ? { allowedCallingAeTitles: settings.allowedCallingAeTitles } : {}),
+        ...(settings.remoteAes ? { remoteAes: settings.remoteAes } : {}),
+        ...(settings.tls ? { tls: settings.tls } : {}),
+        ...(settings.maxAssociations ? { maxAssociations: settings.maxAssociations } : {}),
+        ...(settings.maxInstanceBytes ? { maxInstanceBytes: settings.maxInstanceBytes } : {}),
+        onScpEvent: (event) => {
+          switch (event.type) {
+            case 'association-accepted':
+              associations.inc({ outcome: 'accepted' });
+              break;
+            case 'association-rejected':
+              associations.inc({ outcome: 'rejected' });
+              logger?.warn({ callingAeTitle: event.callingAeTitle, remoteAddress: event.remoteAddress }, `DICOM association rejected: ${event.why}`);
+              break;
+            case 'protocol-error':
+              associations.inc({ outcome: 'protocol-error' });
+              logger?.warn({ remoteAddress: event.remoteAddress }, `DICOM protocol error: ${event.message}`);
+              break;
+            case 'request-failed':
+              logger?.warn({ callingAeTitle: event.association.callingAeTitle, command: event.command }, `DICOM request failed: ${event.message}`);
+              break;
+            case 'association-closed':
+              break;
+            default:
+              event satisfies never;
+          }
+        },
+        onAccess: (access) => auditDimse(hub, access),
+      });
+      recorder = new StudyRecorder(
+        {
+          store: hub.store,
+          index: service.index,
+          sql: hub.sql,
+          logger: logger,
+          onRecorded: ({ studyInstanceUid, result }) => {
+            const patient = result.patient?.split('/')[1];
+            if (patient) studyPatients.set(studyInstanceUid, [patient]);
+          },
+        },
+        { outcomeTimeoutMs: Math.min(hub.config.applyTimeoutMs, 10_000), ...settings.record },
+      );
+      service.onInstanceStored(record);
+
+      // What an administrator asks first: is DIMSE listening, as whom, and what does the archive hold.
+      app.get('/admin/dicom', async (request) => {
+        hub.requireRole(hub.principalOf(request), Role.Admin);
+        return {
+          aeTitle,
+          dimse: {
+            enabled: options.dimse !== false,
+            listening: service?.dimsePort !== undefined,
+            port: service?.dimsePort ?? null,
+            error: dimseError ?? null,
+            allowedCallingAeTitles: settings.allowedCallingAeTitles ?? null,
+            remoteAes: Object.keys(settings.remoteAes ?? {}),
+          },
+          dicomweb: DICOMWEB_PATH,
+          archive: await service!.index.counts(),
+        };
+      });
+
+      await app.register(
+        async (scope) => {
+          scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+            let principal: TokenPrincipal;
+            try {
+              principal = hub.principalOf(request);
+              hub.requireRole(principal, ...(request.method === 'POST' ? [Role.Admin, Role.Write] : [Role.Admin, Role.Write, Role.Read]));
+            } catch (error) {
+              const status = isFhirError(error) ? error.status : 401;
+              if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="keney"');
+              return reply.code(status).send({
+                error: {
+                  code: status === 401 ? 'DICOMWEB_UNAUTHORIZED' : 'DICOMWEB_FORBIDDEN',
+                  message: (error as Error).message,
+                },
+              });
+            }
+            const study = (request.params as { study?: string } | undefined)?.study;
+            request.dicomAudit = {
+              action: request.method === 'POST' ? AuditAction.Create : /\/(studies|series|instances)\/?$/.test(request.routeOptions.url ?? '') ? AuditAction.Search : AuditAction.Read,
+              ...(study ? { study } : {}),
+            };
+            return undefined;
+          });
+          // Audit before the answer leaves: a read that cannot be audited is not answered.
+          scope.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+            const context = request.dicomAudit;
+            if (!context || !request.principal) return payload;
+            const patientIds = context.study ? await patientsOfStudy(hub, context.study) : [];
+            const event: AuditEventInput = {
+              actor: request.principal.id,
+              action: context.action,
+              resourceType: 'ImagingStudy',
+              query: `${request.method} ${request.url}`.slice(0, 2000),
+              outcome: reply.statusCode,
+              sourceIp: request.ip,
+              requestId: String(request.id),
+              purpose: typeof request.headers['x-purpose-of-use'] === 'string' ? request.headers['x-purpose-of-use'] : 'TREAT',
+              ...(patientIds.length ? { patientIds } : {}),
+            };
+            await hub.audit.record(event);
+            return payload;
+          });
+          await scope.register(dicomWebPlugin, {
+            service: service!,
+            ...(hub.config.publicUrl ? { publicBaseUrl: `${hub.config.publicUrl}${DICOMWEB_PATH}` } : {}),
+            sourceOf: (request) => (request.principal ? { user: request.principal.name } : {}),
+          });
+        },
+        { prefix: DICOMWEB_PATH },
+      );
+    },
+
+    async start(hub: HubContext) {
+      // The Endpoint every ImagingStudy points to: durable now, applied with the log (unchanged → nothing written).
+      const endpoint = dicomWebEndpoint(hub.config.publicUrl, DICOMWEB_PATH);
+      const changeSet = await hub.store.changeSet({
+        id: uuidV5(`dicom-endpoint/${JSON.stringify(endpoint)}`),
+        bundle: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: endpoint, request: { method: 'PUT', url: `Endpoint/${endpoint.id}` } }] },
+        origin: { kind: OriginKind.System, actor: 'dicom', reason: 'DICOMweb endpoint of the hub' },
+      });
+      await hub.store.append(changeSet);
+      started = true;
+      if (options.dimse !== false) await listen();
+    },
+
+    async stop() {
+      started = false;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = undefined;
+      await service?.stop();
+    },
+
+    // The hub serves (API, DICOMweb) even when the DIMSE port cannot be bound; /admin/dicom says why, the log too.
+    async ready() {
+      return started ? { ok: true } : { ok: false, reason: 'starting' };
+    },
+  };
+
+  let retryTimer: NodeJS.Timeout | undefined;
+  const listen = async (): Promise<void> => {
+    if (!started || !service) return;
+    try {
+      const scp = await service.startDimse();
+      dimseError = undefined;
+      logger?.info({ aeTitle: service.aeTitle, port: scp.port }, `DICOM listening: ${service.aeTitle} on port ${scp.port}`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const port = options.port ?? hubContext?.config.dicomPort;
+      dimseError =
+        code === 'EADDRINUSE'
+          ? `Port ${port} is already in use: set KENEY_DICOM_PORT to a free port or stop the other DICOM listener; retrying every 30 s.`
+          : `The DIMSE listener could not start (${(error as Error).message}); retrying every 30 s.`;
+      logger?.error({ err: error }, dimseError);
+      retryTimer = setTimeout(() => void listen(), 30_000);
+      retryTimer.unref();
+    }
+  };
+  return module;
+}
