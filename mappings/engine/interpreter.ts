@@ -384,7 +384,7 @@ export class MappingRun {
       if (value !== undefined) this.write(rule, target, value, scope);
       return;
     }
-    let text = rule.type === 'text' ? node.text() : node.value();
+    let text = rule.type === 'text' ? (rule.join !== undefined ? leaves(node).join(rule.join) || undefined : node.text()) : node.value();
     if (text === undefined) return;
     if (rule.vocabulary) {
       const translated = this.translateCode(rule, text, node, target);
@@ -739,6 +739,30 @@ export class MappingRun {
     }
     return { fullUrl: item.fullUrl!, resource: { resourceType: 'Parameters', parameter } as unknown as Resource, request: { method: 'POST', url } };
   }
+}
+
+/** The non-empty leaf values of a node (components, then their subcomponents), in order. */
+function leaves(node: V2Node): string[] {
+  const out: string[] = [];
+  let emptyComponents = 0;
+  for (let c = 1; c <= 50 && emptyComponents < 8; c++) {
+    const component = node.child(c);
+    if (component.isEmpty) {
+      emptyComponents++;
+      continue;
+    }
+    emptyComponents = 0;
+    let emptySubs = 0;
+    for (let sub = 1; sub <= 20 && emptySubs < 4; sub++) {
+      const v = component.child(sub).value();
+      if (v === undefined) emptySubs++;
+      else {
+        emptySubs = 0;
+        out.push(v);
+      }
+    }
+  }
+  return out;
 }
 
 function rewriteStrings(node: unknown, fn: (v: string) => string): void {

@@ -35,6 +35,8 @@ export interface Rule {
   to?: string;
   /** A datatype map (`CX[Identifier]`) or `text` (the whole value with separators, for FT/TX). */
   type?: string;
+  /** With `type: text`: the non-empty components joined by this string instead (a coded comment as text). */
+  join?: string;
   /** ConceptMap id applied to the code (terminology-maps). */
   vocabulary?: string;
   when?: Condition;
@@ -185,6 +187,7 @@ const rule = {
     to: { type: 'string', pattern: fhirPathPattern },
     type: { type: 'string', pattern: '^(?:text|[A-Z][A-Z0-9]{1,2}\\[[A-Za-z-]+\\])$' },
     vocabulary: { type: 'string', pattern: '^[A-Za-z0-9.-]{1,64}$' },
+    join: { type: 'string', maxLength: 10 },
     when: conditionRef,
     repeat: { enum: ['all', 'first'] },
     with: { type: 'array', items: { $ref: '#/$defs/rule' } },
