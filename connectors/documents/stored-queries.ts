@@ -13,6 +13,7 @@ import type {
   GetSubmissionSetAndContentsQuery,
   StoredQuery,
 } from '../../adapters/xds/stored-query.js';
+import { isOid } from '../../adapters/xds/hl7-values.js';
 import type { DocumentRegistry } from './document-registry.js';
 import { systemForCodingScheme, Mhd } from './vocabulary.js';
 import { associationsOfDocument, associationsOfList, entryUuidToken, listKind, patientToken, uniqueIdToken } from './xds-fhir.js';
@@ -36,11 +37,14 @@ function empty(): RegistryObjectList {
   return { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] };
 }
 
-/** A token search value for an XDS code (`system|code`, or `code` alone when the scheme has no FHIR system). */
-function tokenOf(code: Code): string {
-  const system = systemForCodingScheme(code.codingScheme);
+/**
+ * Token search values for an XDS code: `system|code` for each FHIR system the scheme may be written with (its URL
+ * and `urn:oid:`, as MHD writers use either), or `code` alone when the scheme has no FHIR system.
+ */
+function tokensOf(code: Code): string[] {
   const escaped = code.code.replace(/\\/g, '\\\\').replace(/,/g, '\\,').replace(/\|/g, '\\|').replace(/\$/g, '\\$');
-  return system ? `${system}|${escaped}` : escaped;
+  const systems = [...new Set([systemForCodingScheme(code.codingScheme), isOid(code.codingScheme) ? `urn:oid:${code.codingScheme}` : undefined].filter((s): s is string => !!s))];
+  return systems.length ? systems.map((system) => `${system}|${escaped}`) : [escaped];
 }
 
 const sameCode = (a: Code | undefined, b: Code): boolean => !!a && a.code === b.code && a.codingScheme === b.codingScheme;
@@ -109,7 +113,7 @@ export class StoredQueries {
       ['patient.identifier', patient],
       ['status', statuses.join(',')],
     ];
-    const codes = (name: string, list: Code[] | undefined) => list && params.push([name, list.map(tokenOf).join(',')]);
+    const codes = (name: string, list: Code[] | undefined) => list && params.push([name, list.flatMap(tokensOf).join(',')]);
     codes('category', q.classCode);
     codes('type', q.typeCode);
     codes('setting', q.practiceSettingCode);

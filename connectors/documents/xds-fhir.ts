@@ -667,7 +667,7 @@ function complete(kept: Partial<Association> | undefined, defaults: Association)
 export type EntryUuidOf = (reference: string) => string | undefined;
 
 /** The associations a List represents: one HasMember per entry, plus those kept on the List itself. */
-export function associationsOfList(list: List, entryUuidOf: EntryUuidOf): Association[] {
+export function associationsOfList(list: List, entryUuidOf: EntryUuidOf, isList: (reference: string) => boolean = (r) => r.startsWith('List/')): Association[] {
   const kind = listKind(list);
   const source = kind === 'folder' ? folderFromList(list).id : submissionSetFromList(list).id;
   const out: Association[] = [];
@@ -682,7 +682,7 @@ export function associationsOfList(list: List, entryUuidOf: EntryUuidOf): Associ
       sourceObject: source,
       targetObject: target ?? '',
       status: AvailabilityStatus.approved,
-      ...(kind === 'submissionset' && entry.item.reference?.startsWith('DocumentReference/') ? { submissionSetStatus: 'Original' } : {}),
+      ...(kind === 'submissionset' && entry.item.reference && !isList(entry.item.reference) ? { submissionSetStatus: 'Original' } : {}),
       extraSlots: [],
     };
     out.push(complete(kept ? readAssociationExtension(kept) : undefined, defaults));

@@ -180,6 +180,20 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
     entryUuidOfEntry.set(e, uuid);
   }
 
+  // The store replaces every string equal to a fullUrl with the new resource's reference — an entryUUID taken from
+  // the fullUrl would be rewritten too: such entries get another fullUrl, and the references to them follow.
+  const renamed = new Map<string, string>();
+  for (const [e, uuid] of entryUuidOfEntry) {
+    if (e.fullUrl && e.fullUrl.toLowerCase() === uuid) {
+      const next = `urn:uuid:${uuidV5(`mhd-fullurl:${uuid}`)}`;
+      renamed.set(e.fullUrl, next);
+      byFullUrl.delete(e.fullUrl);
+      e.fullUrl = next;
+      byFullUrl.set(next, e);
+    }
+  }
+  if (renamed.size > 0) for (const e of entries) renameReferences(e.resource, renamed);
+
   // Subjects: a Patient on this server (or in the Bundle); its identifier becomes the XDS patientId.
   const patientCache = new Map<string, Identifier | undefined>();
   const patientIdentifierOf = async (reference: string | undefined): Promise<Identifier | undefined> => {
@@ -251,6 +265,7 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
   };
   const existingUuids = await registry.entryUuids(entries.flatMap((e) => refsOf(e.resource!)).filter((r) => !findInBundle(r)));
   const entryUuidOf = (reference: string) => uuidOfRef(reference) ?? existingUuids.get(reference);
+  const isList = (reference: string) => findInBundle(reference)?.resource?.resourceType === 'List' || reference.startsWith('List/');
   const objects: RegistryObjectList = { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] };
   const associations: Association[] = [];
   for (const e of entries) {
@@ -260,15 +275,29 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
       associations.push(...associationsOfDocument(r, entryUuidOf));
     } else if (r.resourceType === 'List' && listKind(r) === 'submissionset') {
       objects.submissionSets.push(submissionSetFromList(r));
-      associations.push(...associationsOfList(r, entryUuidOf));
+      associations.push(...associationsOfList(r, entryUuidOf, isList));
     } else if (r.resourceType === 'List' && listKind(r) === 'folder') {
       objects.folders.push(folderFromList(r));
-      associations.push(...associationsOfList(r, entryUuidOf));
+      associations.push(...associationsOfList(r, entryUuidOf, isList));
     }
   }
   objects.associations = associations;
   for (const entry of objects.documentEntries) entry.repositoryUniqueId ??= registry.repositoryUniqueId;
   return { bundle, objects, documents, blobs };
+}
+
+/** Replaces `reference` values (anywhere in a resource) by their new names. */
+function renameReferences(node: unknown, renamed: Map<string, string>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) renameReferences(item, renamed);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'reference' && typeof value === 'string' && renamed.has(value)) record[key] = renamed.get(value);
+    else if (key !== 'identifier' && key !== 'masterIdentifier') renameReferences(value, renamed);
+  }
 }
 
 function refsOf(resource: Resource): string[] {
