@@ -30,7 +30,7 @@ export async function runLoad(argv: string[]): Promise<number> {
       ...(values.version ? { version: values.version } : {}),
       ...(values.encoding === 'latin1' || values.encoding === 'utf8' ? { encoding: values.encoding } : {}),
     });
-    console.log(`Loaded ${count} ${kind} concepts from ${file}.`);
+    process.stdout.write(`Loaded ${count} ${kind} concepts from ${file}.\n`);
     return 0;
   } catch (error) {
     if (error instanceof LoadError) {

@@ -442,7 +442,7 @@ export class MappingRun {
       const candidates = [
         ...(sentUcum && typeof element.code === 'string' ? [element.code] : []),
         ...(typeof element.unit === 'string' ? [element.unit] : []),
-        ...(!sentUcum && typeof element.code === 'string' && /[A-Za-z%/\[]/.test(element.code) ? [element.code] : []),
+        ...(!sentUcum && typeof element.code === 'string' && /[A-Za-z%/[]/.test(element.code) ? [element.code] : []),
       ];
       for (const candidate of candidates) {
         const u = t.toUcum(candidate);

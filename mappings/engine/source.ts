@@ -171,8 +171,8 @@ export class SourceGroup {
   nearest(name: string): SourceSegment | undefined {
     const hit = this.#nearest.get(name);
     if (hit !== undefined) return hit ?? undefined;
-    let found: SourceSegment | undefined;
-    for (let g: SourceGroup | undefined = this; g && !found; g = g.parent) found = g.find(name);
+    let found = this.find(name);
+    for (let g = this.parent; g && !found; g = g.parent) found = g.find(name);
     this.#nearest.set(name, found ?? null);
     return found;
   }

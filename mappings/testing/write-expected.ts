@@ -13,5 +13,5 @@ const only = process.argv.slice(2);
 for (const file of readdirSync(DIR).filter((f) => f.endsWith('.hl7') && (only.length === 0 || only.some((o) => f.startsWith(o))))) {
   const result = registry.get('hl7v2/default')!.map(parseHl7Message(readFileSync(join(DIR, file))), fixtureContext(file));
   writeFileSync(join(DIR, file.replace(/\.hl7$/, '.json')), `${JSON.stringify({ issues: (result as { issues: unknown[] }).issues, bundle: (result as { bundle: unknown }).bundle }, null, 2)}\n`);
-  console.log(`${file}: ${(result as { bundle: { entry?: unknown[] } }).bundle.entry?.length ?? 0} entries`);
+  process.stdout.write(`${file}: ${(result as { bundle: { entry?: unknown[] } }).bundle.entry?.length ?? 0} entries\n`);
 }

@@ -51,4 +51,4 @@ for (const file of readdirSync(source).filter((f) => f.startsWith('HL7_Concept_M
   writeFileSync(join(out, `${id}.json`), `${JSON.stringify(map, null, 2)}\n`);
   written++;
 }
-console.log(`${written} ConceptMaps written to ${out}`);
+process.stdout.write(`${written} ConceptMaps written to ${out}\n`);
