@@ -515,7 +515,7 @@ export class MappingRun {
       if (!seg) return [];
       nodes = fieldRepetitions(seg, first!);
     } else if (scope.node) {
-      nodes = [scope.node.child(first!)];
+      nodes = [first === 0 ? scope.node : scope.node.child(first!)];
     } else {
       nodes = fieldRepetitions(scope.seg, first!);
     }

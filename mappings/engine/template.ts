@@ -3,8 +3,9 @@
 // schema-checked forms or a FHIRPath expression; there is no free-form mini-language and no code.
 import type { StructureTemplate } from './source.js';
 
-/** Where a value comes from, relative to the node being mapped: `3`, `3.1`, `4.2` (component.subcomponent), or
- * an absolute segment path `ZBE-4`, `MSH-10`, `OBR-3.1` (the nearest such segment in the message structure). */
+/** Where a value comes from, relative to the node being mapped: `3`, `3.1`, `4.2` (component.subcomponent), `0`
+ * (in a datatype map: the value itself, to hand it whole to another datatype map), or an absolute segment path
+ * `ZBE-4`, `MSH-10`, `OBR-3.1` (the nearest such segment in the message structure). */
 export type SourcePath = string | number;
 
 export type Condition =
@@ -126,7 +127,7 @@ export interface MessageMap {
 
 const sourcePath = {
   oneOf: [
-    { type: 'integer', minimum: 1, maximum: 999 },
+    { type: 'integer', minimum: 0, maximum: 999 },
     { type: 'string', pattern: '^(?:[A-Z][A-Z0-9]{2}-)?\\d{1,3}(?:\\.\\d{1,3}){0,2}$' },
   ],
   description: 'field/component number(s) like 3, "3.1", "4.2", or an absolute "SEG-n[.c[.s]]" such as "ZBE-4"',
