@@ -189,6 +189,15 @@ export class DocumentRegistry {
     const documents = new Map<string, SubmittedDocument>();
     for (const [id, doc] of submission.documents) documents.set(symbolic.get(id) ?? id, doc);
 
+    // The repository knows the documents' hash and size: the registry checks (duplicates) compare them.
+    if (submission.withDocuments) {
+      for (const entry of objects.documentEntries) {
+        const doc = documents.get(entry.id);
+        if (!doc) continue;
+        entry.hash ??= createHash('sha1').update(doc.bytes).digest('hex');
+        entry.size ??= String(doc.bytes.byteLength);
+      }
+    }
     const checked = await this.check(objects);
     if (checked.replay) return checked.replay;
     if (checked.issues.length > 0) return { status: 'refused', issues: checked.issues };
@@ -252,8 +261,13 @@ export class DocumentRegistry {
 
   /** The resources the submission refers to or collides with. */
   private async existingState(objects: RegistryObjectList): Promise<ExistingState> {
-    const state: ExistingState = { byEntryUuid: new Map(), documentsByUniqueId: new Map(), setByUniqueId: undefined, foldersByUniqueId: new Map() };
+    const state: ExistingState = { byEntryUuid: new Map(), documentsByUniqueId: new Map(), setByUniqueId: undefined, foldersByUniqueId: new Map(), takenEntryUuids: new Map() };
     const own = new Set([...objects.documentEntries, ...objects.folders, ...objects.submissionSets, ...objects.associations].map((o) => o.id));
+    for (const o of [...objects.documentEntries, ...objects.folders, ...objects.submissionSets]) {
+      if (!URN_UUID.test(o.id)) continue;
+      const taken = await this.objectByEntryUuid(o.id);
+      if (taken) state.takenEntryUuids.set(o.id, taken);
+    }
     const refs = new Set<string>();
     for (const a of objects.associations) for (const r of [a.sourceObject, a.targetObject]) if (r && !own.has(r) && URN_UUID.test(r)) refs.add(r);
     for (const r of refs) {
@@ -313,6 +327,11 @@ export class DocumentRegistry {
       } else {
         issues.push(issue(XdsErrorCode.registryMetadataError, `Document ${e.uniqueId} is already registered (entryUUID ${prior.id}): to list it in this submission set, send a HasMember association to ${prior.id} with SubmissionSetStatus=Reference instead of a new DocumentEntry`, e.uniqueId));
       }
+    }
+    // (Symbolic ids get UUIDs derived from the SubmissionSet uniqueId: a duplicate set says it all.)
+    for (const [id, taken] of existing.setByUniqueId ? [] : existing.takenEntryUuids) {
+      const sameDocument = taken.resourceType === 'DocumentReference' && objects.documentEntries.some((e) => e.id === id && e.uniqueId && existing.documentsByUniqueId.get(e.uniqueId)?.id === taken.id);
+      if (!sameDocument) issues.push(issue(XdsErrorCode.registryMetadataError, `entryUUID ${id} already names an object of the registry (${taken.resourceType}/${taken.id}): give the new object a new entryUUID (or a symbolic id)`, id));
     }
     const own = new Set([...objects.documentEntries, ...objects.folders, ...objects.submissionSets, ...objects.associations].map((o) => o.id));
     for (const a of objects.associations) {
@@ -502,6 +521,8 @@ interface ExistingState {
   documentsByUniqueId: Map<string, DocumentReference>;
   setByUniqueId: List | undefined;
   foldersByUniqueId: Map<string, List>;
+  /** entryUUIDs of the submission already naming an object of the registry. */
+  takenEntryUuids: Map<string, DocumentReference | List>;
 }
 
 /** Symbolic ids (`Document01`) become stable UUIDs (derived from the submission's uniqueId); references follow. */

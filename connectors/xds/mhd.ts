@@ -55,6 +55,7 @@ function xdsOutcome(issues: readonly XdsIssue[]): OperationOutcome {
 function statusFor(issues: readonly XdsIssue[]): number {
   const codes = issues.filter((i) => i.severity === 'error').map((i) => i.code);
   if (codes.some((c) => c === XdsErrorCode.duplicateUniqueIdInRegistry || c === XdsErrorCode.nonIdenticalHash || c === XdsErrorCode.nonIdenticalSize)) return 409;
+  if (issues.some((i) => i.severity === 'error' && /already (names|registered)/.test(i.message))) return 409;
   return 422;
 }
 
