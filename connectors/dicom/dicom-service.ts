@@ -85,7 +85,7 @@ export type InstanceStoredHandler = (event: InstanceStoredEvent) => void | Promi
 
 /**
  * A subscriber's failure that says what the sender gets: the DIMSE status of the C-STORE response (also the
- * STOW-RS failure reason), e.g. 0x0110 "processing failure" when the record refused the instance, 0xA700
+ * STOW-RS failure reason), e.g. 0xC110 (error) when the record refused the instance, 0xA700
  * "out of resources" when it should be sent again later. The message becomes the error comment.
  */
 export class InstanceProcessingError extends Error {

@@ -6,6 +6,10 @@ import { nameComponents, type PersonName } from '../person-name.js';
 /** FHIR's system for DICOM UIDs (identifier values are `urn:oid:<uid>`). */
 export const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 export const DCM_SYSTEM = 'http://dicom.nema.org/resources/ontology/DCM';
+/** Prefix of the system of an assigning authority known only by name (as mappings/hl7v2 does for CX-4.1). */
+export const V2_NAMESPACE_SYSTEM = 'urn:keney:v2-namespace:';
+/** System of a Patient ID sent without any issuer (local to the sender: reconciles with nothing else). */
+export const UNQUALIFIED_PATIENT_ID_SYSTEM = 'urn:keney:dicom:patient-id';
 export const ACCESSION_TYPE: CodeableConcept = {
   coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'ACSN' }],
 };
@@ -13,10 +17,13 @@ export const ACCESSION_TYPE: CodeableConcept = {
 export interface MappingOptions {
   /**
    * The FHIR identifier system for a Patient ID issuer. Default: `urn:oid:<Universal Entity ID>` when the
-   * issuer has an ISO OID, else `urn:keney:dicom:issuer:<Issuer of Patient ID>`, else `urn:keney:dicom:patient-id`.
+   * issuer has an ISO OID (or the Issuer of Patient ID is itself an OID), else
+   * `urn:keney:v2-namespace:<Issuer of Patient ID>` — the system the HL7 v2 mappings give an assigning
+   * authority without OID (CX-4.1), so that a PACS and an ADT feed naming the same domain name the same
+   * patients — else `urn:keney:dicom:patient-id`.
    */
   patientIdSystem?: (id: PatientIdentifier) => string;
-  /** The system of accession numbers (the RIS' order filler), when known. */
+  /** The system of accession numbers without Issuer of Accession Number (the RIS' order filler), when known. */
   accessionSystem?: string;
   /** IANA time zone for dates without Timezone Offset From UTC (0008,0201). Default Europe/Paris. */
   timeZone?: string;
@@ -35,8 +42,9 @@ export function defaultPatientIdSystem(id: PatientIdentifier): string {
     return `urn:oid:${id.issuerUniversalId}`;
   }
   if (id.issuer && /^[0-9]+(\.[0-9]+)+$/.test(id.issuer)) return `urn:oid:${id.issuer}`;
-  if (id.issuer) return `urn:keney:dicom:issuer:${encodeURIComponent(id.issuer)}`;
-  return 'urn:keney:dicom:patient-id';
+  if (id.issuer)
+    return `${V2_NAMESPACE_SYSTEM}${/^[^\s|,\\$%]+$/.test(id.issuer) ? id.issuer : encodeURIComponent(id.issuer)}`;
+  return UNQUALIFIED_PATIENT_ID_SYSTEM;
 }
 
 export function patientIdentifiers(meta: InstanceMetadata, options: MappingOptions = {}): Identifier[] {
@@ -187,10 +195,9 @@ export function codeableConcept(code: CodedValue): CodeableConcept {
 export function accessionIdentifier(meta: InstanceMetadata, options: MappingOptions): Identifier | undefined {
   const value = meta.study.accessionNumber;
   if (!value) return undefined;
-  const system =
-    options.accessionSystem ??
-    (meta.study.accessionIssuer
-      ? defaultPatientIdSystem({ value, issuer: meta.study.accessionIssuer, ins: false })
-      : undefined);
+  // The instance's own Issuer of Accession Number wins; the configured system is for instances without one.
+  const system = meta.study.accessionIssuer
+    ? defaultPatientIdSystem({ value, issuer: meta.study.accessionIssuer, ins: false })
+    : options.accessionSystem;
   return { type: ACCESSION_TYPE, ...(system ? { system } : {}), value };
 }

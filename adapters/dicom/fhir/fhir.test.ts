@@ -61,7 +61,7 @@ describe('ImagingStudy', () => {
     expect(resource.basedOn![0]!.identifier).toMatchObject({ value: 'ACC-0001', type: { coding: [{ code: 'ACSN' }] } });
     expect(resource.subject).toEqual({
       type: 'Patient',
-      identifier: { system: 'urn:keney:dicom:issuer:CH-TEST', value: 'IPP-123' },
+      identifier: { system: 'urn:keney:v2-namespace:CH-TEST', value: 'IPP-123' },
       display: 'Hélène Dupont',
     });
     expect(resource.endpoint).toEqual([{ reference: 'Endpoint/keney-dicomweb' }]);

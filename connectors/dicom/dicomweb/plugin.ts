@@ -193,37 +193,31 @@ export const dicomWebPlugin: FastifyPluginAsync<DicomWebOptions> = async (
       return reply.code(406).send({ error: { code: DicomWebErrorCode.NotRenderable, message: error.message } });
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply
-        .code(413)
-        .send({
-          error: {
-            code: DicomWebErrorCode.BadRequest,
-            message: `The request body is over ${options.maxStowBytes ?? 512 << 20} bytes: send fewer instances per request`,
-          },
-        });
+      return reply.code(413).send({
+        error: {
+          code: DicomWebErrorCode.BadRequest,
+          message: `The request body is over ${options.maxStowBytes ?? 512 << 20} bytes: send fewer instances per request`,
+        },
+      });
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply
-        .code(415)
-        .send({
-          error: {
-            code: DicomWebErrorCode.UnsupportedMediaType,
-            message: 'STOW-RS takes multipart/related; type="application/dicom"',
-          },
-        });
+      return reply.code(415).send({
+        error: {
+          code: DicomWebErrorCode.UnsupportedMediaType,
+          message: 'STOW-RS takes multipart/related; type="application/dicom"',
+        },
+      });
     }
     if (error.statusCode && error.statusCode < 500)
       return reply
         .code(error.statusCode)
         .send({ error: { code: DicomWebErrorCode.BadRequest, message: error.message } });
-    return reply
-      .code(503)
-      .send({
-        error: {
-          code: DicomWebErrorCode.Unavailable,
-          message: `The DICOM store failed: ${error.message}; retry later`,
-        },
-      });
+    return reply.code(503).send({
+      error: {
+        code: DicomWebErrorCode.Unavailable,
+        message: `The DICOM store failed: ${error.message}; retry later`,
+      },
+    });
   });
 
   const baseUrl = (request: FastifyRequest) =>

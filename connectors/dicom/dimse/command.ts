@@ -49,7 +49,7 @@ export const Status = {
   SubOperationsWithFailures: 0xb000,
   /** C-STORE warning: element coercion. */
   CoercionOfDataElements: 0xb000,
-  /** Failure: processing failure (PS3.7 C.4; e.g. the record refused the instance). */
+  /** Failure: processing failure (PS3.7 C.4), for the services that list it (not C-STORE). */
   ProcessingFailure: 0x0110,
   DuplicateSopInstance: 0x0111,
   NoSuchSopClass: 0x0118,
@@ -66,6 +66,13 @@ export const Status = {
   /** Error: cannot understand / unable to process. */
   CannotUnderstand: 0xc000,
   UnableToProcess: 0xc001,
+  /**
+   * C-STORE "Error: cannot understand" (C000–CFFF, the meaning is ours, PS3.4 B.2.3): the instance is archived
+   * but the canonical record refused it (e.g. its identifiers match two patients); the Error Comment says why.
+   */
+  RecordRefused: 0xc110,
+  /** Same range: the record could not be made from the instance (not valid FHIR R4); the Error Comment names the element. */
+  RecordInvalid: 0xc111,
 } as const;
 
 export const NO_DATA_SET = 0x0101;

@@ -62,14 +62,19 @@ const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
 
 export function checkAeTitle(name: string, value: string): string {
   if (!AE_TITLE.test(value) || value.trim() === '') {
-    throw new ConfigError(`${name}="${value}" is not a valid AE title: use 1 to 16 printable ASCII characters without backslash (e.g. KENEY).`);
+    throw new ConfigError(
+      `${name}="${value}" is not a valid AE title: use 1 to 16 printable ASCII characters without backslash (e.g. KENEY).`,
+    );
   }
   return value;
 }
 
 function parseRemoteAes(raw: string): Record<string, Omit<RemoteAe, 'aeTitle'>> {
   const out: Record<string, Omit<RemoteAe, 'aeTitle'>> = {};
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^@]{1,16})@(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(item);
     if (!m || Number(m[3]) > 65535) {
       throw new ConfigError(`KENEY_DICOM_REMOTE_AES: "${item}" is not AE@host:port (e.g. PACS2@10.0.0.5:104).`);
@@ -83,26 +88,32 @@ function positive(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name]?.trim();
   if (!raw) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name}=${raw} is not valid: expected a positive integer.`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError(`${name}=${raw} is not valid: expected a positive integer.`);
   return value;
 }
 
 /** The module's settings from the environment; a bad value stops the start with the fix. */
 export function dicomSettingsFromEnv(env: NodeJS.ProcessEnv): DicomSettings {
-  const allowed = env.KENEY_DICOM_ALLOWED_AES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const allowed = env.KENEY_DICOM_ALLOWED_AES?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const file = (name: string): Buffer | undefined => {
     const path = env[name]?.trim();
     if (!path) return undefined;
     try {
       return readFileSync(path);
     } catch (error) {
-      throw new ConfigError(`${name}=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give the path of a PEM file.`);
+      throw new ConfigError(
+        `${name}=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give the path of a PEM file.`,
+      );
     }
   };
   const cert = file('KENEY_DICOM_TLS_CERT');
   const key = file('KENEY_DICOM_TLS_KEY');
   const ca = file('KENEY_DICOM_TLS_CA');
-  if ((cert && !key) || (key && !cert)) throw new ConfigError('DICOM TLS needs both KENEY_DICOM_TLS_CERT and KENEY_DICOM_TLS_KEY.');
+  if ((cert && !key) || (key && !cert))
+    throw new ConfigError('DICOM TLS needs both KENEY_DICOM_TLS_CERT and KENEY_DICOM_TLS_KEY.');
   const requireClient = env.KENEY_DICOM_TLS_REQUIRE_CLIENT_CERT?.trim() === 'true';
   const timeZone = env.KENEY_DICOM_TIME_ZONE?.trim();
   if (timeZone) {
@@ -114,16 +125,29 @@ export function dicomSettingsFromEnv(env: NodeJS.ProcessEnv): DicomSettings {
   }
   const accessionSystem = env.KENEY_DICOM_ACCESSION_SYSTEM?.trim();
   if (accessionSystem && !/^(urn:|https?:\/\/)\S+$/.test(accessionSystem)) {
-    throw new ConfigError(`KENEY_DICOM_ACCESSION_SYSTEM=${accessionSystem} must be a URI (urn:oid:1.2.3… or https://…).`);
+    throw new ConfigError(
+      `KENEY_DICOM_ACCESSION_SYSTEM=${accessionSystem} must be a URI (urn:oid:1.2.3… or https://…).`,
+    );
   }
   const maxAssociations = positive(env, 'KENEY_DICOM_MAX_ASSOCIATIONS');
   const maxInstanceBytes = positive(env, 'KENEY_DICOM_MAX_INSTANCE_BYTES');
   const defaultIssuer = env.KENEY_DICOM_DEFAULT_ISSUER?.trim();
   return {
     host: env.KENEY_DICOM_HOST?.trim() || '0.0.0.0',
-    ...(allowed?.length ? { allowedCallingAeTitles: allowed.map((a) => checkAeTitle('KENEY_DICOM_ALLOWED_AES', a)) } : {}),
+    ...(allowed?.length
+      ? { allowedCallingAeTitles: allowed.map((a) => checkAeTitle('KENEY_DICOM_ALLOWED_AES', a)) }
+      : {}),
     ...(env.KENEY_DICOM_REMOTE_AES?.trim() ? { remoteAes: parseRemoteAes(env.KENEY_DICOM_REMOTE_AES) } : {}),
-    ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}), ...(requireClient ? { requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
+    ...(cert && key
+      ? {
+          tls: {
+            cert,
+            key,
+            ...(ca ? { ca } : {}),
+            ...(requireClient ? { requestCert: true, rejectUnauthorized: true } : {}),
+          },
+        }
+      : {}),
     ...(maxAssociations ? { maxAssociations } : {}),
     ...(maxInstanceBytes ? { maxInstanceBytes } : {}),
     record: {
@@ -177,7 +201,11 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     if (cached) return cached;
     try {
       const result = await hub.store.search(
-        parseSearch('ImagingStudy', new URLSearchParams({ identifier: `urn:dicom:uid|${escapeSearchValue(`urn:oid:${study}`)}` }), { strict: false, defaultCount: 2 }),
+        parseSearch(
+          'ImagingStudy',
+          new URLSearchParams({ identifier: `urn:dicom:uid|${escapeSearchValue(`urn:oid:${study}`)}` }),
+          { strict: false, defaultCount: 2 },
+        ),
       );
       const ids = result.matches.flatMap((m) => {
         const ref = (JSON.parse(m.content) as { subject?: { reference?: string } }).subject?.reference;
@@ -191,13 +219,19 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
   };
 
   const auditDimse = async (hub: HubContext, access: DimseAccess): Promise<void> => {
-    const patientIds = [...new Set((await Promise.all(access.studies.slice(0, 20).map((s) => patientsOfStudy(hub, s)))).flat())];
+    const patientIds = [
+      ...new Set((await Promise.all(access.studies.slice(0, 20).map((s) => patientsOfStudy(hub, s)))).flat()),
+    ];
     const keys = access.query.matches.map((m) => `${m.tag.toString(16).padStart(8, '0')}=${m.value}`).join('&');
     await hub.audit.record({
       actor: `dicom:${access.association?.callingAeTitle ?? 'unknown'}`,
       action: access.kind === 'find' ? AuditAction.Search : AuditAction.Read,
       resourceType: 'ImagingStudy',
-      query: `${access.kind === 'find' ? 'C-FIND' : 'C-MOVE/C-GET'} ${access.query.level} ${keys} (${access.count})`.slice(0, 2000),
+      query:
+        `${access.kind === 'find' ? 'C-FIND' : 'C-MOVE/C-GET'} ${access.query.level} ${keys} (${access.count})`.slice(
+          0,
+          2000,
+        ),
       outcome: 200,
       ...(access.association?.remoteAddress ? { sourceIp: access.association.remoteAddress } : {}),
       ...(access.association?.id ? { requestId: access.association.id } : {}),
@@ -211,11 +245,19 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     try {
       const result = await recorder!.record(event);
       instances?.inc({ protocol, outcome: result.applied ? 'recorded' : 'durable' });
-      for (const issue of result.issues) logger?.warn({ code: issue.code, study: event.identity.studyInstanceUid }, issue.message);
+      for (const issue of result.issues)
+        logger?.warn({ code: issue.code, study: event.identity.studyInstanceUid }, issue.message);
     } catch (error) {
-      instances?.inc({ protocol, outcome: (error as { code?: string }).code === 'DICOM_RECORD_UNAVAILABLE' ? 'unavailable' : 'refused' });
+      instances?.inc({
+        protocol,
+        outcome: (error as { code?: string }).code === 'DICOM_RECORD_UNAVAILABLE' ? 'unavailable' : 'refused',
+      });
       logger?.warn(
-        { code: (error as { code?: string }).code, study: event.identity.studyInstanceUid, sopInstanceUid: event.identity.sopInstanceUid },
+        {
+          code: (error as { code?: string }).code,
+          study: event.identity.studyInstanceUid,
+          sopInstanceUid: event.identity.sopInstanceUid,
+        },
         (error as Error).message,
       );
       throw error;
@@ -271,14 +313,20 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
               break;
             case 'association-rejected':
               associations.inc({ outcome: 'rejected' });
-              logger?.warn({ callingAeTitle: event.callingAeTitle, remoteAddress: event.remoteAddress }, `DICOM association rejected: ${event.why}`);
+              logger?.warn(
+                { callingAeTitle: event.callingAeTitle, remoteAddress: event.remoteAddress },
+                `DICOM association rejected: ${event.why}`,
+              );
               break;
             case 'protocol-error':
               associations.inc({ outcome: 'protocol-error' });
               logger?.warn({ remoteAddress: event.remoteAddress }, `DICOM protocol error: ${event.message}`);
               break;
             case 'request-failed':
-              logger?.warn({ callingAeTitle: event.association.callingAeTitle, command: event.command }, `DICOM request failed: ${event.message}`);
+              logger?.warn(
+                { callingAeTitle: event.association.callingAeTitle, command: event.command },
+                `DICOM request failed: ${event.message}`,
+              );
               break;
             case 'association-closed':
               break;
@@ -327,7 +375,10 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
             let principal: TokenPrincipal;
             try {
               principal = hub.principalOf(request);
-              hub.requireRole(principal, ...(request.method === 'POST' ? [Role.Admin, Role.Write] : [Role.Admin, Role.Write, Role.Read]));
+              hub.requireRole(
+                principal,
+                ...(request.method === 'POST' ? [Role.Admin, Role.Write] : [Role.Admin, Role.Write, Role.Read]),
+              );
             } catch (error) {
               const status = isFhirError(error) ? error.status : 401;
               if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="keney"');
@@ -340,7 +391,12 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
             }
             const study = (request.params as { study?: string } | undefined)?.study;
             request.dicomAudit = {
-              action: request.method === 'POST' ? AuditAction.Create : /\/(studies|series|instances)\/?$/.test(request.routeOptions.url ?? '') ? AuditAction.Search : AuditAction.Read,
+              action:
+                request.method === 'POST'
+                  ? AuditAction.Create
+                  : /\/(studies|series|instances)\/?$/.test(request.routeOptions.url ?? '')
+                    ? AuditAction.Search
+                    : AuditAction.Read,
               ...(study ? { study } : {}),
             };
             return undefined;
@@ -358,7 +414,8 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
               outcome: reply.statusCode,
               sourceIp: request.ip,
               requestId: String(request.id),
-              purpose: typeof request.headers['x-purpose-of-use'] === 'string' ? request.headers['x-purpose-of-use'] : 'TREAT',
+              purpose:
+                typeof request.headers['x-purpose-of-use'] === 'string' ? request.headers['x-purpose-of-use'] : 'TREAT',
               ...(patientIds.length ? { patientIds } : {}),
             };
             await hub.audit.record(event);
@@ -379,7 +436,11 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       const endpoint = dicomWebEndpoint(hub.config.publicUrl, DICOMWEB_PATH);
       const changeSet = await hub.store.changeSet({
         id: uuidV5(`dicom-endpoint/${JSON.stringify(endpoint)}`),
-        bundle: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: endpoint, request: { method: 'PUT', url: `Endpoint/${endpoint.id}` } }] },
+        bundle: {
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [{ resource: endpoint, request: { method: 'PUT', url: `Endpoint/${endpoint.id}` } }],
+        },
         origin: { kind: OriginKind.System, actor: 'dicom', reason: 'DICOMweb endpoint of the hub' },
       });
       await hub.store.append(changeSet);
@@ -406,7 +467,10 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     try {
       const scp = await service.startDimse();
       dimseError = undefined;
-      logger?.info({ aeTitle: service.aeTitle, port: scp.port }, `DICOM listening: ${service.aeTitle} on port ${scp.port}`);
+      logger?.info(
+        { aeTitle: service.aeTitle, port: scp.port },
+        `DICOM listening: ${service.aeTitle} on port ${scp.port}`,
+      );
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const port = options.port ?? hubContext?.config.dicomPort;

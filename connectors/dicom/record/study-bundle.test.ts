@@ -1,4 +1,11 @@
-import type { Binary, DiagnosticReport, DocumentReference, ImagingStudy, Patient, ServiceRequest } from '@medplum/fhirtypes';
+import type {
+  Binary,
+  DiagnosticReport,
+  DocumentReference,
+  ImagingStudy,
+  Patient,
+  ServiceRequest,
+} from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { extractMetadata } from '../../../adapters/dicom/metadata.js';
 import { readPart10 } from '../../../adapters/dicom/part10.js';
@@ -16,13 +23,18 @@ const parsed = (file: Buffer) => readPart10(file).dataSet;
 /** The token values a condition searches for, as the store's search parser reads them. */
 function tokens(type: string, criteria: string): { system?: string; code?: string }[] {
   const query = parseSearch(type, new URLSearchParams(criteria), { strict: true });
-  return query.filters.flatMap((f) => f.values.map((v) => {
-    const { system, code } = splitToken(v);
-    return { ...(system ? { system } : {}), ...(code ? { code } : {}) };
-  }));
+  return query.filters.flatMap((f) =>
+    f.values.map((v) => {
+      const { system, code } = splitToken(v);
+      return { ...(system ? { system } : {}), ...(code ? { code } : {}) };
+    }),
+  );
 }
 
-function entryOf<T>(bundle: ReturnType<typeof studyBundle>['bundle'], type: string): { resource: T; request: NonNullable<NonNullable<typeof bundle.entry>[number]['request']>; fullUrl?: string } {
+function entryOf<T>(
+  bundle: ReturnType<typeof studyBundle>['bundle'],
+  type: string,
+): { resource: T; request: NonNullable<NonNullable<typeof bundle.entry>[number]['request']>; fullUrl?: string } {
   const entry = bundle.entry!.find((e) => e.resource?.resourceType === type);
   if (!entry) throw new Error(`no ${type} entry`);
   return entry as never;
@@ -38,15 +50,23 @@ describe('study → change set Bundle', () => {
 
     const patient = entryOf<Patient>(bundle, 'Patient');
     expect(patient.request).toMatchObject({ method: 'POST', url: 'Patient' });
-    expect(tokens('Patient', patient.request.ifNoneExist!)).toEqual([{ system: 'urn:keney:v2-namespace:CH-TEST', code: 'IPP-0042' }]);
+    expect(tokens('Patient', patient.request.ifNoneExist!)).toEqual([
+      { system: 'urn:keney:v2-namespace:CH-TEST', code: 'IPP-0042' },
+    ]);
     expect(patient.resource.identifier).toEqual([{ system: 'urn:keney:v2-namespace:CH-TEST', value: 'IPP-0042' }]);
     expect(patient.resource.name?.[0]).toMatchObject({ family: 'Dupont', given: ['Hélène'] });
     expect(patient.resource.birthDate).toBe('1980-01-01');
 
     const order = entryOf<ServiceRequest>(bundle, 'ServiceRequest');
     expect(order.request).toMatchObject({ method: 'POST', url: 'ServiceRequest' });
-    expect(tokens('ServiceRequest', order.request.ifNoneExist!)).toEqual([{ system: DEFAULT_ACCESSION_SYSTEM, code: 'ACC-77' }]);
-    expect(order.resource).toMatchObject({ status: 'unknown', intent: 'order', subject: { reference: patient.fullUrl } });
+    expect(tokens('ServiceRequest', order.request.ifNoneExist!)).toEqual([
+      { system: DEFAULT_ACCESSION_SYSTEM, code: 'ACC-77' },
+    ]);
+    expect(order.resource).toMatchObject({
+      status: 'unknown',
+      intent: 'order',
+      subject: { reference: patient.fullUrl },
+    });
 
     const imaging = entryOf<ImagingStudy>(bundle, 'ImagingStudy');
     expect(imaging.request.method).toBe('PUT');
@@ -55,7 +75,10 @@ describe('study → change set Bundle', () => {
       { system: 'urn:dicom:uid', code: `urn:oid:${study[0]!.studyInstanceUid}` },
     ]);
     expect(imaging.resource.subject.reference).toBe(patient.fullUrl);
-    expect(imaging.resource.basedOn?.[0]).toMatchObject({ reference: order.fullUrl, identifier: { value: 'ACC-77', system: DEFAULT_ACCESSION_SYSTEM } });
+    expect(imaging.resource.basedOn?.[0]).toMatchObject({
+      reference: order.fullUrl,
+      identifier: { value: 'ACC-77', system: DEFAULT_ACCESSION_SYSTEM },
+    });
     expect(imaging.resource.endpoint?.[0]?.reference).toBe('Endpoint/keney-dicomweb');
     expect(imaging.resource.numberOfSeries).toBe(2);
     expect(imaging.resource.numberOfInstances).toBe(4);
@@ -76,7 +99,11 @@ describe('study → change set Bundle', () => {
 
   it('puts the INS first and ORs every identifier, so a patient known by either is the one linked', () => {
     const nir = testNir('2800175123456');
-    const [instance] = syntheticStudy(1, 1, { patientId: 'IPP-9', issuer: '1.2.250.1.999.1.1', extra: insElements(nir) });
+    const [instance] = syntheticStudy(1, 1, {
+      patientId: 'IPP-9',
+      issuer: '1.2.250.1.999.1.1',
+      extra: insElements(nir),
+    });
     const { bundle } = studyBundle({ instance: meta(instance!.file), study: [] });
     const patient = entryOf<Patient>(bundle, 'Patient');
     expect(tokens('Patient', patient.request.ifNoneExist!)).toEqual([
@@ -89,20 +116,42 @@ describe('study → change set Bundle', () => {
   it('gives a Patient ID without issuer the configured default issuer, and no accession no order', () => {
     const [instance] = syntheticStudy(1, 1, { patientId: 'P77', issuer: null, accession: null });
     const plain = studyBundle({ instance: meta(instance!.file), study: [] });
-    expect(tokens('Patient', entryOf<Patient>(plain.bundle, 'Patient').request.ifNoneExist!)).toEqual([{ system: 'urn:keney:dicom:patient-id', code: 'P77' }]);
+    expect(tokens('Patient', entryOf<Patient>(plain.bundle, 'Patient').request.ifNoneExist!)).toEqual([
+      { system: 'urn:keney:dicom:patient-id', code: 'P77' },
+    ]);
     expect(plain.bundle.entry!.some((e) => e.resource?.resourceType === 'ServiceRequest')).toBe(false);
     expect(entryOf<ImagingStudy>(plain.bundle, 'ImagingStudy').resource.basedOn).toBeUndefined();
-    const configured = studyBundle({ instance: meta(instance!.file), study: [] }, { defaultIssuer: 'HOPITAL-A', accessionSystem: 'urn:oid:1.2.250.1.999.2' });
-    expect(tokens('Patient', entryOf<Patient>(configured.bundle, 'Patient').request.ifNoneExist!)).toEqual([{ system: 'urn:keney:v2-namespace:HOPITAL-A', code: 'P77' }]);
+    const configured = studyBundle(
+      { instance: meta(instance!.file), study: [] },
+      { defaultIssuer: 'HOPITAL-A', accessionSystem: 'urn:oid:1.2.250.1.999.2' },
+    );
+    expect(tokens('Patient', entryOf<Patient>(configured.bundle, 'Patient').request.ifNoneExist!)).toEqual([
+      { system: 'urn:keney:v2-namespace:HOPITAL-A', code: 'P77' },
+    ]);
   });
 
   it('uses the configured accession system only for instances without Issuer of Accession Number', () => {
     const [own] = syntheticStudy(1, 1, {
       accession: 'A1',
-      extra: [{ tag: Tag.IssuerOfAccessionNumberSequence, value: [[{ tag: Tag.UniversalEntityID, value: '1.2.250.1.999.3' }, { tag: Tag.UniversalEntityIDType, value: 'ISO' }]] }],
+      extra: [
+        {
+          tag: Tag.IssuerOfAccessionNumberSequence,
+          value: [
+            [
+              { tag: Tag.UniversalEntityID, value: '1.2.250.1.999.3' },
+              { tag: Tag.UniversalEntityIDType, value: 'ISO' },
+            ],
+          ],
+        },
+      ],
     });
-    const { bundle } = studyBundle({ instance: meta(own!.file), study: [] }, { accessionSystem: 'urn:oid:1.2.250.1.999.2' });
-    expect(tokens('ServiceRequest', entryOf<ServiceRequest>(bundle, 'ServiceRequest').request.ifNoneExist!)).toEqual([{ system: 'urn:oid:1.2.250.1.999.3', code: 'A1' }]);
+    const { bundle } = studyBundle(
+      { instance: meta(own!.file), study: [] },
+      { accessionSystem: 'urn:oid:1.2.250.1.999.2' },
+    );
+    expect(tokens('ServiceRequest', entryOf<ServiceRequest>(bundle, 'ServiceRequest').request.ifNoneExist!)).toEqual([
+      { system: 'urn:oid:1.2.250.1.999.3', code: 'A1' },
+    ]);
   });
 
   it('links an instance without Patient ID to a Patient of its own study, and says so', () => {
@@ -111,7 +160,9 @@ describe('study → change set Bundle', () => {
     const second = studyBundle({ instance: meta(study[1]!.file), study: [] });
     expect(first.issues.map((i) => i.code)).toEqual(['DICOM_NO_PATIENT_ID']);
     const criteria = entryOf<Patient>(first.bundle, 'Patient').request.ifNoneExist!;
-    expect(tokens('Patient', criteria)).toEqual([{ system: STUDY_PATIENT_SYSTEM, code: `urn:oid:${study[0]!.studyInstanceUid}` }]);
+    expect(tokens('Patient', criteria)).toEqual([
+      { system: STUDY_PATIENT_SYSTEM, code: `urn:oid:${study[0]!.studyInstanceUid}` },
+    ]);
     expect(entryOf<Patient>(second.bundle, 'Patient').request.ifNoneExist).toBe(criteria);
   });
 
@@ -124,7 +175,9 @@ describe('study → change set Bundle', () => {
     const [token] = tokens('Patient', patient.request.ifNoneExist!);
     expect(token!.code).toBe(hostile);
     expect(token!.system).toBe(patient.resource.identifier![0]!.system);
-    expect(tokens('ServiceRequest', entryOf<ServiceRequest>(bundle, 'ServiceRequest').request.ifNoneExist!)[0]!.code).toBe('1,2|3');
+    expect(
+      tokens('ServiceRequest', entryOf<ServiceRequest>(bundle, 'ServiceRequest').request.ifNoneExist!)[0]!.code,
+    ).toBe('1,2|3');
     for (const entry of bundle.entry!) validateForWrite(entry.resource);
   });
 
@@ -161,7 +214,10 @@ describe('study → change set Bundle', () => {
   it('keeps the study when a report cannot be mapped, with a warning', () => {
     const broken = syntheticInstance({
       sopClassUid: '1.2.840.10008.5.1.4.1.1.104.1',
-      extra: [{ tag: Tag.PatientID, value: 'IPP-8' }, { tag: Tag.Modality, value: 'DOC' }],
+      extra: [
+        { tag: Tag.PatientID, value: 'IPP-8' },
+        { tag: Tag.Modality, value: 'DOC' },
+      ],
     });
     const { bundle, issues } = studyBundle({ instance: meta(broken.file), dataSet: parsed(broken.file), study: [] });
     expect(issues.map((i) => i.code)).toEqual(['DICOM_DOCUMENT_NOT_MAPPED']);

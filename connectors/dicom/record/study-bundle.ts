@@ -20,7 +20,12 @@ import type {
   ServiceRequest,
 } from '@medplum/fhirtypes';
 import type { DataSet } from '../../../adapters/dicom/dataset.js';
-import { accessionIdentifier, codeableConcept, DICOM_UID_SYSTEM, personNameDisplay } from '../../../adapters/dicom/fhir/common.js';
+import {
+  accessionIdentifier,
+  codeableConcept,
+  DICOM_UID_SYSTEM,
+  personNameDisplay,
+} from '../../../adapters/dicom/fhir/common.js';
 import { toDocumentReference } from '../../../adapters/dicom/fhir/encapsulated-document.js';
 import { toImagingStudy } from '../../../adapters/dicom/fhir/imaging-study.js';
 import { toDiagnosticReport } from '../../../adapters/dicom/fhir/structured-report.js';
@@ -123,7 +128,11 @@ export function studyBundle(input: StudyBundleInput, options: StudyBundleOptions
     else if (meta.study.description) order.code = { text: meta.study.description };
     const referrer = personNameDisplay(meta.study.referringPhysicianName);
     if (referrer) order.requester = { display: referrer };
-    entries.push({ fullUrl: orderUrl, resource: order, request: { method: 'POST', url: 'ServiceRequest', ifNoneExist: criteria } });
+    entries.push({
+      fullUrl: orderUrl,
+      resource: order,
+      request: { method: 'POST', url: 'ServiceRequest', ifNoneExist: criteria },
+    });
     basedOn = { reference: orderUrl, type: 'ServiceRequest', identifier: accession };
   }
 
@@ -139,7 +148,11 @@ export function studyBundle(input: StudyBundleInput, options: StudyBundleOptions
   else delete imagingStudy.basedOn;
   const studyCriteria = uidCriteria(studyUid);
   const studyUrl = fullUrl('imaging-study', studyUid);
-  entries.push({ fullUrl: studyUrl, resource: imagingStudy, request: { method: 'PUT', url: `ImagingStudy?${studyCriteria}` } });
+  entries.push({
+    fullUrl: studyUrl,
+    resource: imagingStudy,
+    request: { method: 'PUT', url: `ImagingStudy?${studyCriteria}` },
+  });
   const studyReference: Reference<ImagingStudy> = { reference: studyUrl, type: 'ImagingStudy' };
 
   // Reports and documents carried by the instance itself.
@@ -165,7 +178,10 @@ export function studyBundle(input: StudyBundleInput, options: StudyBundleOptions
       documentReference.context = { ...documentReference.context, related: [studyReference] };
       if (basedOn) documentReference.context.related!.push(basedOn);
       entries.push({ resource: binary, request: { method: 'PUT', url: `Binary/${binary.id}` } });
-      entries.push({ resource: documentReference, request: { method: 'PUT', url: `DocumentReference?${sopCriteria}` } });
+      entries.push({
+        resource: documentReference,
+        request: { method: 'PUT', url: `DocumentReference?${sopCriteria}` },
+      });
     } catch (error) {
       issues.push({
         severity: 'warning',

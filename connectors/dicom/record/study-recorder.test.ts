@@ -87,7 +87,8 @@ describe('StudyRecorder', () => {
       get(target, key, receiver) {
         if (key === 'changeSet') {
           return async (input: Parameters<typeof target.changeSet>[0]) => {
-            const imaging = input.bundle.entry!.find((e) => e.resource?.resourceType === 'ImagingStudy')!.resource as ImagingStudy;
+            const imaging = input.bundle.entry!.find((e) => e.resource?.resourceType === 'ImagingStudy')!
+              .resource as ImagingStudy;
             await new Promise((r) => setTimeout(r, Math.max(0, 9 - imaging.numberOfInstances!) * 40));
             return target.changeSet(input);
           };
@@ -99,17 +100,25 @@ describe('StudyRecorder', () => {
     const racing = new StudyRecorder({ store: slowFirst, index: dicom.index, sql: t.sql });
     const study = syntheticStudy(2, 4, { patientId: 'IPP-CONV', issuer: 'CH-TEST', accession: 'ACC-CONV' });
     await Promise.all(
-      study.map(async (i) => racing.record(await dicom.store.store({ file: i.file, source: { protocol: 'dimse', callingAeTitle: 'CT_SALLE_1' } }))),
+      study.map(async (i) =>
+        racing.record(
+          await dicom.store.store({ file: i.file, source: { protocol: 'dimse', callingAeTitle: 'CT_SALLE_1' } }),
+        ),
+      ),
     );
     const [imaging, ...more] = await studyOf(study[0]!.studyInstanceUid);
     expect(more).toEqual([]);
     expect(imaging!.numberOfInstances).toBe(8);
     expect(imaging!.series!.map((s) => s.numberOfInstances)).toEqual([4, 4]);
     expect(await search<Patient>('Patient', { identifier: 'urn:keney:v2-namespace:CH-TEST|IPP-CONV' })).toHaveLength(1);
-    expect(await search<ServiceRequest>('ServiceRequest', { identifier: 'urn:keney:dicom:accession|ACC-CONV' })).toHaveLength(1);
+    expect(
+      await search<ServiceRequest>('ServiceRequest', { identifier: 'urn:keney:dicom:accession|ACC-CONV' }),
+    ).toHaveLength(1);
 
     // Lineage: the Provenance of the latest version names the instance, its sender and the stored bytes.
-    const [provenance] = await search<Provenance>('Provenance', { target: `ImagingStudy/${imaging!.id}/_history/${imaging!.meta!.versionId}` });
+    const [provenance] = await search<Provenance>('Provenance', {
+      target: `ImagingStudy/${imaging!.id}/_history/${imaging!.meta!.versionId}`,
+    });
     const ext = (url: string) => provenance!.extension!.find((e) => e.url === url)?.valueString;
     const sop = ext(LINEAGE.controlIdExtension);
     expect(study.map((i) => i.sopInstanceUid)).toContain(sop);
@@ -121,7 +130,12 @@ describe('StudyRecorder', () => {
 
   it('links the Patient already known by its identifier, without rewriting it', async () => {
     await put(
-      { resourceType: 'Patient', identifier: [{ system: 'urn:keney:v2-namespace:CH-TEST', value: 'IPP-KNOWN' }], name: [{ family: 'Martin', given: ['Luc'] }], birthDate: '1975-05-05' } as Patient,
+      {
+        resourceType: 'Patient',
+        identifier: [{ system: 'urn:keney:v2-namespace:CH-TEST', value: 'IPP-KNOWN' }],
+        name: [{ family: 'Martin', given: ['Luc'] }],
+        birthDate: '1975-05-05',
+      } as Patient,
       'Patient?identifier=urn:keney:v2-namespace:CH-TEST|IPP-KNOWN',
     );
     const [known] = await search<Patient>('Patient', { identifier: 'urn:keney:v2-namespace:CH-TEST|IPP-KNOWN' });
@@ -137,7 +151,11 @@ describe('StudyRecorder', () => {
   it('links by INS a Patient known only by its INS, and creates one with every identifier when none is known', async () => {
     const nir = testNir('1690499123456');
     await put(
-      { resourceType: 'Patient', identifier: [{ system: `urn:oid:${INS_TEST_OID}`, value: nir }], name: [{ family: 'Bernard' }] } as Patient,
+      {
+        resourceType: 'Patient',
+        identifier: [{ system: `urn:oid:${INS_TEST_OID}`, value: nir }],
+        name: [{ family: 'Bernard' }],
+      } as Patient,
       `Patient?identifier=urn:oid:${INS_TEST_OID}|${nir}`,
     );
     const [byIns] = await search<Patient>('Patient', { identifier: `urn:oid:${INS_TEST_OID}|${nir}` });
@@ -146,18 +164,36 @@ describe('StudyRecorder', () => {
     expect((await studyOf(instance!.studyInstanceUid))[0]!.subject.reference).toBe(`Patient/${byIns!.id}`);
 
     const other = testNir('2751099123456');
-    const [fresh] = syntheticStudy(1, 1, { patientId: 'IPP-NEW-2', issuer: 'CH-TEST', extra: insElements(other), name: 'LEROY^ANNE' });
+    const [fresh] = syntheticStudy(1, 1, {
+      patientId: 'IPP-NEW-2',
+      issuer: 'CH-TEST',
+      extra: insElements(other),
+      name: 'LEROY^ANNE',
+    });
     await receive(fresh!.file);
     const [created] = await search<Patient>('Patient', { identifier: 'urn:keney:v2-namespace:CH-TEST|IPP-NEW-2' });
-    expect(created!.identifier!.map((i) => `${i.system}|${i.value}`)).toEqual([`urn:oid:${INS_TEST_OID}|${other}`, 'urn:keney:v2-namespace:CH-TEST|IPP-NEW-2']);
+    expect(created!.identifier!.map((i) => `${i.system}|${i.value}`)).toEqual([
+      `urn:oid:${INS_TEST_OID}|${other}`,
+      'urn:keney:v2-namespace:CH-TEST|IPP-NEW-2',
+    ]);
     expect(created!.name).toEqual([{ use: 'official', family: 'LEROY', given: ['ANNE'] }]);
     expect((await studyOf(fresh!.studyInstanceUid))[0]!.subject.reference).toBe(`Patient/${created!.id}`);
     // A later ADT (here the API, by the same identifier) completes that same Patient.
     await put(
-      { resourceType: 'Patient', identifier: created!.identifier, name: [{ family: 'Leroy', given: ['Anne'] }], birthDate: '1975-10-10' } as Patient,
+      {
+        resourceType: 'Patient',
+        identifier: created!.identifier,
+        name: [{ family: 'Leroy', given: ['Anne'] }],
+        birthDate: '1975-10-10',
+      } as Patient,
       'Patient?identifier=urn:keney:v2-namespace:CH-TEST|IPP-NEW-2',
     );
-    expect(await search<Patient>('Patient', { identifier: 'urn:keney:v2-namespace:CH-TEST|IPP-NEW-2', birthdate: '1975-10-10' })).toHaveLength(1);
+    expect(
+      await search<Patient>('Patient', {
+        identifier: 'urn:keney:v2-namespace:CH-TEST|IPP-NEW-2',
+        birthdate: '1975-10-10',
+      }),
+    ).toHaveLength(1);
   });
 
   it('links the order the RIS sent by its accession number', async () => {
@@ -176,30 +212,58 @@ describe('StudyRecorder', () => {
       patientId: 'IPP-ORD',
       issuer: 'CH-TEST',
       accession: 'RIS-4242',
-      extra: [{ tag: Tag.IssuerOfAccessionNumberSequence, value: [[{ tag: Tag.UniversalEntityID, value: '1.2.250.1.999.7' }, { tag: Tag.UniversalEntityIDType, value: 'ISO' }]] }],
+      extra: [
+        {
+          tag: Tag.IssuerOfAccessionNumberSequence,
+          value: [
+            [
+              { tag: Tag.UniversalEntityID, value: '1.2.250.1.999.7' },
+              { tag: Tag.UniversalEntityIDType, value: 'ISO' },
+            ],
+          ],
+        },
+      ],
     });
     await receive(instance!.file);
     expect((await studyOf(instance!.studyInstanceUid))[0]!.basedOn![0]!.reference).toBe(`ServiceRequest/${order!.id}`);
-    const [unchanged] = await search<ServiceRequest>('ServiceRequest', { identifier: 'urn:oid:1.2.250.1.999.7|RIS-4242' });
+    const [unchanged] = await search<ServiceRequest>('ServiceRequest', {
+      identifier: 'urn:oid:1.2.250.1.999.7|RIS-4242',
+    });
     expect(unchanged!.status).toBe('active');
   });
 
-  it('answers 0x0110 with the reason when the store refuses (two patients share the identifier); the instance stays archived', async () => {
+  it('answers 0xC110 with the reason when the store refuses (two patients share the identifier); the instance stays archived', async () => {
     for (const family of ['Petit', 'Petit-Doublon']) {
       const outcome = await t.store.submit({
         bundle: {
           resourceType: 'Bundle',
           type: 'transaction',
-          entry: [{ resource: { resourceType: 'Patient', identifier: [{ system: 'urn:keney:v2-namespace:CH-TEST', value: 'IPP-DUP' }], name: [{ family }] }, request: { method: 'POST', url: 'Patient' } }],
+          entry: [
+            {
+              resource: {
+                resourceType: 'Patient',
+                identifier: [{ system: 'urn:keney:v2-namespace:CH-TEST', value: 'IPP-DUP' }],
+                name: [{ family }],
+              },
+              request: { method: 'POST', url: 'Patient' },
+            },
+          ],
         } as Bundle,
         origin: { kind: OriginKind.Api, actor: 'test' },
       });
       expect(outcome.status).toBe('applied');
     }
     const [instance] = syntheticStudy(1, 1, { patientId: 'IPP-DUP', issuer: 'CH-TEST' });
-    const error = await receive(instance!.file).then(() => undefined, (e: unknown) => e);
+    const error = await receive(instance!.file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(InstanceProcessingError);
-    expect(error).toMatchObject({ code: RecordErrorCode.Refused, status: 0x0110, comment: 'Record refused: 2 Patient match its identifiers' });
+    expect(error).toMatchObject({
+      code: RecordErrorCode.Refused,
+      status: 0xc110,
+      comment: 'Record refused: 2 Patient match its identifiers',
+    });
     expect((error as Error).message).toMatch(/If-None-Exist .* matched 2 Patient resources/);
     expect(await dicom.index.findInstance(instance!.sopInstanceUid)).toBeDefined();
     expect(await studyOf(instance!.studyInstanceUid)).toEqual([]);
@@ -208,8 +272,15 @@ describe('StudyRecorder', () => {
   it('answers 0xA700 (send again) when the log is down, and records the instance sent again once it is back', async () => {
     const [instance] = syntheticStudy(1, 1, { patientId: 'IPP-DOWN', issuer: 'CH-TEST' });
     logDown = true;
-    const error = await receive(instance!.file).then(() => undefined, (e: unknown) => e);
-    expect(error).toMatchObject({ code: RecordErrorCode.Unavailable, status: 0xa700, comment: 'Record unavailable, send again later' });
+    const error = await receive(instance!.file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({
+      code: RecordErrorCode.Unavailable,
+      status: 0xa700,
+      comment: 'Record unavailable, send again later',
+    });
     expect(await dicom.index.findInstance(instance!.sopInstanceUid)).toBeDefined();
     logDown = false;
     const again = await receive(instance!.file);

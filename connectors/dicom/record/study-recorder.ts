@@ -4,9 +4,10 @@
 //   applied                      → success
 //   durable, not yet applied     → success (the ACK point is the durable append; a later refusal puts the
 //                                  message in the error state through the outcome listener)
-//   refused by the store         → 0x0110 processing failure, with the reason (e.g. two patients share the INS)
+//   refused by the store         → 0xC110 (error, C-STORE "cannot understand" range), with the reason in the
+//                                  Error Comment (e.g. two patients share the identifier)
 //   not durable (log down)       → 0xA700 out of resources: send again later
-//   mapping produced invalid R4  → 0x0110, naming the element
+//   mapping produced invalid R4  → 0xC111, naming the element
 //
 // The instances of one study are recorded one after the other (build + append under a per-study lock, in
 // process; on PostgreSQL also under an advisory lock shared by the hub instances), so the change set appended
@@ -96,13 +97,18 @@ export class StudyRecorder {
     const studyUid = event.identity.studyInstanceUid;
     const changeSetId = context.changeSetId ?? randomUUID();
     const timeoutMs = this.options.outcomeTimeoutMs ?? 10_000;
-    const { outcome, bundle, issues } = await this.serialized(studyUid, () => this.appendStudy(event, context, changeSetId, timeoutMs));
+    const { outcome, bundle, issues } = await this.serialized(studyUid, () =>
+      this.appendStudy(event, context, changeSetId, timeoutMs),
+    );
     let result: ChangeSetOutcome;
     try {
       result = await outcome;
     } catch (error) {
       if (error instanceof OutcomeTimeoutError) {
-        this.deps.logger?.warn({ changeSetId, study: studyUid }, 'DICOM change set durable but not applied yet: the sender is answered success');
+        this.deps.logger?.warn(
+          { changeSetId, study: studyUid },
+          'DICOM change set durable but not applied yet: the sender is answered success',
+        );
         const pending: RecordResult = { changeSetId, applied: false, issues, bundle };
         this.deps.onRecorded?.({ studyInstanceUid: studyUid, result: pending });
         return pending;
@@ -114,7 +120,7 @@ export class StudyRecorder {
       throw new InstanceProcessingError(
         RecordErrorCode.Refused,
         `The record refused the instance (it is archived): ${reason}`,
-        Status.ProcessingFailure,
+        Status.RecordRefused,
         { comment: `Record refused: ${shortReason(reason)}` },
       );
     }
@@ -152,7 +158,7 @@ export class StudyRecorder {
         throw new InstanceProcessingError(
           RecordErrorCode.Invalid,
           `The ${resource.resourceType} made from the instance is not valid FHIR R4 (${detail}); it is archived but not in the record: report it with the instance.`,
-          Status.ProcessingFailure,
+          Status.RecordInvalid,
           { cause: error, comment: `Invalid ${resource.resourceType}: ${detail}` },
         );
       }

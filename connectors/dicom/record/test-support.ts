@@ -48,7 +48,11 @@ export interface StudyOptions {
 }
 
 /** Instances of one new study: `series` × `perSeries` images (Secondary Capture, CT modality). */
-export function syntheticStudy(series = 2, perSeries = 2, options: StudyOptions = {}): ReturnType<typeof syntheticInstance>[] {
+export function syntheticStudy(
+  series = 2,
+  perSeries = 2,
+  options: StudyOptions = {},
+): ReturnType<typeof syntheticInstance>[] {
   const studyInstanceUid = newUid();
   const out: ReturnType<typeof syntheticInstance>[] = [];
   for (let s = 0; s < series; s++) {
@@ -86,10 +90,15 @@ export function studyInstance(
   };
 }
 
-export const SAMPLE_PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+export const SAMPLE_PDF = Buffer.from(
+  '%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n',
+);
 
 /** An Encapsulated PDF report in an existing study. */
-export function pdfInstance(studyInstanceUid: string, options: StudyOptions = {}): ReturnType<typeof syntheticInstance> {
+export function pdfInstance(
+  studyInstanceUid: string,
+  options: StudyOptions = {},
+): ReturnType<typeof syntheticInstance> {
   return syntheticInstance({
     sopClassUid: SopClass.EncapsulatedPDF,
     studyInstanceUid,
