@@ -71,6 +71,12 @@ describe('order feed', () => {
     });
   }
 
+  it('finds the ordering provider through a PractitionerRole (what the inbound maps write), as the engine passes it', () => {
+    const role = { resourceType: 'PractitionerRole' as const, id: 'r1', practitioner: { reference: 'Practitioner/d1' } };
+    const viaRole = registry.encoder('hl7v2/orm-o01')!.encode(bundleOf({ ...order, requester: { reference: 'PractitionerRole/r1' } }, patient, role as never, doctor), context);
+    expect(viaRole.message!.get('ORC-12.1')).toBe('10001234567');
+  });
+
   it('says what is missing: no patient given, no placer number, wrong resource type', () => {
     expect(registry.encoder('hl7v2/orm-o01')!.encode(order, context).issues[0]).toMatchObject({ severity: 'error', code: 'OUTBOUND_MISSING_DATA' });
     const noPlacer = registry.encoder('hl7v2/orm-o01')!.encode(bundleOf({ ...order, identifier: [] }, patient), context);

@@ -3,7 +3,7 @@
 // or as a Bundle (collection/searchset) whose first entry is the resource and the others its subject, encounter,
 // requester, specimens: an encoder is pure and reads nothing from the store.
 import { createHash } from 'node:crypto';
-import type { Bundle, Encounter, Patient, Practitioner, Reference, Resource, ServiceRequest, Specimen } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, Patient, Practitioner, PractitionerRole, Reference, Resource, ServiceRequest, Specimen } from '@medplum/fhirtypes';
 import type { Hl7Message } from '../../adapters/hl7v2/index.js';
 import type { MappingIssue } from '../mapper.js';
 import { encodeAdtMessage, encodeOrderMessage, OutboundError, type OutboundOptions } from './encoders.js';
@@ -42,7 +42,7 @@ function unpack(input: Resource): { focus: Resource; resolve: <T extends Resourc
   }
   related.push(...((focus as { contained?: Resource[] }).contained ?? []));
   const resolve = <T extends Resource>(ref: Reference | undefined, type: string): T | undefined => {
-    if (!ref?.reference) return related.find((r) => r.resourceType === type) as T | undefined;
+    if (!ref?.reference) return undefined;
     const target = ref.reference.replace(/^#/, '');
     return related.find((r) => r.resourceType === type && (`${r.resourceType}/${r.id}` === target || r.id === target)) as T | undefined;
   };
@@ -75,7 +75,9 @@ function orderEncoder(id: string, structure: 'ORM^O01' | 'OML^O21', options: Out
       try {
         const outbound: OutboundOptions = { ...options, controlId: controlIdOf(context, order), dateTime: context.at };
         const encounter = resolve<Encounter>(order.encounter, 'Encounter');
-        const requester = resolve<Practitioner>(order.requester, 'Practitioner');
+        // The requester is a Practitioner, or a PractitionerRole naming one (what the inbound maps write).
+        const role = resolve<PractitionerRole>(order.requester, 'PractitionerRole');
+        const requester = resolve<Practitioner>(order.requester, 'Practitioner') ?? (role ? resolve<Practitioner>(role.practitioner, 'Practitioner') : undefined);
         const specimens = (order.specimen ?? []).map((s) => resolve<Specimen>(s, 'Specimen')).filter((s): s is Specimen => !!s);
         const message = encodeOrderMessage({ structure, patient, order, ...(encounter ? { encounter } : {}), ...(requester ? { requester } : {}), specimens }, outbound);
         return { message, issues: [] };
