@@ -2,9 +2,10 @@
 import type { HubConfig } from './config.js';
 import type { HubModule } from './module.js';
 import { channelsModule, engineSettingsFromEnv } from '../engine/module.js';
+import { dicomModule, dicomSettingsFromEnv } from '../connectors/dicom/hub/dicom-module.js';
 import { terminologyModule } from '../terminology-maps/module.js';
 import { uiModule } from './ui-module.js';
 
 export async function defaultModules(_config: HubConfig): Promise<HubModule[]> {
-  return [channelsModule(engineSettingsFromEnv(process.env)), terminologyModule(), uiModule()];
+  return [channelsModule(engineSettingsFromEnv(process.env)), terminologyModule(), dicomModule(dicomSettingsFromEnv(process.env)), uiModule()];
 }
