@@ -3,7 +3,7 @@
 // with its status, its change set and its issues — so /admin/messages finds it, and Provenance points to it.
 import { createHash } from 'node:crypto';
 import type { XdsIssue } from '../../adapters/xds/model.js';
-import { MessageStatus, Stage, type MessageIssue, type MessageStore } from '../../engine/message-store.js';
+import { MessageStatus, Stage, type MessageIssue, type MessageOutcome, type MessageStore } from '../../engine/message-store.js';
 
 export interface JournalEntry {
   channel: string;
@@ -23,6 +23,7 @@ export interface JournalEntry {
 
 export interface Journaled {
   id: string;
+  channel: string;
   rawSha256: string;
   /** The first message of the same delivery, when this one is a duplicate. */
   duplicateOf?: { id: string; status: string };
@@ -60,23 +61,30 @@ export class DocumentJournal {
     });
     return {
       id: received.id,
+      channel: entry.channel,
       rawSha256,
       ...(received.duplicateOf ? { duplicateOf: { id: received.duplicateOf.id, status: received.duplicateOf.status } } : {}),
     };
   }
 
   /** Filed: status sent (no queued destination), with the change set that carried it. */
-  async filed(id: string, changeSetId: string | undefined, warnings: MessageIssue[] = []): Promise<void> {
-    await this.messages.finish({ id, status: MessageStatus.Sent, ...(changeSetId ? { changeSetId } : {}), warnings });
+  async filed(message: { id: string; channel: string }, changeSetId: string | undefined, warnings: MessageIssue[] = []): Promise<void> {
+    await this.finish({ ...message, status: MessageStatus.Sent, ...(changeSetId ? { changeSetId } : {}), warnings });
   }
 
   /** Refused or failed: status error with the issues (what to fix), replayable from the message store. */
-  async failed(id: string, errors: MessageIssue[], warnings: MessageIssue[] = []): Promise<void> {
-    await this.messages.finish({ id, status: MessageStatus.Error, errors, warnings });
+  async failed(message: { id: string; channel: string }, errors: MessageIssue[], warnings: MessageIssue[] = []): Promise<void> {
+    await this.finish({ ...message, status: MessageStatus.Error, errors, warnings });
   }
 
   /** An outbound message queued for destinations (their delivery rows carry attempts and responses). */
-  async queued(id: string, destinations: string[]): Promise<void> {
-    await this.messages.finish({ id, status: MessageStatus.Queued, deliveries: destinations.map((destination) => ({ destination, generation: 0 })) });
+  async queued(message: { id: string; channel: string }, destinations: string[]): Promise<void> {
+    await this.finish({ ...message, status: MessageStatus.Queued, deliveries: destinations.map((destination) => ({ destination, generation: 0 })) });
+  }
+
+  private finish(outcome: MessageOutcome & { channel: string }): Promise<void> {
+    // Built as a value: the message store's outcome type gains fields as the engine grows.
+    const value: MessageOutcome = outcome;
+    return this.messages.finish(value);
   }
 }

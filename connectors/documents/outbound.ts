@@ -195,7 +195,7 @@ export class DocumentOutbox {
       ...(patientId ? { patientIds: [patientId] } : {}),
     });
     if (mailMessageId) await this.deps.tracking.queued(mailMessageId, message.id, destination.config.name, recipients);
-    await journal.queued(message.id, [destination.config.name]);
+    await journal.queued(message, [destination.config.name]);
     destination.worker.wake();
     return {
       messageId: message.id,

@@ -78,7 +78,7 @@ export class MailIntake {
     });
     if (message.duplicateOf) return { status: 'duplicate', messageId: message.duplicateOf.id };
     const refuse = async (code: string, reason: string, stage: MessageIssue['stage'] = Stage.Decode): Promise<MailOutcome> => {
-      await journal.failed(message.id, [{ stage, severity: 'error', code, message: reason }]);
+      await journal.failed(message, [{ stage, severity: 'error', code, message: reason }]);
       return { status: 'refused', messageId: message.id, reason };
     };
 
@@ -92,7 +92,7 @@ export class MailIntake {
 
     if (mail.receipt) {
       const tracked = mail.receipt.originalMessageId ? await this.deps.tracking().receipt(mail.receipt, message.id) : undefined;
-      await journal.filed(message.id, undefined, tracked ? [] : [{ stage: Stage.Map, severity: 'warning', code: 'untracked-receipt', message: `Receipt for ${mail.receipt.originalMessageId ?? 'an unknown message'}, which this hub did not send (or no longer tracks).` }]);
+      await journal.filed(message, undefined, tracked ? [] : [{ stage: Stage.Map, severity: 'warning', code: 'untracked-receipt', message: `Receipt for ${mail.receipt.originalMessageId ?? 'an unknown message'}, which this hub did not send (or no longer tracks).` }]);
       return { status: 'receipt', messageId: message.id, receipt: mail.receipt };
     }
 
@@ -133,7 +133,7 @@ export class MailIntake {
       }
       if (documents.xdm.submissions.length === 0) errors.push({ code: XdsErrorCode.missingDocumentMetadata, severity: 'error', message: 'IHE_XDM.ZIP has no submission (no METADATA.XML)' });
       if (errors.length > 0) {
-        await journal.failed(message.id, errors.map((i) => xdsIssueToMessageIssue(i, Stage.Store)), warnings);
+        await journal.failed(message, errors.map((i) => xdsIssueToMessageIssue(i, Stage.Store)), warnings);
         return { status: 'refused', messageId: message.id, reason: errors.map((e) => `${e.code}: ${e.message}`).join('; ') };
       }
       // Attachments beside the XDM zip are filed too, as a document of the mail.
@@ -149,7 +149,7 @@ export class MailIntake {
       changeSetIds.push(filed.changeSetId);
       references.push(filed.documentReference);
     }
-    await journal.filed(message.id, changeSetIds[0], warnings);
+    await journal.filed(message, changeSetIds[0], warnings);
     return { status: 'filed', messageId: message.id, changeSetIds, documentReferences: references, warnings };
   }
 
@@ -166,7 +166,7 @@ export class MailIntake {
       ...(quick.messageId ? { controlId: quick.messageId } : {}),
     });
     const reason = `The mail is ${size} bytes, above the ${max}-byte limit of this mailbox: it was not downloaded (only its headers are kept). Ask the sender to split it, or raise maxMessageBytes.`;
-    await journal.failed(message.id, [{ stage: Stage.Receive, severity: 'error', code: 'MAIL_TOO_LARGE', message: reason }]);
+    await journal.failed(message, [{ stage: Stage.Receive, severity: 'error', code: 'MAIL_TOO_LARGE', message: reason }]);
     return { status: 'refused', messageId: message.id, reason };
   }
 

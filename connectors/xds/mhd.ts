@@ -95,7 +95,7 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
     ...(set?.identifier?.find((i) => i.use === 'usual')?.value ? { controlId: set.identifier.find((i) => i.use === 'usual')!.value! } : {}),
   });
   const fail = async (status: number, issues: XdsIssue[]): Promise<never> => {
-    await journal.failed(message.id, issues.filter((i) => i.severity === 'error').map((i) => xdsIssueToMessageIssue(i)));
+    await journal.failed(message, issues.filter((i) => i.severity === 'error').map((i) => xdsIssueToMessageIssue(i)));
     throw new FhirError(status, xdsOutcome(issues));
   };
 
@@ -104,7 +104,7 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
     prepared = await prepare(bundle, registry);
   } catch (error) {
     if (error instanceof FhirError) {
-      await journal.failed(message.id, (error.outcome.issue ?? []).map((i) => ({ stage: Stage.Decode, severity: 'error' as const, code: 'invalid', message: i.details?.text ?? i.diagnostics ?? 'invalid' })));
+      await journal.failed(message, (error.outcome.issue ?? []).map((i) => ({ stage: Stage.Decode, severity: 'error' as const, code: 'invalid', message: i.details?.text ?? i.diagnostics ?? 'invalid' })));
     }
     throw error;
   }
@@ -112,7 +112,7 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
   if (issues.some((i) => i.severity === 'error')) return fail(422, issues);
   const checked = await registry.check(prepared.objects);
   if (checked.replay) {
-    await journal.filed(message.id, undefined, [{ stage: Stage.Store, severity: 'information', code: 'duplicate', message: 'The same submission was filed before: nothing new was written.' }]);
+    await journal.filed(message, undefined, [{ stage: Stage.Store, severity: 'information', code: 'duplicate', message: 'The same submission was filed before: nothing new was written.' }]);
     return { resourceType: 'Bundle', type: 'transaction-response', entry: checked.replay.status === 'duplicate' ? checked.replay.documentReferences.map((r) => ({ response: { status: '200 OK', location: r } })) : [] };
   }
   if (checked.issues.length > 0) return fail(statusFor(checked.issues), checked.issues);
@@ -127,10 +127,10 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
   });
   if (outcome.status === 'rejected') {
     const text = (outcome.response as OperationOutcome).issue?.map((i) => i.details?.text ?? i.diagnostics).join('; ') ?? 'rejected';
-    await journal.failed(message.id, [{ stage: Stage.Apply, severity: 'error', code: 'rejected', message: text }]);
+    await journal.failed(message, [{ stage: Stage.Apply, severity: 'error', code: 'rejected', message: text }]);
     throw new FhirError(outcome.httpStatus, outcome.response as OperationOutcome);
   }
-  await journal.filed(message.id, changeSetId, issues.map((i) => xdsIssueToMessageIssue(i)));
+  await journal.filed(message, changeSetId, issues.map((i) => xdsIssueToMessageIssue(i)));
   const base = options.hub.config.publicUrl ? `${options.hub.config.publicUrl}/fhir` : `${request.protocol}://${request.host}/fhir`;
   const response = outcome.response as Bundle;
   return {

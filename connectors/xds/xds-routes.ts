@@ -129,7 +129,7 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
       if (error instanceof SoapFaultError) {
         const journal = options.journal();
         const message = await journal.received({ channel, raw: rawHttpEntity(contentType, body), source: `http ${request.ip}`, sender: request.ip, messageType: 'SOAP' }).catch(() => undefined);
-        if (message) await journal.failed(message.id, [{ stage: Stage.Decode, severity: 'error', code: `soap:${error.faultCode}`, message: error.reason }]).catch(() => undefined);
+        if (message) await journal.failed(message, [{ stage: Stage.Decode, severity: 'error', code: `soap:${error.faultCode}`, message: error.reason }]).catch(() => undefined);
       }
       throw error;
     }
@@ -225,7 +225,7 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
       return sendSoap(reply, input.soap.multipart !== undefined, buildRegistryResponse(all), s.responseAction, input.soap.envelope.addressing.messageId);
     };
     if (errors.length > 0) {
-      await journal.failed(message.id, errors.map((i) => xdsIssueToMessageIssue(i)), warnings.map((i) => xdsIssueToMessageIssue(i)));
+      await journal.failed(message, errors.map((i) => xdsIssueToMessageIssue(i)), warnings.map((i) => xdsIssueToMessageIssue(i)));
       return respond([...errors, ...warnings], 200);
     }
     const result = await options.registry().file({
@@ -244,15 +244,15 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
     });
     switch (result.status) {
       case 'refused':
-        await journal.failed(message.id, result.issues.map((i) => xdsIssueToMessageIssue(i, Stage.Store)), warnings.map((i) => xdsIssueToMessageIssue(i)));
+        await journal.failed(message, result.issues.map((i) => xdsIssueToMessageIssue(i, Stage.Store)), warnings.map((i) => xdsIssueToMessageIssue(i)));
         return respond([...result.issues, ...warnings], 200);
       case 'duplicate':
-        await journal.filed(message.id, undefined, [
+        await journal.filed(message, undefined, [
           { stage: Stage.Store, severity: 'information', code: 'duplicate', message: 'The same submission was filed before: nothing new was written.' },
         ]);
         return respond(warnings, 200);
       case 'filed':
-        await journal.filed(message.id, result.changeSetId, warnings.map((i) => xdsIssueToMessageIssue(i)));
+        await journal.filed(message, result.changeSetId, warnings.map((i) => xdsIssueToMessageIssue(i)));
         return respond(warnings, 200);
       default:
         return result satisfies never;
