@@ -2,6 +2,7 @@
 // directly: on the embedded profile the hub must be stopped (the data directory lock says so).
 import { parseArgs } from 'node:util';
 import { projectionDigest } from '../store/projection/projector.js';
+import { registerDemoCommand } from '../demo/command.js';
 import { registerChannelCommands } from '../engine/cli-commands.js';
 import { registerTerminologyCommands } from '../terminology-maps/cli-commands.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -139,6 +140,7 @@ export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
 registerChannelCommands(registerCommand);
+registerDemoCommand(registerCommand);
 registerTerminologyCommands(registerCommand);
 
 class UsageError extends Error {}
