@@ -60,7 +60,7 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       expect(first.duplicateOf).toBeUndefined();
       const again = await store.receive({ channel: 'lab', raw: Buffer.from('MSH|D1'), source: 's', header: header('D1'), dedupKey });
       expect(again.duplicateOf).toMatchObject({ id: first.id, status: 'received' });
-      await store.finish({ id: first.id, status: MessageStatus.Sent, ackCode: 'AA' });
+      await store.finish({ id: first.id, channel: 'lab', status: MessageStatus.Sent, ackCode: 'AA' });
       const third = await store.receive({ channel: 'lab', raw: Buffer.from('MSH|D1'), source: 's', header: header('D1'), dedupKey });
       expect(third.duplicateOf).toMatchObject({ id: first.id, status: 'sent', ackCode: 'AA' });
       expect((await store.get(first.id)).duplicates).toBe(2);
@@ -95,7 +95,7 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       for (let i = 0; i < 3; i++) {
         const r = await store.receive({ channel: 'route', raw: Buffer.from(`MSH|Q${i}`), source: 's', header: header(`Q${i}`) });
         ids.push(r.id);
-        await store.finish({ id: r.id, status: MessageStatus.Queued, ackCode: 'AA', deliveries: [{ destination: 'lis', generation: 0 }] });
+        await store.finish({ id: r.id, channel: 'route', status: MessageStatus.Queued, ackCode: 'AA', deliveries: [{ destination: 'lis', generation: 0 }] });
       }
       const head = await store.queueHead('route', 'lis', 10);
       expect(head.map((d) => d.messageId)).toEqual(ids);
@@ -184,7 +184,7 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
     it('lists messages whose processing did not finish', async () => {
       const r = await store.receive({ channel: 'crash', raw: Buffer.from('MSH|C'), source: 's', header: header('C') });
       const done = await store.receive({ channel: 'crash', raw: Buffer.from('MSH|C2'), source: 's', header: header('C2') });
-      await store.finish({ id: done.id, status: MessageStatus.Sent, ackCode: 'AA' });
+      await store.finish({ id: done.id, channel: 'crash', status: MessageStatus.Sent, ackCode: 'AA' });
       expect((await store.unfinished({ channel: 'crash' })).map((m) => m.id)).toEqual([r.id]);
     });
 
@@ -194,7 +194,7 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       const oldIds: string[] = [];
       for (let i = 0; i < 20; i++) {
         const r = await store.receive({ channel: 'prune', raw: i === 0 ? big : Buffer.from(`MSH|P${i}`), receivedAt: old, source: 's', header: header(`P${i}`) });
-        await store.finish({ id: r.id, status: MessageStatus.Queued, ackCode: 'AA', deliveries: [{ destination: 'lis', generation: 0 }] });
+        await store.finish({ id: r.id, channel: 'prune', status: MessageStatus.Queued, ackCode: 'AA', deliveries: [{ destination: 'lis', generation: 0 }] });
         oldIds.push(r.id);
       }
       const kept = await store.receive({ channel: 'prune', raw: Buffer.from('MSH|KEEP'), source: 's', header: header('KEEP') });

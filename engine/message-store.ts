@@ -194,6 +194,7 @@ export interface StoredMessageState {
 
 export interface MessageOutcome {
   id: string;
+  channel: string;
   status: MessageStatus;
   ackCode?: StoredAckCode;
   revision?: number;
@@ -513,13 +514,11 @@ export class MessageStore {
         );
       }
       const duplicates = out.filter((r) => r.duplicateOf && !inserted.some((m) => m.id === r.duplicateOf!.id));
-      if (duplicates.length > 0) {
-        await tx.query(
-          `UPDATE engine_messages m SET duplicates = m.duplicates + u.n, last_duplicate_at = now()
-             FROM (SELECT id, received_at, count(*)::int AS n FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, received_at) GROUP BY id, received_at) u
-            WHERE m.id = u.id AND m.received_at = u.received_at`,
-          [duplicates.map((d) => d.duplicateOf!.id), duplicates.map((d) => d.duplicateOf!.receivedAt.toISOString())],
-        );
+      for (const d of duplicates) {
+        await tx.query('UPDATE engine_messages SET duplicates = duplicates + 1, last_duplicate_at = now() WHERE received_at = $1 AND id = $2', [
+          d.duplicateOf!.receivedAt.toISOString(),
+          d.duplicateOf!.id,
+        ]);
       }
       return out;
     }).catch(async (error: unknown) => {
@@ -545,47 +544,57 @@ export class MessageStore {
 
   private async finishBatch(batch: MessageOutcome[]): Promise<void[]> {
     await this.sql.transaction(async (tx) => {
-      await tx.query(
-        `UPDATE engine_messages m
-            SET status = u.status, ack_code = COALESCE(u.ack_code, m.ack_code), revision = COALESCE(u.revision, m.revision),
-                change_set_id = COALESCE(u.change_set_id, m.change_set_id), log_partition = COALESCE(u.log_partition, m.log_partition),
-                log_offset = COALESCE(u.log_offset, m.log_offset), change_set = COALESCE(u.change_set, m.change_set),
-                errors = u.errors, warnings = u.warnings, error_stage = u.error_stage, processed_at = now(), updated_at = now()
-           FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
-             AS u(id, received_at, status, ack_code, revision, change_set_id, log_partition, log_offset, change_set, errors, warnings, error_stage)
-          WHERE m.id = u.id AND m.received_at = u.received_at`,
-        [
-          batch.map((o) => o.id),
-          batch.map((o) => messageTime(o.id).toISOString()),
-          batch.map((o) => o.status),
-          batch.map((o) => o.ackCode ?? null),
-          batch.map((o) => o.revision ?? null),
-          batch.map((o) => o.changeSetId ?? null),
-          batch.map((o) => o.logPosition?.partition ?? null),
-          batch.map((o) => o.logPosition?.offset ?? null),
-          batch.map((o) => o.changeSet ?? null),
-          batch.map((o) => (o.errors?.length ? JSON.stringify(o.errors) : null)),
-          batch.map((o) => (o.warnings?.length ? JSON.stringify(o.warnings) : null)),
-          batch.map((o) => (o.errors?.length ? o.errors[0]!.stage : null)),
-        ],
-      );
+      // One statement per message, keyed by (received_at, id): each touches one partition through its primary key
+      // (a join with an array would make the planner scan every partition as the store grows).
+      for (const o of batch) {
+        await tx.query(
+          `UPDATE engine_messages
+              SET status = $3, ack_code = COALESCE($4, ack_code), revision = COALESCE($5, revision),
+                  change_set_id = COALESCE($6, change_set_id), log_partition = COALESCE($7, log_partition),
+                  log_offset = COALESCE($8, log_offset), change_set = COALESCE($9, change_set),
+                  errors = $10, warnings = $11, error_stage = $12, processed_at = now(), updated_at = now()
+            WHERE received_at = $1 AND id = $2`,
+          [
+            messageTime(o.id).toISOString(),
+            o.id,
+            o.status,
+            o.ackCode ?? null,
+            o.revision ?? null,
+            o.changeSetId ?? null,
+            o.logPosition?.partition ?? null,
+            o.logPosition?.offset ?? null,
+            o.changeSet ?? null,
+            o.errors?.length ? JSON.stringify(o.errors) : null,
+            o.warnings?.length ? JSON.stringify(o.warnings) : null,
+            o.errors?.length ? o.errors[0]!.stage : null,
+          ],
+        );
+      }
       // The projector may have refused a change set before this commit: such a message is in error, not sent.
       const appended = batch.filter((o) => o.changeSetId);
       if (appended.length > 0) {
-        await tx.query(
-          `UPDATE engine_messages m SET status = 'error', error_stage = 'apply',
-                  errors = json_build_array(json_build_object('stage', 'apply', 'severity', 'error', 'code', 'CHANGE_SET_REJECTED',
-                    'message', 'The store refused the change set: ' || COALESCE(a.outcome::json #>> '{issue,0,details,text}', a.outcome::json #>> '{issue,0,diagnostics}', 'rejected') ||
-                               ' Fix the mapping (or the message) and replay it.'))::text
-             FROM applied_change_sets a, unnest($1::uuid[], $2::timestamptz[]) AS u(id, received_at)
-            WHERE m.id = u.id AND m.received_at = u.received_at AND a.change_set_id = m.change_set_id AND a.status = 'rejected'`,
-          [appended.map((o) => o.id), appended.map((o) => messageTime(o.id).toISOString())],
+        const refused = await tx.query<{ change_set_id: string; detail: string | null }>(
+          `SELECT change_set_id, COALESCE(outcome::json #>> '{issue,0,details,text}', outcome::json #>> '{issue,0,diagnostics}') AS detail
+             FROM applied_change_sets WHERE change_set_id = ANY($1::uuid[]) AND status = 'rejected'`,
+          [appended.map((o) => o.changeSetId)],
         );
+        for (const row of refused.rows) {
+          const o = appended.find((a) => a.changeSetId === row.change_set_id)!;
+          const issue: MessageIssue = {
+            stage: Stage.Apply,
+            severity: 'error',
+            code: 'CHANGE_SET_REJECTED',
+            message: `The store refused the change set: ${row.detail ?? 'rejected'} Fix the mapping (or the message) and replay it.`,
+          };
+          await tx.query(`UPDATE engine_messages SET status = 'error', error_stage = 'apply', errors = $3 WHERE received_at = $1 AND id = $2`, [
+            messageTime(o.id).toISOString(),
+            o.id,
+            JSON.stringify([issue]),
+          ]);
+        }
       }
-      const deliveries = batch.flatMap((o) => (o.deliveries ?? []).map((d) => ({ ...d, id: o.id })));
-      if (deliveries.length > 0) {
-        await insertDeliveries(tx, deliveries);
-      }
+      const deliveries = batch.flatMap((o) => (o.deliveries ?? []).map((d) => ({ ...d, id: o.id, channel: o.channel })));
+      if (deliveries.length > 0) await insertDeliveries(tx, deliveries);
     });
     this.flushes++;
     return batch.map(() => undefined);
@@ -604,8 +613,7 @@ export class MessageStore {
     await this.sql.transaction(async (tx) => {
       await insertDeliveries(
         tx,
-        entries.map((e) => ({ ...e, id: messageId })),
-        channel,
+        entries.map((e) => ({ ...e, id: messageId, channel })),
       );
       await rollUp(tx, messageId);
     });
@@ -891,11 +899,14 @@ export class MessageStore {
     }
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
     const order = descending ? 'DESC' : 'ASC';
-    const rows = await this.sql.query<MessageRow>(
-      `SELECT ${SUMMARY_COLUMNS} FROM engine_messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY received_at ${order}, id ${order} LIMIT ${p(limit + 1)}`,
-      params,
-    );
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    // A patient's messages are few among millions: collect them through the identifier index first. Left to itself,
+    // the planner walks the time index hoping to fill the page early, and reads the whole table when it cannot.
+    const text = query.patient
+      ? `WITH hits AS MATERIALIZED (SELECT ${SUMMARY_COLUMNS} FROM engine_messages ${filter})
+         SELECT * FROM hits ORDER BY received_at ${order}, id ${order} LIMIT ${p(limit + 1)}`
+      : `SELECT ${SUMMARY_COLUMNS} FROM engine_messages ${filter} ORDER BY received_at ${order}, id ${order} LIMIT ${p(limit + 1)}`;
+    const rows = await this.sql.query<MessageRow>(text, params);
     const page = rows.rows.slice(0, limit).map(toSummary);
     const last = page.at(-1);
     return { messages: page, ...(rows.rows.length > limit && last ? { next: encodeCursor(new Date(last.receivedAt), last.id) } : {}) };
@@ -954,15 +965,14 @@ function toState(row: StateRow): StoredMessageState {
   };
 }
 
-async function insertDeliveries(tx: SqlExecutor, deliveries: { id: string; destination: string; generation: number }[], channel?: string): Promise<void> {
+async function insertDeliveries(tx: SqlExecutor, deliveries: { id: string; channel: string; destination: string; generation: number }[]): Promise<void> {
   await tx.query(
     `INSERT INTO engine_deliveries (received_at, message_id, channel, destination, generation, status, created_at, updated_at)
-     SELECT u.received_at, u.id, COALESCE($5, m.channel), u.destination, u.generation, 'pending', now(), now()
-       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int[]) WITH ORDINALITY AS u(id, received_at, destination, generation, n)
-       JOIN engine_messages m ON m.id = u.id AND m.received_at = u.received_at
+     SELECT u.received_at, u.id, u.channel, u.destination, u.generation, 'pending', now(), now()
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS u(id, received_at, channel, destination, generation, n)
       ORDER BY u.n
      ON CONFLICT DO NOTHING`,
-    [deliveries.map((d) => d.id), deliveries.map((d) => messageTime(d.id).toISOString()), deliveries.map((d) => d.destination), deliveries.map((d) => d.generation), channel ?? null],
+    [deliveries.map((d) => d.id), deliveries.map((d) => messageTime(d.id).toISOString()), deliveries.map((d) => d.channel), deliveries.map((d) => d.destination), deliveries.map((d) => d.generation)],
   );
 }
 

@@ -59,6 +59,7 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
   let pruneTimer: NodeJS.Timeout | undefined;
   let onOutcome: ((outcome: { changeSetId: string; status: string; response: unknown }) => void) | undefined;
   let hubContext: HubContext | undefined;
+  let ownPool: PostgresClient | undefined;
 
   const notStarted = () => new EngineError(EngineErrorCode.ChannelState, 'The channel engine is not running yet (the hub is starting or stopping); retry in a moment.');
 
@@ -90,7 +91,12 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
     async start(hub) {
       hubContext = hub;
       env = options.env ?? { ...process.env, KENEY_MLLP_PORT: String(hub.config.mllpPort) };
-      messages = new MessageStore(hub.sql, hub.blobs);
+      // On PostgreSQL the message store has its own small pool: its commits are on the ACK path, and must not
+      // wait behind the projector's transactions for a connection of the hub's pool.
+      ownPool = hub.config.databaseUrl
+        ? new PostgresClient(hub.config.databaseUrl, { max: 4, applicationName: `keney-hub ${hub.config.instanceId} message-store` })
+        : undefined;
+      messages = new MessageStore(ownPool ?? hub.sql, hub.blobs);
       mappers = options.mappers ?? (await loadMapperRegistry());
       const postgres = hub.sql instanceof PostgresClient ? hub.sql : undefined;
       const logger = hub.logger.child({ component: 'channels' });
@@ -140,6 +146,8 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
       if (pruneTimer) clearInterval(pruneTimer);
       if (onOutcome && hubContext) hubContext.projector.off('outcome', onOutcome as never);
       await engine?.stop();
+      await ownPool?.close();
+      ownPool = undefined;
     },
 
     // Ready once the engine runs. A channel that failed to start (port taken…) does not make the whole hub unready:

@@ -297,7 +297,8 @@ export class ChannelPipeline implements InboundChannel {
     const config = this.current;
     const messages = this.deps.messages;
     const evaluation = await this.evaluate(input.decoded, { messageId: input.id, rawSha256: input.rawSha256, receivedAt: input.receivedAt });
-    const finish = async (outcome: MessageOutcome, ack: AckOutcome, decoded?: Hl7Message): Promise<InboundOutcome> => {
+    const finish = async (partial: Omit<MessageOutcome, 'channel'>, ack: AckOutcome, decoded?: Hl7Message): Promise<InboundOutcome> => {
+      const outcome: MessageOutcome = { ...partial, channel: config.id };
       await messages.finish(outcome);
       const result: InboundOutcome = {
         messageId: input.id,
