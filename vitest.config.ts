@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'data/**', '**/dist/**', 'ui/**/e2e/**'],
+    exclude: ['**/node_modules/**', 'data/**', '**/dist/**', '.work/**', 'ui/**/e2e/**'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 120_000,
