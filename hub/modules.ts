@@ -5,7 +5,9 @@ import { channelsModule, engineSettingsFromEnv } from '../engine/module.js';
 import { dicomModule, dicomSettingsFromEnv } from '../connectors/dicom/hub/dicom-module.js';
 import { terminologyModule } from '../terminology-maps/module.js';
 import { uiModule } from './ui-module.js';
+import { documentsModule } from '../connectors/documents/documents-module.js';
 
 export async function defaultModules(_config: HubConfig): Promise<HubModule[]> {
-  return [channelsModule(engineSettingsFromEnv(process.env)), terminologyModule(), dicomModule(dicomSettingsFromEnv(process.env)), uiModule()];
+  const channels = channelsModule(engineSettingsFromEnv(process.env));
+  return [channels, terminologyModule(), dicomModule({ ...dicomSettingsFromEnv(process.env), channels }), documentsModule({ channels }), uiModule()];
 }
