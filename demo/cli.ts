@@ -8,9 +8,15 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DemoError, findPatient, loadDemo } from './load.js';
-import { PATIENTS } from './dataset.js';
+import { formatIns } from '../ui/src/lib/ins.js';
+import { insOf, PATIENTS } from './dataset.js';
 
 const REPO = resolve(import.meta.dirname, '..');
+
+/** The command's output (a CLI: stdout is its interface). */
+function say(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
 
 /** Copies the hub's channels and the demo's into `dir` (the KENEY_CHANNELS_DIR of a demo hub). */
 export async function prepareDemoChannels(dir: string, shippedDir = join(REPO, 'channels')): Promise<string[]> {
@@ -46,7 +52,7 @@ async function demoToken(dataDir: string): Promise<string> {
 function printReport(report: Awaited<ReturnType<typeof loadDemo>>): void {
   const failed = report.steps.filter((s) => s.outcome === 'failed').length;
   const skipped = report.steps.filter((s) => s.outcome === 'skipped').length;
-  console.log(`\n${report.steps.length - failed - skipped} steps done, ${skipped} skipped, ${failed} failed.`);
+  say(`\n${report.steps.length - failed - skipped} steps done, ${skipped} skipped, ${failed} failed.`);
 }
 
 async function intoRunningHub(url: string, token: string | undefined, mllpHost: string | undefined): Promise<number> {
@@ -55,10 +61,10 @@ async function intoRunningHub(url: string, token: string | undefined, mllpHost: 
     hubUrl: url,
     token,
     ...(mllpHost ? { mllpHost } : {}),
-    log: (line) => console.log(line),
+    log: (line) => say(line),
   });
   printReport(report);
-  console.log(`\nOpen ${url}/patients/${report.featuredPatientId ?? ''} and sign in with your token.`);
+  say(`\nOpen ${url}/patients/${report.featuredPatientId ?? ''} and sign in with your token.`);
   return report.ok ? 0 : 1;
 }
 
@@ -76,20 +82,20 @@ async function serveDemo(dataDir: string, reload: boolean): Promise<number> {
   const port = (hub.app.server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   try {
-    const options = { hubUrl: url, token, log: (line: string) => console.log(line) };
+    const options = { hubUrl: url, token, log: (line: string) => say(line) };
     const existing = await findPatient(options, PATIENTS.helene.ipp);
     let featured = existing;
     if (existing && !reload) {
-      console.log(`The demo data set is already in ${dataDir} (run with --reload to send it again).`);
+      say(`The demo data set is already in ${dataDir} (run with --reload to send it again).`);
     } else {
-      console.log(`Loading the demo data set into ${dataDir} through the hub's channels…`);
+      say(`Loading the demo data set into ${dataDir} through the hub's channels…`);
       const report = await loadDemo(options);
       printReport(report);
       featured = report.featuredPatientId;
     }
-    console.log(
+    say(
       `\n  Keney Hub demo is running.\n\n    Open     http://localhost:${port}/patients/${featured ?? ''}\n    Token    ${token}\n\n` +
-        `  Try: search "2 52 03 75 056 231" (Hélène BERTRAND's INS), open the console, replay the failed message.\n  Ctrl-C stops the hub (the data stays in ${dataDir}).\n`,
+        `  Try: search "${formatIns(insOf(PATIENTS.helene)!)}" (Hélène BERTRAND's INS), open the console, replay the failed message.\n  Ctrl-C stops the hub (the data stays in ${dataDir}).\n`,
     );
   } catch (error) {
     await hub.stop();

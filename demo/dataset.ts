@@ -516,7 +516,7 @@ export function demoDataset(now = new Date()): DemoDataset {
 
   // Hélène BERTRAND: a previous stay (8 months ago), then the current cardiology stay.
   const previous: Stay = {
-    nda: 'NDA24000871',
+    nda: '240008710',
     admitted: daysAgo(now, 240, 9, 30),
     discharged: daysAgo(now, 236, 14),
     patientClass: 'I',
@@ -559,7 +559,7 @@ export function demoDataset(now = new Date()): DemoDataset {
     ].join('\r'),
   );
 
-  const stay: Stay = { nda: 'NDA25001234', admitted: daysAgo(now, 4, 8, 40), patientClass: 'I' };
+  const stay: Stay = { nda: '250012340', admitted: daysAgo(now, 4, 8, 40), patientClass: 'I' };
   const admissionAllergy = `IAM|1|DA|PENI^Pénicilline^L|SV|Urticaire généralisée|A|ALL-1^${DEMO.sendingApplication}^${DEMO.facilityOid}^ISO||||${hl7Date('2009-05-01')}||${hl7Time(stay.admitted)}||||C`;
   add(
     'Hélène BERTRAND — admission en cardiologie',
@@ -768,7 +768,7 @@ export function demoDataset(now = new Date()): DemoDataset {
   );
 
   // Lucas MOREAU: an outpatient visit in paediatrics.
-  const lucasVisit: Stay = { nda: 'NDA25001502', admitted: daysAgo(now, 12, 14, 0), patientClass: 'O' };
+  const lucasVisit: Stay = { nda: '250015020', admitted: daysAgo(now, 12, 14, 0), patientClass: 'O' };
   add(
     'Lucas MOREAU — consultation externe',
     adt('A04', id('ADT'), lucasVisit.admitted, p.lucas, lucasVisit, '3001^C2^1', {
@@ -780,7 +780,7 @@ export function demoDataset(now = new Date()): DemoDataset {
 
   // Camille PETIT: INS with a Corsican department (2A).
   const camilleVisit: Stay = {
-    nda: 'NDA25001610',
+    nda: '250016100',
     admitted: daysAgo(now, 20, 9, 0),
     discharged: daysAgo(now, 20, 17, 0),
     patientClass: 'O',
@@ -809,7 +809,7 @@ export function demoDataset(now = new Date()): DemoDataset {
   );
 
   // Jean-Pierre LEFEBVRE: admitted; a result with an unknown unit (quality error → edit then replay).
-  const jpStay: Stay = { nda: 'NDA25001777', admitted: daysAgo(now, 1, 11, 0), patientClass: 'I' };
+  const jpStay: Stay = { nda: '250017770', admitted: daysAgo(now, 1, 11, 0), patientClass: 'I' };
   add(
     'Jean-Pierre LEFEBVRE — admission en médecine',
     adt('A01', id('ADT'), jpStay.admitted, p.jeanPierre, jpStay, '4001^221^1', {

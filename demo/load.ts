@@ -173,7 +173,7 @@ export async function loadDemo(
   }
 
   // The DIM's coding refers to the stays by NDA: wait until the projection has them.
-  const stayNda = 'NDA25001234';
+  const stayNda = '250012340';
   await waitFor('the demo stay', async () => {
     const bundle = await json<Bundle>(
       options,

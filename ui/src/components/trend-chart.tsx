@@ -76,7 +76,6 @@ export function TrendChart({
       viewBox={`0 0 ${width} ${height}`}
       role="img"
       aria-labelledby={`${id}-title ${id}-desc`}
-      preserveAspectRatio="none"
     >
       <title id={`${id}-title`}>{t('results.trendOf', { label })}</title>
       <desc id={`${id}-desc`}>{description}</desc>

@@ -2,12 +2,43 @@
 import type { CodeableConcept, Coding, HumanName, Reference, Resource } from '@medplum/fhirtypes';
 import { capitalizeGiven } from './patient.js';
 
+/** International terminologies whose displays are English: a sender's own (French) label is preferred to them. */
+const ENGLISH_DISPLAYS = new Set([
+  'http://loinc.org',
+  'http://snomed.info/sct',
+  'http://terminology.hl7.org/CodeSystem/v2-0074',
+]);
+
+/** The label of a coded value: its text, else the sender's own label, else any display, else the code. */
 export function conceptLabel(concept: CodeableConcept | undefined, preferSystem?: string): string | undefined {
   if (!concept) return undefined;
   if (concept.text) return concept.text;
   const codings = concept.coding ?? [];
   const preferred = preferSystem ? codings.find((c) => c.system === preferSystem && c.display) : undefined;
-  return (preferred ?? codings.find((c) => c.display))?.display ?? codings.find((c) => c.code)?.code;
+  const local = codings.find((c) => c.display && !ENGLISH_DISPLAYS.has(c.system ?? ''));
+  return (preferred ?? local ?? codings.find((c) => c.display))?.display ?? codings.find((c) => c.code)?.code;
+}
+
+/** Clinical and verification status codes (allergies, conditions) that have words in the interface. */
+export const CLINICAL_STATUS_CODES = [
+  'active',
+  'inactive',
+  'resolved',
+  'recurrence',
+  'relapse',
+  'remission',
+  'confirmed',
+  'unconfirmed',
+  'provisional',
+  'differential',
+  'refuted',
+  'entered-in-error',
+] as const;
+export type ClinicalStatusCode = (typeof CLINICAL_STATUS_CODES)[number];
+
+export function clinicalStatusCode(concept: CodeableConcept | undefined): ClinicalStatusCode | undefined {
+  const code = concept?.coding?.find((c) => c.code)?.code;
+  return CLINICAL_STATUS_CODES.find((c) => c === code);
 }
 
 /** The coding of a system (CIM-10, CCAM, LOINC…) in a concept. */

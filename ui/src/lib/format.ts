@@ -17,6 +17,8 @@ export interface Formatters {
   date(value: string | undefined): string;
   /** A FHIR dateTime with its time: 05/03/2024 07:30. */
   dateTime(value: string | undefined): string;
+  /** With seconds, for message logs: 05/03/2024 07:30:12. */
+  dateTimeSeconds(value: string | undefined): string;
   /** Time only: 07:30. */
   time(value: string | undefined): string;
   number(value: number, maximumFractionDigits?: number): string;
@@ -38,6 +40,15 @@ export function createFormatters(locale: Locale, timeZone?: string): Formatters 
     year: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
+    ...zone,
+  });
+  const dayTimeSeconds = new Intl.DateTimeFormat(tag, {
+    day: '2-digit',
+    month: '2-digit',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
     ...zone,
   });
   const timeOnly = new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit', ...zone });
@@ -70,6 +81,10 @@ export function createFormatters(locale: Locale, timeZone?: string): Formatters 
       if (calendar) return calendar;
       const date = parse(value);
       return date ? dayTime.format(date) : value;
+    },
+    dateTimeSeconds(value) {
+      const date = value ? parse(value) : undefined;
+      return date ? dayTimeSeconds.format(date) : (value ?? '—');
     },
     time(value) {
       const date = value ? parse(value) : undefined;

@@ -57,7 +57,7 @@ export function SearchScreen() {
       : undefined;
 
   return (
-    <section className="screen screen-search" aria-labelledby="search-title">
+    <section className="screen screen-search">
       <div className="search-hero">
         <PageHeading title={t('search.title')} />
         <form role="search" className="search-form" onSubmit={submit} aria-label={t('search.title')}>
@@ -86,9 +86,6 @@ export function SearchScreen() {
           </p>
         </form>
       </div>
-      <span id="search-title" hidden>
-        {t('search.title')}
-      </span>
 
       {q && (
         <div className="search-results" aria-live="polite" aria-busy={result.status === 'loading'}>

@@ -26,7 +26,7 @@ export function MessageScreen({ messageId }: { messageId: string }) {
     [messageId],
   );
   const [left, setLeft] = useState<View>('raw');
-  const [right, setRight] = useState<View>('fhir');
+  const [right, setRight] = useState<View | undefined>();
   const [replay, setReplay] = useState<{ busy: boolean; result?: ReplayResult; error?: string }>({ busy: false });
   const [destination, setDestination] = useState('');
   const [editing, setEditing] = useState(false);
@@ -69,7 +69,7 @@ export function MessageScreen({ messageId }: { messageId: string }) {
       </div>
       <dl className="facts facts-grid">
         <dt>{t('messages.received')}</dt>
-        <dd>{fmt.dateTime(m.receivedAt)}</dd>
+        <dd>{fmt.dateTimeSeconds(m.receivedAt)}</dd>
         <dt>{t('messages.channel')}</dt>
         <dd>
           <Link to={`/console/messages?channel=${encodeURIComponent(m.channel)}`}>{m.channel}</Link>
@@ -179,7 +179,7 @@ export function MessageScreen({ messageId }: { messageId: string }) {
 
       <div className="panes">
         <Pane id="left" view={left} onView={setLeft} message={m} />
-        <Pane id="right" view={right} onView={setRight} message={m} />
+        <Pane id="right" view={right ?? (m.changeSet ? 'fhir' : 'decoded')} onView={setRight} message={m} />
       </div>
 
       <section aria-labelledby="message-lineage">
@@ -284,7 +284,7 @@ function Pane({
       <div className="pane-body" tabIndex={0} role="region" aria-label={t(`message.view.${view}`)}>
         {view === 'raw' &&
           (message.raw !== null ? (
-            <pre className="code">{message.raw.replace(/\r\n?/g, '\n')}</pre>
+            <pre className="code code-raw">{message.raw.replace(/\r\n?/g, '\n')}</pre>
           ) : (
             <p className="muted">{t('message.rawTooLarge')}</p>
           ))}

@@ -155,7 +155,7 @@ export function MessagesScreen() {
         {first.status === 'error' && <ErrorState error={first.error} onRetry={first.reload} />}
         {first.status === 'ok' && pages.length === 0 && <Empty>{t('messages.none')}</Empty>}
         {first.status === 'ok' && pages.length > 0 && (
-          <div className="table-scroll">
+          <div className="table-scroll" role="region" aria-label={t('messages.caption')} tabIndex={0}>
             <table className="table messages-table">
               <caption className="sr-only">{t('messages.caption')}</caption>
               <thead>
@@ -177,7 +177,7 @@ export function MessagesScreen() {
                         to={`/console/messages/${m.id}`}
                         aria-label={t('messages.open', { id: m.controlId ?? m.id })}
                       >
-                        {fmt.dateTime(m.receivedAt)}
+                        {fmt.dateTimeSeconds(m.receivedAt)}
                       </Link>
                     </td>
                     <td className="mono">{m.messageType ?? '—'}</td>

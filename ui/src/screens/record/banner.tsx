@@ -48,7 +48,7 @@ export function IdentityBanner({ patient }: { patient: Patient }) {
   );
 
   return (
-    <header className="banner" aria-label={t('banner.label')}>
+    <section className="banner" aria-label={t('banner.label')}>
       <div className="banner-main">
         <PageHeading title={view.displayName}>
           <span className="banner-name">{view.displayName}</span>
@@ -134,6 +134,6 @@ export function IdentityBanner({ patient }: { patient: Patient }) {
           </div>
         )}
       </div>
-    </header>
+    </section>
   );
 }

@@ -12,7 +12,14 @@ import type { ReactNode } from 'react';
 import { SourceLine } from '../../components/source.js';
 import { Empty, ErrorState, Loading } from '../../components/states.js';
 import { useI18n } from '../../i18n/i18n.js';
-import { codingOf, conceptLabel, referenceLabel } from '../../lib/display.js';
+import { clinicalStatusCode, codingOf, conceptLabel, referenceLabel } from '../../lib/display.js';
+import type { CodeableConcept } from '@medplum/fhirtypes';
+import type { Translate } from '../../i18n/i18n.js';
+
+function statusLabel(t: Translate, concept: CodeableConcept | undefined): string | undefined {
+  const code = clinicalStatusCode(concept);
+  return code ? t(`clinical.${code}`) : conceptLabel(concept);
+}
 import { sectionItems, useRecord, type SectionKey } from './record-data.js';
 
 export const CIM10_PREFIX = 'https://smt.esante.gouv.fr/terminologie-cim-10';
@@ -76,7 +83,7 @@ export function AllergiesList() {
               .filter(Boolean)
               .join(', ')}{' '}
             {fmt.date(a.recordedDate ?? a.onsetDateTime)}
-            {a.verificationStatus && ` · ${conceptLabel(a.verificationStatus)}`}
+            {a.verificationStatus && ` · ${statusLabel(t, a.verificationStatus)}`}
           </span>
         </div>
       )}
@@ -99,7 +106,8 @@ export function ConditionsList() {
               {conceptLabel(c.code) ?? '—'} {cim && <span className="code">CIM-10 {cim.code}</span>}
             </span>
             <span className="muted small">
-              {fmt.date(c.recordedDate ?? c.onsetDateTime)} {c.clinicalStatus && `· ${conceptLabel(c.clinicalStatus)}`}
+              {fmt.date(c.recordedDate ?? c.onsetDateTime)}{' '}
+              {c.clinicalStatus && `· ${statusLabel(t, c.clinicalStatus)}`}
             </span>
           </div>
         );

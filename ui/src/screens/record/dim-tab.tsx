@@ -66,36 +66,38 @@ function Diagnoses() {
       {section.status === 'error' && <ErrorState error={section.error} />}
       {section.status === 'ok' && conditions.length === 0 && <Empty>{t('dim.noDiagnoses')}</Empty>}
       {conditions.length > 0 && (
-        <table className="table table-compact">
-          <caption className="sr-only">{t('dim.diagnoses')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('dim.code')}</th>
-              <th scope="col">{t('dim.label')}</th>
-              <th scope="col">{t('dim.kind')}</th>
-              <th scope="col">{t('dim.stay')}</th>
-              <th scope="col">{t('dim.date')}</th>
-              <th scope="col">{t('source.label')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {conditions.map((c) => {
-              const cim = codingOf(c.code, CIM10_PREFIX);
-              return (
-                <tr key={c.id}>
-                  <td className="mono">{cim ? `${cim.code}` : (c.code?.coding?.[0]?.code ?? '—')}</td>
-                  <th scope="row">{cim?.display ?? conceptLabel(c.code) ?? '—'}</th>
-                  <td>{c.category?.map((cat) => conceptLabel(cat)).join(', ') || '—'}</td>
-                  <td>{stayLabel(c.encounter?.reference)}</td>
-                  <td className="nowrap">{fmt.date(c.recordedDate ?? c.onsetDateTime)}</td>
-                  <td>
-                    <SourceLine source={state.lineage.latest(`Condition/${c.id}`)} compact />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <div className="table-scroll" role="region" aria-label={t('dim.diagnoses')} tabIndex={0}>
+          <table className="table table-compact">
+            <caption className="sr-only">{t('dim.diagnoses')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('dim.code')}</th>
+                <th scope="col">{t('dim.label')}</th>
+                <th scope="col">{t('dim.kind')}</th>
+                <th scope="col">{t('dim.stay')}</th>
+                <th scope="col">{t('dim.date')}</th>
+                <th scope="col">{t('source.label')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {conditions.map((c) => {
+                const cim = codingOf(c.code, CIM10_PREFIX);
+                return (
+                  <tr key={c.id}>
+                    <td className="mono">{cim ? `${cim.code}` : (c.code?.coding?.[0]?.code ?? '—')}</td>
+                    <th scope="row">{cim?.display ?? conceptLabel(c.code) ?? '—'}</th>
+                    <td>{c.category?.find((cat) => cat.text)?.text ?? conceptLabel(c.category?.[0]) ?? '—'}</td>
+                    <td>{stayLabel(c.encounter?.reference)}</td>
+                    <td className="nowrap">{fmt.date(c.recordedDate ?? c.onsetDateTime)}</td>
+                    <td>
+                      <SourceLine source={state.lineage.latest(`Condition/${c.id}`)} compact />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
@@ -134,38 +136,40 @@ function Acts() {
       {loading && <Loading />}
       {!loading && rows.length === 0 && <Empty>{t('dim.noActs')}</Empty>}
       {rows.length > 0 && (
-        <table className="table table-compact">
-          <caption className="sr-only">{t('dim.acts')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('dim.code')}</th>
-              <th scope="col">{t('dim.label')}</th>
-              <th scope="col">{t('dim.kind')}</th>
-              <th scope="col">{t('dim.stay')}</th>
-              <th scope="col">{t('dim.performer')}</th>
-              <th scope="col">{t('dim.date')}</th>
-              <th scope="col">{t('source.label')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => {
-              const ccam = codingOf(row.code, CCAM_PREFIX);
-              return (
-                <tr key={row.key}>
-                  <td className="mono">{ccam?.code ?? row.code?.coding?.[0]?.code ?? '—'}</td>
-                  <th scope="row">{ccam?.display ?? conceptLabel(row.code) ?? '—'}</th>
-                  <td>{row.kind}</td>
-                  <td>{stayLabel(row.encounter)}</td>
-                  <td>{referenceLabel(row.performer, state.referenced) ?? '—'}</td>
-                  <td className="nowrap">{fmt.dateTime(row.date)}</td>
-                  <td>
-                    <SourceLine source={state.lineage.latest(row.key)} compact />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <div className="table-scroll" role="region" aria-label={t('dim.acts')} tabIndex={0}>
+          <table className="table table-compact">
+            <caption className="sr-only">{t('dim.acts')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('dim.code')}</th>
+                <th scope="col">{t('dim.label')}</th>
+                <th scope="col">{t('dim.kind')}</th>
+                <th scope="col">{t('dim.stay')}</th>
+                <th scope="col">{t('dim.performer')}</th>
+                <th scope="col">{t('dim.date')}</th>
+                <th scope="col">{t('source.label')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => {
+                const ccam = codingOf(row.code, CCAM_PREFIX);
+                return (
+                  <tr key={row.key}>
+                    <td className="mono">{ccam?.code ?? row.code?.coding?.[0]?.code ?? '—'}</td>
+                    <th scope="row">{ccam?.display ?? conceptLabel(row.code) ?? '—'}</th>
+                    <td>{row.kind}</td>
+                    <td>{stayLabel(row.encounter)}</td>
+                    <td>{referenceLabel(row.performer, state.referenced) ?? '—'}</td>
+                    <td className="nowrap">{fmt.dateTime(row.date)}</td>
+                    <td>
+                      <SourceLine source={state.lineage.latest(row.key)} compact />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
@@ -265,43 +269,45 @@ function IdentityHistory() {
               </ul>
             </div>
           )}
-          <table className="table table-compact">
-            <caption className="sr-only">{t('dim.identityHistory')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('dim.version')}</th>
-                <th scope="col">{t('dim.date')}</th>
-                <th scope="col">{t('dim.identity')}</th>
-                <th scope="col">{t('dim.changes')}</th>
-                <th scope="col">{t('source.label')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {history.data.versions.map((v) => {
-                const view = patientView(v.patient);
-                const source = state.lineage.sources(`Patient/${patientId}`).find((s) => s.version === v.version);
-                return (
-                  <tr key={v.version}>
-                    <td>v{v.version}</td>
-                    <td className="nowrap">{fmt.dateTime(v.lastUpdated)}</td>
-                    <th scope="row">
-                      {view.displayName} · {fmt.date(view.birthDate)}
-                      <div className="small">
-                        {view.ins ? <span className="mono">{formatIns(view.ins.value)}</span> : t('patient.noIns')}{' '}
-                        <IdentityStatusBadge status={view.identityStatus} />
-                      </div>
-                    </th>
-                    <td>
-                      {v.changes.map((c) => t(`dim.change.${c as 'created'}`)).join(', ') || t('dim.change.none')}
-                    </td>
-                    <td>
-                      <SourceLine source={source} compact />
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <div className="table-scroll" role="region" aria-label={t('dim.identityHistory')} tabIndex={0}>
+            <table className="table table-compact">
+              <caption className="sr-only">{t('dim.identityHistory')}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{t('dim.version')}</th>
+                  <th scope="col">{t('dim.date')}</th>
+                  <th scope="col">{t('dim.identity')}</th>
+                  <th scope="col">{t('dim.changes')}</th>
+                  <th scope="col">{t('source.label')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {history.data.versions.map((v) => {
+                  const view = patientView(v.patient);
+                  const source = state.lineage.sources(`Patient/${patientId}`).find((s) => s.version === v.version);
+                  return (
+                    <tr key={v.version}>
+                      <td>v{v.version}</td>
+                      <td className="nowrap">{fmt.dateTime(v.lastUpdated)}</td>
+                      <th scope="row">
+                        {view.displayName} · {fmt.date(view.birthDate)}
+                        <div className="small">
+                          {view.ins ? <span className="mono">{formatIns(view.ins.value)}</span> : t('patient.noIns')}{' '}
+                          <IdentityStatusBadge status={view.identityStatus} />
+                        </div>
+                      </th>
+                      <td>
+                        {v.changes.map((c) => t(`dim.change.${c as 'created'}`)).join(', ') || t('dim.change.none')}
+                      </td>
+                      <td>
+                        <SourceLine source={source} compact />
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
         </>
       )}
     </section>

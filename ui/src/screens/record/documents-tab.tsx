@@ -189,7 +189,13 @@ function CdaView({ doc }: { doc: DocumentReference }) {
       <div>
         <ErrorState
           error={html.error}
-          title={status === 415 ? t('documents.notCda') : t('documents.renderFailed')}
+          title={
+            status === 415
+              ? t('documents.notCda')
+              : status === 404
+                ? t('documents.noRenderer')
+                : t('documents.renderFailed')
+          }
           onRetry={html.reload}
         />
         {doc.content?.[0]?.attachment && (

@@ -3,7 +3,7 @@
 // the reports.
 import type { DiagnosticReport, Observation } from '@medplum/fhirtypes';
 import { useMemo, useState } from 'react';
-import { Link, navigate, useLocation } from '../../app/router.js';
+import { navigate, useLocation } from '../../app/router.js';
 import { Dialog } from '../../components/dialog.js';
 import { FlagMark } from '../../components/badges.js';
 import { SourceLine } from '../../components/source.js';
@@ -11,14 +11,22 @@ import { Empty, ErrorState, Loading } from '../../components/states.js';
 import { TrendChart } from '../../components/trend-chart.js';
 import { useI18n } from '../../i18n/i18n.js';
 import { conceptLabel, referenceLabel } from '../../lib/display.js';
-import { analyteRows, isAbnormal, resultDates, trendOf, type AnalyteRow, type ResultValue } from '../../lib/results.js';
+import {
+  analyteRows,
+  isAbnormal,
+  resultDates,
+  resultValue,
+  trendOf,
+  type AnalyteRow,
+  type ResultValue,
+} from '../../lib/results.js';
 import { sectionItems, useRecord } from './record-data.js';
 
 const VISIBLE_DATES = 6;
 
 export function ResultsTab() {
   const { t, fmt } = useI18n();
-  const { state, patientId } = useRecord();
+  const { state } = useRecord();
   const { query, path } = useLocation();
   const [allDates, setAllDates] = useState(false);
   const [detail, setDetail] = useState<{ row: AnalyteRow; value: ResultValue } | undefined>();
@@ -100,8 +108,9 @@ export function ResultsTab() {
                               <FlagMark flag={value.flag} />
                             </button>
                           ) : (
-                            <span className="muted" aria-label={t('results.noValue')}>
-                              ·
+                            <span className="muted">
+                              <span aria-hidden="true">·</span>
+                              <span className="sr-only">{t('results.noValue')}</span>
                             </span>
                           )}
                         </td>
@@ -128,7 +137,7 @@ export function ResultsTab() {
           </section>
         </>
       )}
-      <Reports patientId={patientId} />
+      <Reports observations={observationById} />
       <Dialog title={detail ? detail.row.label : ''} open={detail !== undefined} onClose={() => setDetail(undefined)}>
         {detail && (
           <ResultDetail
@@ -254,7 +263,7 @@ function ResultDetail({
   );
 }
 
-function Reports({ patientId }: { patientId: string }) {
+function Reports({ observations }: { observations: Map<string | undefined, Observation> }) {
   const { t, fmt } = useI18n();
   const { state } = useRecord();
   const section = state.sections.reports;
@@ -269,6 +278,9 @@ function Reports({ patientId }: { patientId: string }) {
       <ul className="item-list">
         {reports.map((report) => {
           const documents = (report.presentedForm ?? []).length;
+          const values = (report.result ?? [])
+            .map((r) => observations.get(r.reference?.replace(/^Observation\//, '')))
+            .filter((o): o is Observation => o !== undefined);
           return (
             <li key={report.id} className="item">
               <div className="item-head">
@@ -276,19 +288,25 @@ function Reports({ patientId }: { patientId: string }) {
                 <span className="muted">{fmt.dateTime(report.effectiveDateTime ?? report.issued)}</span>
               </div>
               <div className="item-meta">
-                {report.status && <span className="badge badge-neutral">{t(`report.status.${report.status}`)}</span>}{' '}
-                {t(report.result?.length === 1 ? 'reports.results.one' : 'reports.results.other', {
-                  count: report.result?.length ?? 0,
-                })}
+                {report.status && <span className="badge badge-neutral">{t(`report.status.${report.status}`)}</span>}
                 {documents > 0 && ` · ${t('reports.hasDocument')}`}
                 {report.conclusion && <p>{report.conclusion}</p>}
               </div>
-              <SourceLine source={state.lineage.latest(`DiagnosticReport/${report.id}`)} compact />
-              {(report.result?.length ?? 0) > 0 && (
-                <div className="small">
-                  <Link to={`/patients/${patientId}/results`}>{t('reports.seeResults')}</Link>
-                </div>
+              {values.length > 0 && (
+                <ul className="report-values" aria-label={t('reports.valuesLabel')}>
+                  {values.map((o) => {
+                    const value = resultValue(o, fmt.tag);
+                    return (
+                      <li key={o.id} className={isAbnormal(value.flag) ? 'cell-abnormal' : undefined}>
+                        <span className="report-value-label">{conceptLabel(o.code)}</span> {value.text}{' '}
+                        {value.unit ?? ''}
+                        <FlagMark flag={value.flag} />
+                      </li>
+                    );
+                  })}
+                </ul>
               )}
+              <SourceLine source={state.lineage.latest(`DiagnosticReport/${report.id}`)} compact />
             </li>
           );
         })}

@@ -78,7 +78,12 @@ function Stay({ stay, dim }: { stay: StayView; dim: boolean }) {
     <section className="card stay" aria-label={t('stays.stayLabel', { id: stay.identifier ?? stay.id })}>
       <div className="stay-head">
         <h3 className="card-title">
-          {t('stays.stay')} {stay.identifier && <span className="mono">NDA {stay.identifier}</span>}
+          {t('stays.stay')}{' '}
+          {stay.identifier && (
+            <span className="mono">
+              <abbr title={t('stays.ndaLong')}>NDA</abbr> {stay.identifier}
+            </span>
+          )}
         </h3>
         <span className={`badge badge-encounter-${stay.status}`}>{t(`encounter.status.${stay.status}`)}</span>
       </div>
@@ -111,7 +116,7 @@ function Stay({ stay, dim }: { stay: StayView; dim: boolean }) {
                   <time dateTime={movement.start}>{fmt.dateTime(movement.start)}</time>
                   <strong>{eventLabel(movement.event)}</strong>
                   {movement.cancelled && <span className="badge badge-warning">{t('stays.cancelled')}</span>}
-                  {movement.nature && (
+                  {dim && movement.nature && (
                     <span className="muted small">{t('stays.nature', { nature: movement.nature })}</span>
                   )}
                 </div>

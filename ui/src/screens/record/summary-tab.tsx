@@ -90,9 +90,9 @@ function LatestResults() {
                     <FlagMark flag={latest.flag} />
                   </td>
                   <td className="nowrap muted">{row.rangeText ?? ''}</td>
-                  <td className="trend-cell">
+                  <td>
                     {trend.points.length > 1 ? (
-                      <>
+                      <div className="trend-cell">
                         <TrendChart
                           compact
                           label={row.label}
@@ -109,7 +109,7 @@ function LatestResults() {
                             <span className="sr-only">{t(`trend.${direction}`)}</span>
                           </span>
                         )}
-                      </>
+                      </div>
                     ) : (
                       <span className="muted small">{t('trend.single')}</span>
                     )}
@@ -146,8 +146,12 @@ function CurrentStay() {
         {stay.end ? t('summary.lastStay') : t('summary.currentStay')}
       </h2>
       <p>
-        {stay.identifier && <span className="mono">NDA {stay.identifier}</span>} · {fmt.dateTime(stay.start)} →{' '}
-        {stay.end ? fmt.dateTime(stay.end) : t('stays.ongoing')}
+        {stay.identifier && (
+          <span className="mono">
+            <abbr title={t('stays.ndaLong')}>NDA</abbr> {stay.identifier}
+          </span>
+        )}{' '}
+        · {fmt.dateTime(stay.start)} → {stay.end ? fmt.dateTime(stay.end) : t('stays.ongoing')}
       </p>
       {last && (
         <p className="muted">
