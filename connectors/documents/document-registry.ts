@@ -5,10 +5,27 @@
 // DocumentEntry, a List per SubmissionSet and Folder, updates of replaced entries and extended folders — appended
 // with its origin, so the store writes the Provenance. Reading goes the other way: the registry is a view.
 import { createHash } from 'node:crypto';
-import type { Binary, Bundle, BundleEntry, DocumentReference, DocumentReferenceRelatesTo, List, ListEntry, Patient, Resource } from '@medplum/fhirtypes';
+import type {
+  Binary,
+  Bundle,
+  BundleEntry,
+  DocumentReference,
+  DocumentReferenceRelatesTo,
+  List,
+  ListEntry,
+  Patient,
+  Resource,
+} from '@medplum/fhirtypes';
 import { AssociationType, AvailabilityStatus, ObjectType, XdsErrorCode } from '../../adapters/xds/constants.js';
 import { parsePatientIdentifier } from '../../adapters/xds/hl7-values.js';
-import type { Association, DocumentEntry, Folder, RegistryObjectList, SubmissionSet, XdsIssue } from '../../adapters/xds/model.js';
+import type {
+  Association,
+  DocumentEntry,
+  Folder,
+  RegistryObjectList,
+  SubmissionSet,
+  XdsIssue,
+} from '../../adapters/xds/model.js';
 import type { SubmittedDocument } from '../../adapters/xds/validate.js';
 import type { BlobStore } from '../../store/blob/blob-store.js';
 import type { CanonicalStore } from '../../store/canonical-store.js';
@@ -20,8 +37,6 @@ import { sourcePatientToPatient } from './hl7-fhir.js';
 import { KeneyExt } from './vocabulary.js';
 import {
   associationExtension,
-  associationsOfDocument,
-  associationsOfList,
   documentEntryFromReference,
   documentReferenceFromEntry,
   entryUuidToken,
@@ -58,7 +73,13 @@ export interface Submission {
 }
 
 export type FilingResult =
-  | { status: 'filed'; changeSetId: string; outcome: ChangeSetOutcome; objects: RegistryObjectList; documentReferences: string[] }
+  | {
+      status: 'filed';
+      changeSetId: string;
+      outcome: ChangeSetOutcome;
+      objects: RegistryObjectList;
+      documentReferences: string[];
+    }
   | { status: 'duplicate'; objects: RegistryObjectList; documentReferences: string[] }
   | { status: 'refused'; issues: XdsIssue[] };
 
@@ -93,10 +114,18 @@ export class DocumentRegistry {
   // ---- store access -----------------------------------------------------------------------------------------------
 
   /** All matches of a search (pages through), at most `limit` (one more tells the caller there were too many). */
-  async search<T extends Resource>(type: T['resourceType'], params: [string, string][], limit = this.maxResults + 1): Promise<T[]> {
+  async search<T extends Resource>(
+    type: T['resourceType'],
+    params: [string, string][],
+    limit = this.maxResults + 1,
+  ): Promise<T[]> {
     const out: T[] = [];
     for (let offset = 0; out.length < limit; offset += PAGE) {
-      const query = parseSearch(type, [...params, ['_count', String(Math.min(PAGE, limit - out.length))], ['_offset', String(offset)]], { strict: true });
+      const query = parseSearch(
+        type,
+        [...params, ['_count', String(Math.min(PAGE, limit - out.length))], ['_offset', String(offset)]],
+        { strict: true },
+      );
       const result = await this.store.search(query);
       for (const m of result.matches) out.push(JSON.parse(m.content) as T);
       if (!result.hasMore) break;
@@ -109,13 +138,18 @@ export class DocumentRegistry {
       const version = await this.store.read(type, id);
       return version.deleted ? undefined : (JSON.parse(version.content) as T);
     } catch (error) {
-      if ((error as { status?: number }).status === 404 || (error as { status?: number }).status === 410) return undefined;
+      if ((error as { status?: number }).status === 404 || (error as { status?: number }).status === 410)
+        return undefined;
       throw error;
     }
   }
 
   async documentByUniqueId(uniqueId: string): Promise<DocumentReference | undefined> {
-    const found = await this.search<DocumentReference>('DocumentReference', [['identifier', uniqueIdToken(uniqueId)]], 2);
+    const found = await this.search<DocumentReference>(
+      'DocumentReference',
+      [['identifier', uniqueIdToken(uniqueId)]],
+      2,
+    );
     if (found[0]) return found.find((d) => documentEntryFromReference(d).uniqueId === uniqueId) ?? found[0];
     // A DocumentReference written by another channel has no uniqueId of its own: its view uses 2.25.<uuid of its id>.
     const uuid = uuidOfOid(uniqueId);
@@ -141,7 +175,8 @@ export class DocumentRegistry {
     const fallbackId = doc.id && /^[0-9a-f-]{36}$/i.test(doc.id) ? `urn:uuid:${doc.id}` : undefined;
     const entry = documentEntryFromReference(doc, fallbackId ? { fallbackId } : {});
     if (!entry.uniqueId && doc.id && /^[0-9a-f-]{36}$/i.test(doc.id)) entry.uniqueId = oidOfUuid(doc.id);
-    if (!entry.repositoryUniqueId && isLocalBinary(doc.content?.[0]?.attachment?.url)) entry.repositoryUniqueId = this.repositoryUniqueId;
+    if (!entry.repositoryUniqueId && isLocalBinary(doc.content?.[0]?.attachment?.url))
+      entry.repositoryUniqueId = this.repositoryUniqueId;
     if (this.homeCommunityId && !entry.home) entry.home = this.homeCommunityId;
     return entry;
   }
@@ -163,14 +198,27 @@ export class DocumentRegistry {
     const byType = new Map<string, Set<string>>();
     for (const ref of references) {
       const [type, id] = ref.split('/');
-      if ((type === 'DocumentReference' || type === 'List') && id) byType.set(type, (byType.get(type) ?? new Set()).add(id));
+      if ((type === 'DocumentReference' || type === 'List') && id)
+        byType.set(type, (byType.get(type) ?? new Set()).add(id));
     }
     const out = new Map<string, string>();
     for (const [type, ids] of byType) {
       const list = [...ids];
       for (let i = 0; i < list.length; i += 100) {
-        const found = await this.search<DocumentReference | List>(type as 'List', [['_id', list.slice(i, i + 100).join(',')]], 100);
-        for (const r of found) out.set(`${type}/${r.id}`, r.resourceType === 'List' ? (listKind(r) === 'folder' ? this.folderOf(r).id : this.setOf(r).id) : this.entryOf(r).id);
+        const found = await this.search<DocumentReference | List>(
+          type as 'List',
+          [['_id', list.slice(i, i + 100).join(',')]],
+          100,
+        );
+        for (const r of found)
+          out.set(
+            `${type}/${r.id}`,
+            r.resourceType === 'List'
+              ? listKind(r) === 'folder'
+                ? this.folderOf(r).id
+                : this.setOf(r).id
+              : this.entryOf(r).id,
+          );
       }
     }
     return out;
@@ -183,7 +231,11 @@ export class DocumentRegistry {
     const now = new Date();
     const objects = structuredClone(submission.objects);
     const set = objects.submissionSets[0];
-    if (!set) return { status: 'refused', issues: [issue(XdsErrorCode.registryMetadataError, 'The submission has no SubmissionSet')] };
+    if (!set)
+      return {
+        status: 'refused',
+        issues: [issue(XdsErrorCode.registryMetadataError, 'The submission has no SubmissionSet')],
+      };
     const key = set.uniqueId ?? submission.origin.rawSha256 ?? crypto.randomUUID();
     const symbolic = assignEntryUuids(objects, key);
     const documents = new Map<string, SubmittedDocument>();
@@ -212,7 +264,12 @@ export class DocumentRegistry {
         if (!doc) continue;
         const ref = await this.blobs.put(doc.bytes);
         const sha1 = createHash('sha1').update(doc.bytes).digest('hex');
-        blobOf.set(entry.id, { sha256: ref.sha256, size: ref.size, sha1, contentType: entry.mimeType ?? doc.contentType ?? 'application/octet-stream' });
+        blobOf.set(entry.id, {
+          sha256: ref.sha256,
+          size: ref.size,
+          sha1,
+          contentType: entry.mimeType ?? doc.contentType ?? 'application/octet-stream',
+        });
         if (!entry.hash) entry.hash = sha1;
         if (!entry.size) entry.size = String(doc.bytes.byteLength);
         entry.repositoryUniqueId ??= this.repositoryUniqueId;
@@ -227,10 +284,19 @@ export class DocumentRegistry {
 
     const changeSetId = uuidV5(`keney:documents:${set.id}`);
     const bundle = this.bundleOf(objects, blobOf, existing, indexedAt, changeSetId);
-    const outcome = await this.store.submit({ id: changeSetId, bundle, origin: { ...submission.origin, controlId: submission.origin.controlId ?? set.uniqueId ?? set.id } });
+    const outcome = await this.store.submit({
+      id: changeSetId,
+      bundle,
+      origin: { ...submission.origin, controlId: submission.origin.controlId ?? set.uniqueId ?? set.id },
+    });
     if (outcome.status === 'rejected') {
-      const text = (outcome.response as { issue?: { diagnostics?: string; details?: { text?: string } }[] }).issue?.map((i) => i.details?.text ?? i.diagnostics).join('; ');
-      return { status: 'refused', issues: [issue(XdsErrorCode.registryError, `The record refused the submission: ${text ?? 'see the hub log'}`)] };
+      const text = (outcome.response as { issue?: { diagnostics?: string; details?: { text?: string } }[] }).issue
+        ?.map((i) => i.details?.text ?? i.diagnostics)
+        .join('; ');
+      return {
+        status: 'refused',
+        issues: [issue(XdsErrorCode.registryError, `The record refused the submission: ${text ?? 'see the hub log'}`)],
+      };
     }
     const response = outcome.response as Bundle;
     const documentReferences = (response.entry ?? [])
@@ -245,7 +311,9 @@ export class DocumentRegistry {
    * an entry that is not current, patients (XDSPatientIdDoesNotMatch, XDSUnknownPatientId when required). The same
    * submission again is a replay: answered as before, nothing written.
    */
-  async check(objects: RegistryObjectList): Promise<{ issues: XdsIssue[]; replay?: FilingResult; existing: ExistingState }> {
+  async check(
+    objects: RegistryObjectList,
+  ): Promise<{ issues: XdsIssue[]; replay?: FilingResult; existing: ExistingState }> {
     const existing = await this.existingState(objects);
     const replay = await this.replayOf(objects, existing);
     if (replay) return { issues: [], replay, existing };
@@ -254,22 +322,40 @@ export class DocumentRegistry {
     if (issues.length === 0 && this.options.requireKnownPatient && set?.patientId) {
       const token = patientToken(set.patientId);
       const known = token ? await this.search<Patient>('Patient', [['identifier', token]], 1) : [];
-      if (known.length === 0) issues.push(issue(XdsErrorCode.unknownPatientId, `Patient ${set.patientId} is not known in this affinity domain: register the patient first (PIX/PAM feed)`, set.patientId));
+      if (known.length === 0)
+        issues.push(
+          issue(
+            XdsErrorCode.unknownPatientId,
+            `Patient ${set.patientId} is not known in this affinity domain: register the patient first (PIX/PAM feed)`,
+            set.patientId,
+          ),
+        );
     }
     return { issues, existing };
   }
 
   /** The resources the submission refers to or collides with. */
   private async existingState(objects: RegistryObjectList): Promise<ExistingState> {
-    const state: ExistingState = { byEntryUuid: new Map(), documentsByUniqueId: new Map(), setByUniqueId: undefined, foldersByUniqueId: new Map(), takenEntryUuids: new Map() };
-    const own = new Set([...objects.documentEntries, ...objects.folders, ...objects.submissionSets, ...objects.associations].map((o) => o.id));
+    const state: ExistingState = {
+      byEntryUuid: new Map(),
+      documentsByUniqueId: new Map(),
+      setByUniqueId: undefined,
+      foldersByUniqueId: new Map(),
+      takenEntryUuids: new Map(),
+    };
+    const own = new Set(
+      [...objects.documentEntries, ...objects.folders, ...objects.submissionSets, ...objects.associations].map(
+        (o) => o.id,
+      ),
+    );
     for (const o of [...objects.documentEntries, ...objects.folders, ...objects.submissionSets]) {
       if (!URN_UUID.test(o.id)) continue;
       const taken = await this.objectByEntryUuid(o.id);
       if (taken) state.takenEntryUuids.set(o.id, taken);
     }
     const refs = new Set<string>();
-    for (const a of objects.associations) for (const r of [a.sourceObject, a.targetObject]) if (r && !own.has(r) && URN_UUID.test(r)) refs.add(r);
+    for (const a of objects.associations)
+      for (const r of [a.sourceObject, a.targetObject]) if (r && !own.has(r) && URN_UUID.test(r)) refs.add(r);
     for (const r of refs) {
       const found = await this.objectByEntryUuid(r);
       if (found) state.byEntryUuid.set(r, found);
@@ -280,10 +366,27 @@ export class DocumentRegistry {
       if (found && this.entryOf(found).uniqueId === e.uniqueId) state.documentsByUniqueId.set(e.uniqueId, found);
     }
     const set = objects.submissionSets[0];
-    if (set?.uniqueId) state.setByUniqueId = (await this.search<List>('List', [['identifier', uniqueIdToken(set.uniqueId)], ['code', 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset']], 1))[0];
+    if (set?.uniqueId)
+      state.setByUniqueId = (
+        await this.search<List>(
+          'List',
+          [
+            ['identifier', uniqueIdToken(set.uniqueId)],
+            ['code', 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset'],
+          ],
+          1,
+        )
+      )[0];
     for (const f of objects.folders) {
       if (!f.uniqueId) continue;
-      const [found] = await this.search<List>('List', [['identifier', uniqueIdToken(f.uniqueId)], ['code', 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|folder']], 1);
+      const [found] = await this.search<List>(
+        'List',
+        [
+          ['identifier', uniqueIdToken(f.uniqueId)],
+          ['code', 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|folder'],
+        ],
+        1,
+      );
       if (found) state.foldersByUniqueId.set(f.uniqueId, found);
     }
     return state;
@@ -311,48 +414,120 @@ export class DocumentRegistry {
     const issues: XdsIssue[] = [];
     const set = objects.submissionSets[0]!;
     if (existing.setByUniqueId) {
-      issues.push(issue(XdsErrorCode.duplicateUniqueIdInRegistry, `SubmissionSet uniqueId ${set.uniqueId} is already registered with other content: give this submission a new uniqueId`, set.uniqueId));
+      issues.push(
+        issue(
+          XdsErrorCode.duplicateUniqueIdInRegistry,
+          `SubmissionSet uniqueId ${set.uniqueId} is already registered with other content: give this submission a new uniqueId`,
+          set.uniqueId,
+        ),
+      );
     }
     for (const f of objects.folders) {
-      if (f.uniqueId && existing.foldersByUniqueId.has(f.uniqueId)) issues.push(issue(XdsErrorCode.duplicateUniqueIdInRegistry, `Folder uniqueId ${f.uniqueId} is already registered: give the new folder a new uniqueId, or add documents to the existing folder with a HasMember association to its entryUUID`, f.uniqueId));
+      if (f.uniqueId && existing.foldersByUniqueId.has(f.uniqueId))
+        issues.push(
+          issue(
+            XdsErrorCode.duplicateUniqueIdInRegistry,
+            `Folder uniqueId ${f.uniqueId} is already registered: give the new folder a new uniqueId, or add documents to the existing folder with a HasMember association to its entryUUID`,
+            f.uniqueId,
+          ),
+        );
     }
     for (const e of objects.documentEntries) {
       const found = e.uniqueId ? existing.documentsByUniqueId.get(e.uniqueId) : undefined;
       if (!found) continue;
       const prior = this.entryOf(found);
       if (e.hash && prior.hash && prior.hash.toLowerCase() !== e.hash.toLowerCase()) {
-        issues.push(issue(XdsErrorCode.nonIdenticalHash, `Document ${e.uniqueId} is already registered with hash ${prior.hash}, this one has ${e.hash}: a changed document needs a new uniqueId (and an RPLC association to replace the old one)`, e.uniqueId));
+        issues.push(
+          issue(
+            XdsErrorCode.nonIdenticalHash,
+            `Document ${e.uniqueId} is already registered with hash ${prior.hash}, this one has ${e.hash}: a changed document needs a new uniqueId (and an RPLC association to replace the old one)`,
+            e.uniqueId,
+          ),
+        );
       } else if (e.size && prior.size && prior.size !== e.size) {
-        issues.push(issue(XdsErrorCode.nonIdenticalSize, `Document ${e.uniqueId} is already registered with size ${prior.size}, this one has ${e.size}`, e.uniqueId));
+        issues.push(
+          issue(
+            XdsErrorCode.nonIdenticalSize,
+            `Document ${e.uniqueId} is already registered with size ${prior.size}, this one has ${e.size}`,
+            e.uniqueId,
+          ),
+        );
       } else {
-        issues.push(issue(XdsErrorCode.registryMetadataError, `Document ${e.uniqueId} is already registered (entryUUID ${prior.id}): to list it in this submission set, send a HasMember association to ${prior.id} with SubmissionSetStatus=Reference instead of a new DocumentEntry`, e.uniqueId));
+        issues.push(
+          issue(
+            XdsErrorCode.registryMetadataError,
+            `Document ${e.uniqueId} is already registered (entryUUID ${prior.id}): to list it in this submission set, send a HasMember association to ${prior.id} with SubmissionSetStatus=Reference instead of a new DocumentEntry`,
+            e.uniqueId,
+          ),
+        );
       }
     }
     // (Symbolic ids get UUIDs derived from the SubmissionSet uniqueId: a duplicate set says it all.)
     for (const [id, taken] of existing.setByUniqueId ? [] : existing.takenEntryUuids) {
-      const sameDocument = taken.resourceType === 'DocumentReference' && objects.documentEntries.some((e) => e.id === id && e.uniqueId && existing.documentsByUniqueId.get(e.uniqueId)?.id === taken.id);
-      if (!sameDocument) issues.push(issue(XdsErrorCode.registryMetadataError, `entryUUID ${id} already names an object of the registry (${taken.resourceType}/${taken.id}): give the new object a new entryUUID (or a symbolic id)`, id));
+      const sameDocument =
+        taken.resourceType === 'DocumentReference' &&
+        objects.documentEntries.some(
+          (e) => e.id === id && e.uniqueId && existing.documentsByUniqueId.get(e.uniqueId)?.id === taken.id,
+        );
+      if (!sameDocument)
+        issues.push(
+          issue(
+            XdsErrorCode.registryMetadataError,
+            `entryUUID ${id} already names an object of the registry (${taken.resourceType}/${taken.id}): give the new object a new entryUUID (or a symbolic id)`,
+            id,
+          ),
+        );
     }
-    const own = new Set([...objects.documentEntries, ...objects.folders, ...objects.submissionSets, ...objects.associations].map((o) => o.id));
+    const own = new Set(
+      [...objects.documentEntries, ...objects.folders, ...objects.submissionSets, ...objects.associations].map(
+        (o) => o.id,
+      ),
+    );
     for (const a of objects.associations) {
       for (const ref of [a.sourceObject, a.targetObject]) {
         if (!own.has(ref) && !existing.byEntryUuid.has(ref)) {
-          issues.push(issue(XdsErrorCode.unresolvedReference, `Association ${a.id} refers to ${ref}, which is neither in the submission nor in the registry`, a.id));
+          issues.push(
+            issue(
+              XdsErrorCode.unresolvedReference,
+              `Association ${a.id} refers to ${ref}, which is neither in the submission nor in the registry`,
+              a.id,
+            ),
+          );
         }
       }
       const target = existing.byEntryUuid.get(a.targetObject);
-      if ((a.associationType === AssociationType.replace || a.associationType === AssociationType.transformAndReplace) && target?.resourceType === 'DocumentReference' && target.status !== 'current') {
-        issues.push(issue(XdsErrorCode.registryMetadataError, `Association ${a.id} replaces ${a.targetObject}, which is not Approved (already replaced?): replace the current version`, a.id));
+      if (
+        (a.associationType === AssociationType.replace || a.associationType === AssociationType.transformAndReplace) &&
+        target?.resourceType === 'DocumentReference' &&
+        target.status !== 'current'
+      ) {
+        issues.push(
+          issue(
+            XdsErrorCode.registryMetadataError,
+            `Association ${a.id} replaces ${a.targetObject}, which is not Approved (already replaced?): replace the current version`,
+            a.id,
+          ),
+        );
       }
     }
     for (const e of objects.documentEntries) {
       if (e.patientId && 'error' in parsePatientIdentifier(e.patientId)) continue;
       for (const a of objects.associations) {
         const target = existing.byEntryUuid.get(a.targetObject);
-        if (a.sourceObject === e.id && target?.resourceType === 'DocumentReference' && relatesToCode(a.associationType)) {
+        if (
+          a.sourceObject === e.id &&
+          target?.resourceType === 'DocumentReference' &&
+          relatesToCode(a.associationType)
+        ) {
           const targetPatient = this.entryOf(target).patientId;
           if (targetPatient && e.patientId && targetPatient !== e.patientId) {
-            issues.push(issue(XdsErrorCode.patientIdDoesNotMatch, `Association ${a.id}: ${e.id} is about ${e.patientId} but ${a.targetObject} is about ${targetPatient}`, a.id));
+            issues.push(
+              issue(
+                XdsErrorCode.patientIdDoesNotMatch,
+                `Association ${a.id}: ${e.id} is about ${e.patientId} but ${a.targetObject} is about ${targetPatient}`,
+                a.id,
+              ),
+            );
           }
         }
       }
@@ -387,7 +562,13 @@ export class DocumentRegistry {
       if (!url) {
         url = `urn:uuid:${uuidV5(`${changeSetId}/patient/${token}`)}`;
         patients.set(token, url);
-        const traits = sourcePatient ? sourcePatientToPatient(undefined, sourcePatient.sourcePatientInfo.filter((l) => !/^PID-3\|/i.test(l)), 'p') : undefined;
+        const traits = sourcePatient
+          ? sourcePatientToPatient(
+              undefined,
+              sourcePatient.sourcePatientInfo.filter((l) => !/^PID-3\|/i.test(l)),
+              'p',
+            )
+          : undefined;
         const resource: Patient = {
           resourceType: 'Patient',
           identifier: [identifier],
@@ -395,7 +576,11 @@ export class DocumentRegistry {
           ...(traits?.birthDate ? { birthDate: traits.birthDate } : {}),
           ...(traits?.gender ? { gender: traits.gender } : {}),
         };
-        entries.push({ fullUrl: url, resource, request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${encodeURIComponent(token)}` } });
+        entries.push({
+          fullUrl: url,
+          resource,
+          request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${encodeURIComponent(token)}` },
+        });
       }
       return url;
     };
@@ -413,7 +598,11 @@ export class DocumentRegistry {
         contentType: blob.contentType,
         securityContext: { reference: fullUrl(e.id) },
       };
-      entries.push({ fullUrl: fullUrl(`binary/${e.id}`), resource: binary, request: { method: 'POST', url: 'Binary' } });
+      entries.push({
+        fullUrl: fullUrl(`binary/${e.id}`),
+        resource: binary,
+        request: { method: 'POST', url: 'Binary' },
+      });
     }
 
     // Associations: HasMember → List entries; document relations → relatesTo; the rest kept on the SubmissionSet.
@@ -427,20 +616,38 @@ export class DocumentRegistry {
     for (const a of objects.associations) {
       const target = refOf(a.targetObject);
       const entry: ListEntry = { item: { reference: target ?? a.targetObject }, extension: [associationExtension(a)] };
-      if (a.associationType === AssociationType.hasMember && listIds.has(a.sourceObject) && target && (documentIds.has(a.targetObject) || listIds.has(a.targetObject) || existing.byEntryUuid.has(a.targetObject))) {
+      if (
+        a.associationType === AssociationType.hasMember &&
+        listIds.has(a.sourceObject) &&
+        target &&
+        (documentIds.has(a.targetObject) || listIds.has(a.targetObject) || existing.byEntryUuid.has(a.targetObject))
+      ) {
         listEntries.set(a.sourceObject, [...(listEntries.get(a.sourceObject) ?? []), entry]);
         continue;
       }
       const existingSource = existing.byEntryUuid.get(a.sourceObject);
-      if (a.associationType === AssociationType.hasMember && existingSource?.resourceType === 'List' && listKind(existingSource) === 'folder' && target) {
+      if (
+        a.associationType === AssociationType.hasMember &&
+        existingSource?.resourceType === 'List' &&
+        listKind(existingSource) === 'folder' &&
+        target
+      ) {
         extendFolders.set(a.sourceObject, [...(extendFolders.get(a.sourceObject) ?? []), entry]);
         continue;
       }
       const code = relatesToCode(a.associationType);
       if (code && documentIds.has(a.sourceObject) && target) {
-        relatesTo.set(a.sourceObject, [...(relatesTo.get(a.sourceObject) ?? []), { code, target: { reference: target }, extension: [associationExtension(a)] }]);
+        relatesTo.set(a.sourceObject, [
+          ...(relatesTo.get(a.sourceObject) ?? []),
+          { code, target: { reference: target }, extension: [associationExtension(a)] },
+        ]);
         const old = existing.byEntryUuid.get(a.targetObject);
-        if ((a.associationType === AssociationType.replace || a.associationType === AssociationType.transformAndReplace) && old?.resourceType === 'DocumentReference') deprecate.add(a.targetObject);
+        if (
+          (a.associationType === AssociationType.replace ||
+            a.associationType === AssociationType.transformAndReplace) &&
+          old?.resourceType === 'DocumentReference'
+        )
+          deprecate.add(a.targetObject);
         continue;
       }
       others.push(a);
@@ -455,11 +662,27 @@ export class DocumentRegistry {
       });
       // Conditional on the uniqueId: two submissions racing with one document converge on one DocumentReference.
       const condition = e.uniqueId ? uniqueIdToken(e.uniqueId) : entryUuidToken(e.id);
-      entries.push({ fullUrl: fullUrl(e.id), resource: doc, request: { method: 'POST', url: 'DocumentReference', ifNoneExist: `identifier=${encodeURIComponent(condition)}` } });
+      entries.push({
+        fullUrl: fullUrl(e.id),
+        resource: doc,
+        request: {
+          method: 'POST',
+          url: 'DocumentReference',
+          ifNoneExist: `identifier=${encodeURIComponent(condition)}`,
+        },
+      });
     }
     for (const f of objects.folders) {
-      const list = listFromFolder(f, { indexedAt, entries: listEntries.get(f.id) ?? [], ...(patientRef(f.patientId) ? { subjectReference: patientRef(f.patientId)! } : {}) });
-      entries.push({ fullUrl: fullUrl(f.id), resource: list, request: { method: 'POST', url: 'List', ifNoneExist: `identifier=${encodeURIComponent(entryUuidToken(f.id))}` } });
+      const list = listFromFolder(f, {
+        indexedAt,
+        entries: listEntries.get(f.id) ?? [],
+        ...(patientRef(f.patientId) ? { subjectReference: patientRef(f.patientId)! } : {}),
+      });
+      entries.push({
+        fullUrl: fullUrl(f.id),
+        resource: list,
+        request: { method: 'POST', url: 'List', ifNoneExist: `identifier=${encodeURIComponent(entryUuidToken(f.id))}` },
+      });
     }
     const setList = listFromSubmissionSet(set, {
       indexedAt,
@@ -467,20 +690,35 @@ export class DocumentRegistry {
       otherAssociations: others,
       ...(patientRef(set.patientId) ? { subjectReference: patientRef(set.patientId)! } : {}),
     });
-    entries.push({ fullUrl: fullUrl(set.id), resource: setList, request: { method: 'POST', url: 'List', ifNoneExist: `identifier=${encodeURIComponent(entryUuidToken(set.id))}` } });
+    entries.push({
+      fullUrl: fullUrl(set.id),
+      resource: setList,
+      request: { method: 'POST', url: 'List', ifNoneExist: `identifier=${encodeURIComponent(entryUuidToken(set.id))}` },
+    });
 
     // Updates of what was there: replaced documents become superseded (Deprecated), folders get their new members.
     for (const id of deprecate) {
       const old = existing.byEntryUuid.get(id) as DocumentReference;
       const { meta, ...rest } = old;
-      entries.push({ resource: { ...rest, status: 'superseded' }, request: { method: 'PUT', url: `DocumentReference/${old.id}`, ...(meta?.versionId ? { ifMatch: `W/"${meta.versionId}"` } : {}) } });
+      entries.push({
+        resource: { ...rest, status: 'superseded' },
+        request: {
+          method: 'PUT',
+          url: `DocumentReference/${old.id}`,
+          ...(meta?.versionId ? { ifMatch: `W/"${meta.versionId}"` } : {}),
+        },
+      });
     }
     for (const [id, added] of extendFolders) {
       const folder = existing.byEntryUuid.get(id) as List;
       const { meta, ...rest } = folder;
       entries.push({
         resource: { ...rest, entry: [...(folder.entry ?? []), ...added], date: indexedAt },
-        request: { method: 'PUT', url: `List/${folder.id}`, ...(meta?.versionId ? { ifMatch: `W/"${meta.versionId}"` } : {}) },
+        request: {
+          method: 'PUT',
+          url: `List/${folder.id}`,
+          ...(meta?.versionId ? { ifMatch: `W/"${meta.versionId}"` } : {}),
+        },
       });
     }
     return { resourceType: 'Bundle', type: 'transaction', entry: entries };
@@ -492,13 +730,24 @@ export class DocumentRegistry {
   async documentBytes(doc: DocumentReference): Promise<StoredDocument | undefined> {
     const attachment = doc.content?.[0]?.attachment;
     if (!attachment) return undefined;
-    if (attachment.data !== undefined) return { reference: doc, bytes: Buffer.from(attachment.data, 'base64'), contentType: attachment.contentType ?? 'application/octet-stream' };
+    if (attachment.data !== undefined)
+      return {
+        reference: doc,
+        bytes: Buffer.from(attachment.data, 'base64'),
+        contentType: attachment.contentType ?? 'application/octet-stream',
+      };
     const id = localBinaryId(attachment.url);
     if (!id) return undefined;
     const binary = await this.read<Binary>('Binary', id);
     if (!binary) return undefined;
     const bytes = await this.binaryBytes(binary);
-    return bytes ? { reference: doc, bytes, contentType: attachment.contentType ?? binary.contentType ?? 'application/octet-stream' } : undefined;
+    return bytes
+      ? {
+          reference: doc,
+          bytes,
+          contentType: attachment.contentType ?? binary.contentType ?? 'application/octet-stream',
+        }
+      : undefined;
   }
 
   /** Makes bytes durable in the blob store (before the change set that points at them). */
@@ -528,11 +777,21 @@ interface ExistingState {
 /** Symbolic ids (`Document01`) become stable UUIDs (derived from the submission's uniqueId); references follow. */
 function assignEntryUuids(objects: RegistryObjectList, key: string): Map<string, string> {
   const map = new Map<string, string>();
-  for (const o of [...objects.submissionSets, ...objects.folders, ...objects.documentEntries, ...objects.associations]) {
+  for (const o of [
+    ...objects.submissionSets,
+    ...objects.folders,
+    ...objects.documentEntries,
+    ...objects.associations,
+  ]) {
     if (URN_UUID.test(o.id)) continue;
     map.set(o.id, `urn:uuid:${uuidV5(`keney:xds-entry:${key}:${o.id}`)}`);
   }
-  for (const o of [...objects.submissionSets, ...objects.folders, ...objects.documentEntries, ...objects.associations]) {
+  for (const o of [
+    ...objects.submissionSets,
+    ...objects.folders,
+    ...objects.documentEntries,
+    ...objects.associations,
+  ]) {
     o.id = map.get(o.id) ?? o.id.toLowerCase();
   }
   for (const a of objects.associations) {

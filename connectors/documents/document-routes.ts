@@ -15,7 +15,8 @@ import type { DocumentRegistry } from './document-registry.js';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** No script, no fetch, no frame: only the inline styles and data: images the renderer itself writes. */
-export const HTML_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+export const HTML_CSP =
+  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 export interface DocumentRoutesOptions {
   hub: HubContext;
@@ -35,7 +36,9 @@ async function guarded(request: FastifyRequest, reply: FastifyReply, hub: HubCon
     hub.requireRole(principal, Role.Admin, Role.Write, Role.Read);
     return await work();
   } catch (error) {
-    const fhir = isFhirError(error) ? error : fhirErrors.internal(`Internal error (request ${request.id}); the details are in the hub log.`);
+    const fhir = isFhirError(error)
+      ? error
+      : fhirErrors.internal(`Internal error (request ${request.id}); the details are in the hub log.`);
     if (!isFhirError(error)) request.log.error({ err: error }, 'document read failed');
     return reply.code(fhir.status).type(FHIR_JSON).send(fhir.outcome);
   }
@@ -43,7 +46,14 @@ async function guarded(request: FastifyRequest, reply: FastifyReply, hub: HubCon
 
 export function registerDocumentRoutes(app: FastifyInstance, options: DocumentRoutesOptions): void {
   const { hub } = options;
-  const audit = (request: FastifyRequest, outcome: number, resourceType: string, resourceId: string, query: string | undefined, patientIds: string[]) =>
+  const audit = (
+    request: FastifyRequest,
+    outcome: number,
+    resourceType: string,
+    resourceId: string,
+    query: string | undefined,
+    patientIds: string[],
+  ) =>
     hub.audit.record({
       actor: request.principal?.id ?? 'anonymous',
       action: 'read',
@@ -63,7 +73,19 @@ export function registerDocumentRoutes(app: FastifyInstance, options: DocumentRo
       const binary = await registry.read<Binary>('Binary', request.params.id);
       if (!binary) throw fhirErrors.notFound(`Binary/${request.params.id} is not in the record.`);
       const bytes = await registry.binaryBytes(binary);
-      if (!bytes) throw new FhirError(500, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', details: { text: `The bytes of Binary/${binary.id} are missing from the blob store: restore the blob store from its backup.` } }] } as OperationOutcome);
+      if (!bytes)
+        throw new FhirError(500, {
+          resourceType: 'OperationOutcome',
+          issue: [
+            {
+              severity: 'error',
+              code: 'exception',
+              details: {
+                text: `The bytes of Binary/${binary.id} are missing from the blob store: restore the blob store from its backup.`,
+              },
+            },
+          ],
+        } as OperationOutcome);
       const patientIds = await patientsOfBinary(registry, binary);
       await audit(request, 200, 'Binary', binary.id!, undefined, patientIds);
       reply.header('etag', `W/"${binary.meta?.versionId ?? '1'}"`);
@@ -85,7 +107,10 @@ export function registerDocumentRoutes(app: FastifyInstance, options: DocumentRo
       const doc = await registry.read<DocumentReference>('DocumentReference', request.params.id);
       if (!doc) throw fhirErrors.notFound(`DocumentReference/${request.params.id} is not in the record.`);
       const stored = await registry.documentBytes(doc);
-      if (!stored) throw fhirErrors.notFound(`DocumentReference/${doc.id} has no document stored here (content.attachment.url points elsewhere).`);
+      if (!stored)
+        throw fhirErrors.notFound(
+          `DocumentReference/${doc.id} has no document stored here (content.attachment.url points elsewhere).`,
+        );
       let html: string;
       try {
         const rendered = renderCdaHtml(parseCda(stored.bytes));
@@ -94,7 +119,15 @@ export function registerDocumentRoutes(app: FastifyInstance, options: DocumentRo
         if (error instanceof CdaError || isXmlError(error)) {
           throw new FhirError(415, {
             resourceType: 'OperationOutcome',
-            issue: [{ severity: 'error', code: 'not-supported', details: { text: `DocumentReference/${doc.id} is not a CDA document (${(error as Error).message}); read its bytes at ${doc.content[0]?.attachment.url ?? 'its attachment'}.` } }],
+            issue: [
+              {
+                severity: 'error',
+                code: 'not-supported',
+                details: {
+                  text: `DocumentReference/${doc.id} is not a CDA document (${(error as Error).message}); read its bytes at ${doc.content[0]?.attachment.url ?? 'its attachment'}.`,
+                },
+              },
+            ],
           });
         }
         throw error;
@@ -107,7 +140,9 @@ export function registerDocumentRoutes(app: FastifyInstance, options: DocumentRo
         .header('content-security-policy', HTML_CSP)
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
-        .send(`<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8"><title>${title}</title></head><body>${html}</body></html>\n`);
+        .send(
+          `<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8"><title>${title}</title></head><body>${html}</body></html>\n`,
+        );
     }),
   );
 }

@@ -33,6 +33,7 @@ export interface DocumentsConfig {
 export type MailboxConfig = ({ kind: 'imap' } & ImapMailboxConfig) | ({ kind: 'smtp' } & SmtpSourceConfig);
 
 const OID = '^(0|[1-9][0-9]*)(\\.(0|[1-9][0-9]*))+$';
+const oid = { type: 'string', pattern: OID, description: 'an OID, e.g. 1.2.250.1.999.1' };
 const tls = {
   type: 'object',
   additionalProperties: false,
@@ -48,18 +49,30 @@ const tls = {
 const retry = {
   type: 'object',
   additionalProperties: false,
-  properties: { maxAttempts: { type: 'integer', minimum: 1 }, initialDelayMs: { type: 'integer', minimum: 1 }, maxDelayMs: { type: 'integer', minimum: 1 } },
+  properties: {
+    maxAttempts: { type: 'integer', minimum: 1 },
+    initialDelayMs: { type: 'integer', minimum: 1 },
+    maxDelayMs: { type: 'integer', minimum: 1 },
+  },
 };
-const name = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,40}$', description: 'lower-case letters, digits and -, e.g. dmp' };
+const name = {
+  type: 'string',
+  pattern: '^[a-z0-9][a-z0-9-]{0,40}$',
+  description: 'lower-case letters, digits and -, e.g. dmp',
+};
 const port = { type: 'integer', minimum: 0, maximum: 65535 };
 
 export const DOCUMENTS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    repositoryUniqueId: { type: 'string', pattern: OID },
-    homeCommunityId: { type: 'string', pattern: '^urn:oid:' + OID.slice(1) },
-    sourceId: { type: 'string', pattern: OID },
+    repositoryUniqueId: oid,
+    homeCommunityId: {
+      type: 'string',
+      pattern: '^urn:oid:' + OID.slice(1),
+      description: 'urn:oid: and an OID, e.g. urn:oid:1.2.250.1.999',
+    },
+    sourceId: oid,
     senderName: { type: 'string' },
     xds: {
       type: 'object',
@@ -136,7 +149,7 @@ export const DOCUMENTS_SCHEMA = {
               processedMailbox: { type: 'string' },
               pollIntervalMs: { type: 'integer', minimum: 1000 },
               maxMessageBytes: { type: 'integer', minimum: 1024 },
-              patientMailboxInsOid: { type: 'string', pattern: OID },
+              patientMailboxInsOid: oid,
             },
           },
           {
@@ -153,7 +166,7 @@ export const DOCUMENTS_SCHEMA = {
               acceptDomains: { type: 'array', items: { type: 'string' } },
               acceptAddresses: { type: 'array', items: { type: 'string' } },
               maxMessageBytes: { type: 'integer', minimum: 1024 },
-              patientMailboxInsOid: { type: 'string', pattern: OID },
+              patientMailboxInsOid: oid,
               serverName: { type: 'string' },
             },
           },
@@ -166,42 +179,79 @@ export const DOCUMENTS_SCHEMA = {
 export class DocumentsConfigError extends Error {
   override readonly name = 'DocumentsConfigError';
   constructor(readonly issues: { file: string; line: number; path: string; message: string }[]) {
-    super(`The documents configuration is not valid:\n${issues.map((i) => `  ${i.file}:${i.line} ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`);
+    super(
+      `The documents configuration is not valid:\n${issues.map((i) => `  ${i.file}:${i.line} ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`,
+    );
   }
 }
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 
 /** Parses the YAML text of a documents configuration (throws DocumentsConfigError listing every problem). */
-export function parseDocumentsConfig(text: string, file: string, env: Readonly<Record<string, string | undefined>>): DocumentsConfig {
+export function parseDocumentsConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): DocumentsConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const lineOf = (offset: number | undefined) => (offset === undefined ? 0 : lines.linePos(offset).line);
-  const issues: DocumentsConfigError['issues'] = doc.errors.map((e) => ({ file, line: lineOf(e.pos[0]), path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` }));
+  const issues: DocumentsConfigError['issues'] = doc.errors.map((e) => ({
+    file,
+    line: lineOf(e.pos[0]),
+    path: '',
+    message: `YAML syntax: ${e.message.split('\n')[0]}`,
+  }));
   if (issues.length) throw new DocumentsConfigError(issues);
-  substituteVariables(doc, env, (node, message, fix) => issues.push({ file, line: lineOf(node.range?.[0]), path: '', message: `${message} ${fix}` }));
+  substituteVariables(doc, env, (node, message, fix) =>
+    issues.push({ file, line: lineOf(node.range?.[0]), path: '', message: `${message} ${fix}` }),
+  );
   if (issues.length) throw new DocumentsConfigError(issues);
   const value = (doc.toJS() ?? {}) as DocumentsConfig;
-  validator ??= new Ajv({ allErrors: true, discriminator: true, strict: false }).compile(DOCUMENTS_SCHEMA);
+  validator ??= new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: false }).compile(
+    DOCUMENTS_SCHEMA,
+  );
   if (!validator(value)) {
-    for (const error of validator.errors ?? []) issues.push({ file, line: lineOf(nodeAt(doc, error.instancePath)?.range?.[0]), path: error.instancePath.slice(1).replace(/\//g, '.'), message: describe(error) });
+    for (const error of validator.errors ?? [])
+      issues.push({
+        file,
+        line: lineOf(nodeAt(doc, error.instancePath)?.range?.[0]),
+        path: error.instancePath.slice(1).replace(/\//g, '.'),
+        message: describe(error),
+      });
     throw new DocumentsConfigError(issues);
   }
   const names = new Set<string>();
   for (const d of [...(value.destinations ?? []), ...(value.mailboxes ?? [])]) {
-    if (names.has(d.name)) issues.push({ file, line: 0, path: d.name, message: `the name "${d.name}" is used twice: destinations and mailboxes need distinct names` });
+    if (names.has(d.name))
+      issues.push({
+        file,
+        line: 0,
+        path: d.name,
+        message: `the name "${d.name}" is used twice: destinations and mailboxes need distinct names`,
+      });
     names.add(d.name);
   }
   if (issues.length) throw new DocumentsConfigError(issues);
   return resolvePem(value, dirname(file), file);
 }
 
-export function loadDocumentsConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): DocumentsConfig {
+export function loadDocumentsConfig(
+  path: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): DocumentsConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new DocumentsConfigError([{ file: path, line: 0, path: '', message: `cannot be read (${(error as Error).message}): check KENEY_DOCUMENTS_CONFIG` }]);
+    throw new DocumentsConfigError([
+      {
+        file: path,
+        line: 0,
+        path: '',
+        message: `cannot be read (${(error as Error).message}): check KENEY_DOCUMENTS_CONFIG`,
+      },
+    ]);
   }
   return parseDocumentsConfig(text, path, env);
 }
@@ -242,18 +292,32 @@ function resolvePem(config: DocumentsConfig, base: string, file: string): Docume
     try {
       return readFileSync(path, 'utf8');
     } catch (error) {
-      throw new DocumentsConfigError([{ file, line: 0, path: where, message: `${path} cannot be read (${(error as Error).message}): give PEM text or a readable file` }]);
+      throw new DocumentsConfigError([
+        {
+          file,
+          line: 0,
+          path: where,
+          message: `${path} cannot be read (${(error as Error).message}): give PEM text or a readable file`,
+        },
+      ]);
     }
   };
   const fix = <T extends { name: string; tls?: Record<string, unknown> }>(item: T): T => {
     if (!item.tls) return item;
     const tls = { ...item.tls };
-    for (const k of ['ca', 'cert', 'key'] as const) if (typeof tls[k] === 'string') tls[k] = read(tls[k] as string, `${item.name}.tls.${k}`);
+    for (const k of ['ca', 'cert', 'key'] as const)
+      if (typeof tls[k] === 'string') tls[k] = read(tls[k] as string, `${item.name}.tls.${k}`);
     return { ...item, tls };
   };
   return {
     ...config,
     ...(config.destinations ? { destinations: config.destinations.map(fix) } : {}),
-    ...(config.mailboxes ? { mailboxes: config.mailboxes.map((m) => fix(m as MailboxConfig & { tls?: Record<string, unknown> })) as MailboxConfig[] } : {}),
+    ...(config.mailboxes
+      ? {
+          mailboxes: config.mailboxes.map((m) =>
+            fix(m as MailboxConfig & { tls?: Record<string, unknown> }),
+          ) as MailboxConfig[],
+        }
+      : {}),
   };
 }

@@ -57,7 +57,8 @@ export interface DocumentsModule extends HubModule {
 
 export function documentsModule(options: DocumentsModuleOptions = {}): DocumentsModule {
   const env = options.env ?? process.env;
-  const config: DocumentsConfig = options.config ?? (env.KENEY_DOCUMENTS_CONFIG ? loadDocumentsConfig(env.KENEY_DOCUMENTS_CONFIG, env) : {});
+  const config: DocumentsConfig =
+    options.config ?? (env.KENEY_DOCUMENTS_CONFIG ? loadDocumentsConfig(env.KENEY_DOCUMENTS_CONFIG, env) : {});
   let hub: HubContext | undefined;
   let registry: DocumentRegistry | undefined;
   let journal: DocumentJournal | undefined;
@@ -66,7 +67,9 @@ export function documentsModule(options: DocumentsModuleOptions = {}): Documents
   let outbox: DocumentOutbox | undefined;
   const mailboxes = new Map<string, ImapMailboxSource | SmtpMailSource>();
   const notReady = () => {
-    throw Object.assign(new Error('The documents module is starting or stopping: retry in a moment.'), { statusCode: 503 });
+    throw Object.assign(new Error('The documents module is starting or stopping: retry in a moment.'), {
+      statusCode: 503,
+    });
   };
 
   const module: DocumentsModule = {
@@ -99,7 +102,12 @@ export function documentsModule(options: DocumentsModuleOptions = {}): Documents
       });
       registerMhd(app, { hub: context, registry: () => registry ?? notReady(), journal: () => journal ?? notReady() });
       registerDocumentRoutes(app, { hub: context, registry: () => registry ?? notReady() });
-      await app.register(adminDocumentRoutes, { prefix: '/admin/documents', hub: context, module: () => module, outbox: () => outbox ?? notReady() });
+      await app.register(adminDocumentRoutes, {
+        prefix: '/admin/documents',
+        hub: context,
+        module: () => module,
+        outbox: () => outbox ?? notReady(),
+      });
     },
 
     async start(context: HubContext) {
@@ -108,11 +116,16 @@ export function documentsModule(options: DocumentsModuleOptions = {}): Documents
       messages = options.channels?.messages ?? new MessageStore(context.sql, context.blobs);
       journal = new DocumentJournal(messages);
       tracking = new MailTracking(context.sql);
-      const repositoryUniqueId = config.repositoryUniqueId ?? env.KENEY_XDS_REPOSITORY_ID ?? (await generatedSetting(context, 'repositoryUniqueId', () => oidOfUuid(randomUUID())));
+      const repositoryUniqueId =
+        config.repositoryUniqueId ??
+        env.KENEY_XDS_REPOSITORY_ID ??
+        (await generatedSetting(context, 'repositoryUniqueId', () => oidOfUuid(randomUUID())));
       registry = new DocumentRegistry(context.store, context.blobs, {
         repositoryUniqueId,
         ...(config.homeCommunityId ? { homeCommunityId: config.homeCommunityId } : {}),
-        ...(config.xds?.requireKnownPatient !== undefined ? { requireKnownPatient: config.xds.requireKnownPatient } : {}),
+        ...(config.xds?.requireKnownPatient !== undefined
+          ? { requireKnownPatient: config.xds.requireKnownPatient }
+          : {}),
         ...(config.xds?.maxQueryResults ? { maxQueryResults: config.xds.maxQueryResults } : {}),
       });
       const intake = new MailIntake({
@@ -166,7 +179,10 @@ export function documentsModule(options: DocumentsModuleOptions = {}): Documents
 
 /** A value generated once per deployment (the repository uniqueId): kept in the database, shared by the cluster. */
 async function generatedSetting(hub: HubContext, key: string, make: () => string): Promise<string> {
-  await hub.sql.query('INSERT INTO documents_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, make()]);
+  await hub.sql.query('INSERT INTO documents_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+    key,
+    make(),
+  ]);
   const rows = await hub.sql.query<{ value: string }>('SELECT value FROM documents_settings WHERE key = $1', [key]);
   return rows.rows[0]!.value;
 }
@@ -179,25 +195,51 @@ interface AdminOptions {
 
 async function adminDocumentRoutes(app: FastifyInstance, { hub, module, outbox }: AdminOptions): Promise<void> {
   app.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof OutboundError) return reply.code(error.status).send({ ...adminError(error.status, 'documents.outbound', error.message), issues: error.issues });
+    if (error instanceof OutboundError)
+      return reply
+        .code(error.status)
+        .send({ ...adminError(error.status, 'documents.outbound', error.message), issues: error.issues });
     if (isFhirError(error)) {
       const issue = error.outcome.issue?.[0];
-      return reply.code(error.status).send(adminError(error.status, issue?.code ?? 'error', issue?.details?.text ?? error.message));
+      return reply
+        .code(error.status)
+        .send(adminError(error.status, issue?.code ?? 'error', issue?.details?.text ?? error.message));
     }
     const e = error as { statusCode?: number; message?: string; code?: string };
-    if (e.statusCode && e.statusCode < 600 && e.statusCode !== 500) return reply.code(e.statusCode).send(adminError(e.statusCode, e.code ?? 'invalid', e.message ?? 'Bad request'));
+    if (e.statusCode && e.statusCode < 600 && e.statusCode !== 500)
+      return reply.code(e.statusCode).send(adminError(e.statusCode, e.code ?? 'invalid', e.message ?? 'Bad request'));
     request.log.error({ err: error }, 'documents admin request failed');
-    return reply.code(500).send(adminError(500, 'internal', 'Internal error; the details are in the hub log under this request id.'));
+    return reply
+      .code(500)
+      .send(adminError(500, 'internal', 'Internal error; the details are in the hub log under this request id.'));
   });
 
   /** Sends stored documents to a destination (ITI-41 repository or MSSanté mail); 202 once queued. */
-  app.post<{ Body: { destination?: unknown; documentReferences?: unknown; to?: unknown; subject?: unknown; text?: unknown; title?: unknown } }>('/outbound', async (request, reply) => {
+  app.post<{
+    Body: {
+      destination?: unknown;
+      documentReferences?: unknown;
+      to?: unknown;
+      subject?: unknown;
+      text?: unknown;
+      title?: unknown;
+    };
+  }>('/outbound', async (request, reply) => {
     const principal = hub.principalOf(request);
     hub.requireRole(principal, Role.Admin, Role.Write);
     const body = request.body ?? {};
-    const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
+    const strings = (v: unknown) =>
+      Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
     if (typeof body.destination !== 'string' || !strings(body.documentReferences)) {
-      return reply.code(400).send(adminError(400, 'invalid', 'Send {"destination": "<name>", "documentReferences": ["<DocumentReference id>"], "to": ["<address>"] (mail)}.'));
+      return reply
+        .code(400)
+        .send(
+          adminError(
+            400,
+            'invalid',
+            'Send {"destination": "<name>", "documentReferences": ["<DocumentReference id>"], "to": ["<address>"] (mail)}.',
+          ),
+        );
     }
     const result = await outbox().send({
       destination: body.destination,
@@ -208,7 +250,14 @@ async function adminDocumentRoutes(app: FastifyInstance, { hub, module, outbox }
       ...(typeof body.title === 'string' ? { title: body.title } : {}),
       actor: principal.id,
     });
-    await hub.audit.record({ actor: principal.id, action: 'export', outcome: 202, query: `documents → ${result.destination}`, sourceIp: request.ip, requestId: String(request.id) });
+    await hub.audit.record({
+      actor: principal.id,
+      action: 'export',
+      outcome: 202,
+      query: `documents → ${result.destination}`,
+      sourceIp: request.ip,
+      requestId: String(request.id),
+    });
     return reply.code(202).send(result);
   });
 
@@ -236,7 +285,8 @@ async function adminDocumentRoutes(app: FastifyInstance, { hub, module, outbox }
   app.post<{ Params: { name: string } }>('/mailboxes/:name/sync', async (request, reply) => {
     hub.requireRole(hub.principalOf(request), Role.Admin);
     const source = module().mailboxes.get(request.params.name);
-    if (!(source instanceof ImapMailboxSource)) return reply.code(404).send(adminError(404, 'not-found', `No IMAP mailbox "${request.params.name}".`));
+    if (!(source instanceof ImapMailboxSource))
+      return reply.code(404).send(adminError(404, 'not-found', `No IMAP mailbox "${request.params.name}".`));
     await source.sync();
     return source.status();
   });

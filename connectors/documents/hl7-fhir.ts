@@ -119,7 +119,11 @@ export function contactPointToXtn(cp: ContactPoint): string | undefined {
 }
 
 /** sourcePatientInfo (`PID-3|…`, `PID-5|…`, `PID-7|…`, `PID-8|…`) + sourcePatientId → a contained Patient. */
-export function sourcePatientToPatient(sourcePatientId: string | undefined, info: readonly string[], id: string): Patient {
+export function sourcePatientToPatient(
+  sourcePatientId: string | undefined,
+  info: readonly string[],
+  id: string,
+): Patient {
   const fields = new Map<string, string[]>();
   for (const line of info) {
     const bar = line.indexOf('|');
@@ -131,7 +135,9 @@ export function sourcePatientToPatient(sourcePatientId: string | undefined, info
     .filter((v): v is string => !!v)
     .map(cxToIdentifier)
     .filter((v): v is Identifier => !!v);
-  const unique = identifiers.filter((v, i) => identifiers.findIndex((w) => w.system === v.system && w.value === v.value) === i);
+  const unique = identifiers.filter(
+    (v, i) => identifiers.findIndex((w) => w.system === v.system && w.value === v.value) === i,
+  );
   const names = (fields.get('PID-5') ?? []).map((xpn) => {
     const p = split(xpn, '^');
     const given = [at(p, 2), at(p, 3)].filter(Boolean);
@@ -140,7 +146,10 @@ export function sourcePatientToPatient(sourcePatientId: string | undefined, info
   const birth = fields.get('PID-7')?.[0];
   const sex = fields.get('PID-8')?.[0];
   const gender = sex === 'F' ? 'female' : sex === 'M' ? 'male' : sex === 'U' ? 'unknown' : sex ? 'other' : undefined;
-  const birthDate = birth && isXdsDateTime(birth.slice(0, 8)) && birth.length >= 8 ? `${birth.slice(0, 4)}-${birth.slice(4, 6)}-${birth.slice(6, 8)}` : undefined;
+  const birthDate =
+    birth && isXdsDateTime(birth.slice(0, 8)) && birth.length >= 8
+      ? `${birth.slice(0, 4)}-${birth.slice(4, 6)}-${birth.slice(6, 8)}`
+      : undefined;
   return {
     resourceType: 'Patient',
     id,
@@ -155,7 +164,8 @@ export function sourcePatientToPatient(sourcePatientId: string | undefined, info
 export function patientToSourcePatient(patient: Patient): { sourcePatientId?: string; sourcePatientInfo: string[] } {
   const cxs = (patient.identifier ?? []).map(identifierToCx).filter((v): v is string => !!v);
   const info = cxs.map((cx) => `PID-3|${cx}`);
-  for (const name of patient.name ?? []) info.push(`PID-5|${trimComponents([name.family ?? '', name.given?.[0] ?? '', name.given?.[1] ?? ''].join('^'))}`);
+  for (const name of patient.name ?? [])
+    info.push(`PID-5|${trimComponents([name.family ?? '', name.given?.[0] ?? '', name.given?.[1] ?? ''].join('^'))}`);
   if (patient.birthDate) info.push(`PID-7|${patient.birthDate.replace(/-/g, '')}`);
   const sex = ({ female: 'F', male: 'M', unknown: 'U', other: 'A' } as Record<string, string>)[patient.gender ?? ''];
   if (sex) info.push(`PID-8|${sex}`);

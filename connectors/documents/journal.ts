@@ -3,7 +3,13 @@
 // with its status, its change set and its issues — so /admin/messages finds it, and Provenance points to it.
 import { createHash } from 'node:crypto';
 import type { XdsIssue } from '../../adapters/xds/model.js';
-import { MessageStatus, Stage, type MessageIssue, type MessageOutcome, type MessageStore } from '../../engine/message-store.js';
+import {
+  MessageStatus,
+  Stage,
+  type MessageIssue,
+  type MessageOutcome,
+  type MessageStore,
+} from '../../engine/message-store.js';
 
 export interface JournalEntry {
   channel: string;
@@ -30,7 +36,13 @@ export interface Journaled {
 }
 
 export function xdsIssueToMessageIssue(issue: XdsIssue, stage: Stage = Stage.Decode): MessageIssue {
-  return { stage, severity: issue.severity, code: issue.code, message: issue.message, ...(issue.location ? { location: issue.location } : {}) };
+  return {
+    stage,
+    severity: issue.severity,
+    code: issue.code,
+    message: issue.message,
+    ...(issue.location ? { location: issue.location } : {}),
+  };
 }
 
 export class DocumentJournal {
@@ -63,23 +75,37 @@ export class DocumentJournal {
       id: received.id,
       channel: entry.channel,
       rawSha256,
-      ...(received.duplicateOf ? { duplicateOf: { id: received.duplicateOf.id, status: received.duplicateOf.status } } : {}),
+      ...(received.duplicateOf
+        ? { duplicateOf: { id: received.duplicateOf.id, status: received.duplicateOf.status } }
+        : {}),
     };
   }
 
   /** Filed: status sent (no queued destination), with the change set that carried it. */
-  async filed(message: { id: string; channel: string }, changeSetId: string | undefined, warnings: MessageIssue[] = []): Promise<void> {
+  async filed(
+    message: { id: string; channel: string },
+    changeSetId: string | undefined,
+    warnings: MessageIssue[] = [],
+  ): Promise<void> {
     await this.finish({ ...message, status: MessageStatus.Sent, ...(changeSetId ? { changeSetId } : {}), warnings });
   }
 
   /** Refused or failed: status error with the issues (what to fix), replayable from the message store. */
-  async failed(message: { id: string; channel: string }, errors: MessageIssue[], warnings: MessageIssue[] = []): Promise<void> {
+  async failed(
+    message: { id: string; channel: string },
+    errors: MessageIssue[],
+    warnings: MessageIssue[] = [],
+  ): Promise<void> {
     await this.finish({ ...message, status: MessageStatus.Error, errors, warnings });
   }
 
   /** An outbound message queued for destinations (their delivery rows carry attempts and responses). */
   async queued(message: { id: string; channel: string }, destinations: string[]): Promise<void> {
-    await this.finish({ ...message, status: MessageStatus.Queued, deliveries: destinations.map((destination) => ({ destination, generation: 0 })) });
+    await this.finish({
+      ...message,
+      status: MessageStatus.Queued,
+      deliveries: destinations.map((destination) => ({ destination, generation: 0 })),
+    });
   }
 
   private finish(outcome: MessageOutcome & { channel: string }): Promise<void> {

@@ -110,8 +110,12 @@ export class DocumentOutbox {
   constructor(private readonly deps: OutboxDeps) {}
 
   add(config: OutboundConfig): void {
-    if (this.destinations.has(config.name)) throw new Error(`Two document destinations are named "${config.name}": give each a distinct name.`);
-    const connector: DestinationConnector = config.kind === 'xds' ? new XdsDocumentSource(config) : new MssanteSmtpDestination(config, () => this.deps.tracking);
+    if (this.destinations.has(config.name))
+      throw new Error(`Two document destinations are named "${config.name}": give each a distinct name.`);
+    const connector: DestinationConnector =
+      config.kind === 'xds'
+        ? new XdsDocumentSource(config)
+        : new MssanteSmtpDestination(config, () => this.deps.tracking);
     const retry: RetryConfig = { ...DEFAULT_RETRY, ...config.retry };
     const channel = channelOf(config);
     // The engine's worker only reads name, type and retry of its destination config.
@@ -124,7 +128,14 @@ export class DocumentOutbox {
       load: async (delivery) => {
         const stored = await this.deps.messages.outbound(delivery.messageId);
         if (!stored) return undefined;
-        return { messageId: delivery.messageId, channel, destination: config.name, receivedAt: delivery.receivedAt, raw: stored.raw, ...(stored.controlId ? { controlId: stored.controlId } : {}) };
+        return {
+          messageId: delivery.messageId,
+          channel,
+          destination: config.name,
+          receivedAt: delivery.receivedAt,
+          raw: stored.raw,
+          ...(stored.controlId ? { controlId: stored.controlId } : {}),
+        };
       },
     });
     this.destinations.set(config.name, { config, channel, worker });
@@ -139,7 +150,11 @@ export class DocumentOutbox {
   }
 
   status() {
-    return [...this.destinations.values()].map((d) => ({ kind: d.config.kind, channel: d.channel, ...d.worker.status() }));
+    return [...this.destinations.values()].map((d) => ({
+      kind: d.config.kind,
+      channel: d.channel,
+      ...d.worker.status(),
+    }));
   }
 
   names(): string[] {
@@ -148,8 +163,13 @@ export class DocumentOutbox {
 
   async send(request: OutboundRequest): Promise<OutboundResult> {
     const destination = this.destinations.get(request.destination);
-    if (!destination) throw new OutboundError(404, `No document destination "${request.destination}": configured ones are ${this.names().join(', ') || 'none'}.`);
-    if (request.documentReferences.length === 0) throw new OutboundError(400, 'Name at least one DocumentReference to send (documentReferences: ["<id>"]).');
+    if (!destination)
+      throw new OutboundError(
+        404,
+        `No document destination "${request.destination}": configured ones are ${this.names().join(', ') || 'none'}.`,
+      );
+    if (request.documentReferences.length === 0)
+      throw new OutboundError(400, 'Name at least one DocumentReference to send (documentReferences: ["<id>"]).');
     const built = await this.submissionOf(request);
     const { objects, documents, warnings } = built;
     const set = objects.submissionSets[0]!;
@@ -168,15 +188,22 @@ export class DocumentOutbox {
       controlId = set.uniqueId!;
     } else {
       recipients = (request.to ?? []).map((a) => a.trim().toLowerCase()).filter(Boolean);
-      if (recipients.length === 0) throw new OutboundError(400, 'A mail needs recipients: give "to": ["dr.x@ch-y.mssante.fr"].');
-      const zip = await writeXdm(objects, documents.map((d) => ({ entryId: d.entryId, bytes: d.bytes })), { sender: this.deps.senderName, contact: destination.config.from });
+      if (recipients.length === 0)
+        throw new OutboundError(400, 'A mail needs recipients: give "to": ["dr.x@ch-y.mssante.fr"].');
+      const zip = await writeXdm(
+        objects,
+        documents.map((d) => ({ entryId: d.entryId, bytes: d.bytes })),
+        { sender: this.deps.senderName, contact: destination.config.from },
+      );
       const cdas = documents.map((d) => cdaHeaderOf(d.bytes, d.mimeType)).filter((h): h is CdaHeader => !!h);
       mailMessageId = `<${randomUUID()}@keney.hub>`;
       raw = await composeMail({
         from: destination.config.from,
         to: recipients,
         subject: request.subject ?? set.title ?? 'Documents',
-        text: request.text ?? `Documents en pièce jointe (IHE_XDM.ZIP) : ${objects.documentEntries.map((e) => e.title ?? e.id).join(', ')}.`,
+        text:
+          request.text ??
+          `Documents en pièce jointe (IHE_XDM.ZIP) : ${objects.documentEntries.map((e) => e.title ?? e.id).join(', ')}.`,
         xdmZip: zip,
         mssante: cdas.length ? mssanteHeadersForCda(cdas) : { codeCda: [], ins: 'N' },
         requestReadReceipt: true,
@@ -219,7 +246,11 @@ export class DocumentOutbox {
       const doc = await registry.read<DocumentReference>('DocumentReference', id);
       if (!doc) throw new OutboundError(404, `DocumentReference/${id} is not in the record.`);
       const stored = await registry.documentBytes(doc);
-      if (!stored) throw new OutboundError(409, `DocumentReference/${id} has no document stored here (its attachment points elsewhere): it cannot be sent.`);
+      if (!stored)
+        throw new OutboundError(
+          409,
+          `DocumentReference/${id} has no document stored here (its attachment points elsewhere): it cannot be sent.`,
+        );
       const entryId = `Document${String(i + 1).padStart(2, '0')}`;
       const view = registry.entryOf(doc);
       const { repositoryUniqueId: _r, home: _h, status: _s, uri: _u, ...rest } = view;
@@ -227,7 +258,11 @@ export class DocumentOutbox {
       documents.push({ entryId, bytes: stored.bytes, mimeType: view.mimeType ?? stored.contentType });
     }
     const patients = [...new Set(entries.map((e) => e.patientId).filter(Boolean))];
-    if (patients.length > 1) throw new OutboundError(422, `The documents are about ${patients.length} patients (${patients.join(', ')}): one submission is about one patient.`);
+    if (patients.length > 1)
+      throw new OutboundError(
+        422,
+        `The documents are about ${patients.length} patients (${patients.join(', ')}): one submission is about one patient.`,
+      );
     const first = entries[0]!;
     const setUniqueId = oidOfUuid(randomUUID());
     const objects: RegistryObjectList = {
@@ -242,7 +277,7 @@ export class DocumentOutbox {
           ...(first.typeCode ? { contentTypeCode: first.typeCode } : {}),
           authors: first.authors,
           intendedRecipients: (request.to ?? []).map((a) => `^^Internet^${a}`),
-          ...(request.title ?? request.subject ? { title: request.title ?? request.subject } : {}),
+          ...((request.title ?? request.subject) ? { title: request.title ?? request.subject } : {}),
           extraSlots: [],
           limitedMetadata: false,
         },
@@ -260,14 +295,25 @@ export class DocumentOutbox {
       })),
       objectRefs: [],
     };
-    const submitted = new Map<string, SubmittedDocument>(documents.map((d) => [d.entryId, { bytes: d.bytes, contentType: d.mimeType }]));
+    const submitted = new Map<string, SubmittedDocument>(
+      documents.map((d) => [d.entryId, { bytes: d.bytes, contentType: d.mimeType }]),
+    );
     const issues = validateSubmission(objects, { profile: 'ITI-41', documents: submitted });
     const errors = issues.filter((i) => i.severity === 'error');
     if (errors.length > 0) {
-      throw new OutboundError(422, `These documents lack metadata an ITI-41 submission requires: ${errors.map((e) => e.message).join('; ')}`, errors);
+      throw new OutboundError(
+        422,
+        `These documents lack metadata an ITI-41 submission requires: ${errors.map((e) => e.message).join('; ')}`,
+        errors,
+      );
     }
     const warnings = [...issues, ...entries.flatMap((e) => checkFrenchMetadata(e))];
-    if (!this.deps.sourceId) warnings.push({ code: XdsErrorCode.registryMetadataError, severity: 'warning', message: 'No sourceId configured for this hub (documents.sourceId)' });
+    if (!this.deps.sourceId)
+      warnings.push({
+        code: XdsErrorCode.registryMetadataError,
+        severity: 'warning',
+        message: 'No sourceId configured for this hub (documents.sourceId)',
+      });
     return { objects, documents, warnings };
   }
 }

@@ -4,7 +4,15 @@
 // express (time ranges on DTM values, author wildcards, object type) are applied to the view.
 import type { DocumentReference, List } from '@medplum/fhirtypes';
 import { AvailabilityStatus, ObjectType, XdsErrorCode } from '../../adapters/xds/constants.js';
-import type { Association, Code, DocumentEntry, Folder, RegistryObjectList, SubmissionSet, XdsIssue } from '../../adapters/xds/model.js';
+import type {
+  Association,
+  Code,
+  DocumentEntry,
+  Folder,
+  RegistryObjectList,
+  SubmissionSet,
+  XdsIssue,
+} from '../../adapters/xds/model.js';
 import type {
   FindDocumentsQuery,
   FindSubmissionSetsQuery,
@@ -16,7 +24,14 @@ import type {
 import { isOid } from '../../adapters/xds/hl7-values.js';
 import type { DocumentRegistry } from './document-registry.js';
 import { systemForCodingScheme, Mhd } from './vocabulary.js';
-import { associationsOfDocument, associationsOfList, entryUuidToken, listKind, patientToken, uniqueIdToken } from './xds-fhir.js';
+import {
+  associationsOfDocument,
+  associationsOfList,
+  entryUuidToken,
+  listKind,
+  patientToken,
+  uniqueIdToken,
+} from './xds-fhir.js';
 
 export type QueryResult = { ok: true; objects: RegistryObjectList } | { ok: false; issues: XdsIssue[] };
 
@@ -31,7 +46,6 @@ const LIST_STATUS: Record<string, string> = {
 };
 
 const SUBMISSION_SET_CODE = `${Mhd.listTypes}|submissionset`;
-const FOLDER_CODE = `${Mhd.listTypes}|folder`;
 
 function empty(): RegistryObjectList {
   return { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] };
@@ -43,13 +57,23 @@ function empty(): RegistryObjectList {
  */
 function tokensOf(code: Code): string[] {
   const escaped = code.code.replace(/\\/g, '\\\\').replace(/,/g, '\\,').replace(/\|/g, '\\|').replace(/\$/g, '\\$');
-  const systems = [...new Set([systemForCodingScheme(code.codingScheme), isOid(code.codingScheme) ? `urn:oid:${code.codingScheme}` : undefined].filter((s): s is string => !!s))];
+  const systems = [
+    ...new Set(
+      [
+        systemForCodingScheme(code.codingScheme),
+        isOid(code.codingScheme) ? `urn:oid:${code.codingScheme}` : undefined,
+      ].filter((s): s is string => !!s),
+    ),
+  ];
   return systems.length ? systems.map((system) => `${system}|${escaped}`) : [escaped];
 }
 
-const sameCode = (a: Code | undefined, b: Code): boolean => !!a && a.code === b.code && a.codingScheme === b.codingScheme;
-const anyOf = (value: Code | undefined, wanted: Code[] | undefined): boolean => !wanted || wanted.some((w) => sameCode(value, w));
-const allGroups = (values: Code[], groups: Code[][] | undefined): boolean => !groups || groups.every((g) => g.some((w) => values.some((v) => sameCode(v, w))));
+const sameCode = (a: Code | undefined, b: Code): boolean =>
+  !!a && a.code === b.code && a.codingScheme === b.codingScheme;
+const anyOf = (value: Code | undefined, wanted: Code[] | undefined): boolean =>
+  !wanted || wanted.some((w) => sameCode(value, w));
+const allGroups = (values: Code[], groups: Code[][] | undefined): boolean =>
+  !groups || groups.every((g) => g.some((w) => values.some((v) => sameCode(v, w))));
 
 /** DTM range check: XDS compares the values as written, to the precision given (ITI TF-2 §3.18.4.1.2.3.6). */
 function inRange(value: string | undefined, from: string | undefined, to: string | undefined): boolean {
@@ -64,7 +88,16 @@ function inRange(value: string | undefined, from: string | undefined, to: string
 /** authorPerson with SQL-LIKE wildcards: % any run, _ one character; everything else literal. */
 function authorMatches(authors: { person?: string }[], patterns: string[] | undefined): boolean {
   if (!patterns) return true;
-  const regexes = patterns.map((p) => new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, 's'));
+  const regexes = patterns.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/%/g, '.*')
+          .replace(/_/g, '.')}$`,
+        's',
+      ),
+  );
   return authors.some((a) => a.person !== undefined && regexes.some((r) => r.test(a.person!)));
 }
 
@@ -113,7 +146,8 @@ export class StoredQueries {
       ['patient.identifier', patient],
       ['status', statuses.join(',')],
     ];
-    const codes = (name: string, list: Code[] | undefined) => list && params.push([name, list.flatMap(tokensOf).join(',')]);
+    const codes = (name: string, list: Code[] | undefined) =>
+      list && params.push([name, list.flatMap(tokensOf).join(',')]);
     codes('category', q.classCode);
     codes('type', q.typeCode);
     codes('setting', q.practiceSettingCode);
@@ -195,7 +229,8 @@ export class StoredQueries {
       const ref = `${obj.resourceType}/${obj.id}`;
       const holders: (DocumentReference | List)[] = [obj];
       holders.push(...(await this.registry.search<List>('List', [['item', ref]])));
-      if (obj.resourceType === 'DocumentReference') holders.push(...(await this.registry.search<DocumentReference>('DocumentReference', [['relatesto', ref]])));
+      if (obj.resourceType === 'DocumentReference')
+        holders.push(...(await this.registry.search<DocumentReference>('DocumentReference', [['relatesto', ref]])));
       for (const a of await this.associationsOf(holders)) {
         if (wanted.has(a.sourceObject) || wanted.has(a.targetObject)) associations.set(a.id, a);
       }
@@ -208,36 +243,62 @@ export class StoredQueries {
     const refs = new Set<string>();
     for (const r of resources) {
       if (r.resourceType === 'List') for (const e of r.entry ?? []) if (e.item.reference) refs.add(e.item.reference);
-      if (r.resourceType === 'DocumentReference') for (const rel of r.relatesTo ?? []) if (rel.target.reference) refs.add(rel.target.reference);
+      if (r.resourceType === 'DocumentReference')
+        for (const rel of r.relatesTo ?? []) if (rel.target.reference) refs.add(rel.target.reference);
     }
     const uuids = await this.registry.entryUuids(refs);
     const of = (ref: string) => uuids.get(ref);
-    return resources.flatMap((r) => (r.resourceType === 'List' ? associationsOfList(r, of) : associationsOfDocument(r, of)));
+    return resources.flatMap((r) =>
+      r.resourceType === 'List' ? associationsOfList(r, of) : associationsOfDocument(r, of),
+    );
   }
 
   private async getSubmissionSetAndContents(q: GetSubmissionSetAndContentsQuery): Promise<QueryResult> {
     let list: List | undefined;
     if (q.entryUuid) {
-      const found = await this.registry.search<List>('List', [['identifier', entryUuidToken(q.entryUuid.toLowerCase())], ['code', SUBMISSION_SET_CODE]], 1);
+      const found = await this.registry.search<List>(
+        'List',
+        [
+          ['identifier', entryUuidToken(q.entryUuid.toLowerCase())],
+          ['code', SUBMISSION_SET_CODE],
+        ],
+        1,
+      );
       list = found[0];
       if (!list) {
         const obj = await this.registry.objectByEntryUuid(q.entryUuid.toLowerCase());
         if (obj?.resourceType === 'List' && listKind(obj) === 'submissionset') list = obj;
       }
     } else if (q.uniqueId) {
-      list = (await this.registry.search<List>('List', [['identifier', uniqueIdToken(q.uniqueId)], ['code', SUBMISSION_SET_CODE]], 1))[0];
+      list = (
+        await this.registry.search<List>(
+          'List',
+          [
+            ['identifier', uniqueIdToken(q.uniqueId)],
+            ['code', SUBMISSION_SET_CODE],
+          ],
+          1,
+        )
+      )[0];
     }
     if (!list) return { ok: true, objects: empty() };
     const set: SubmissionSet = this.registry.setOf(list);
     const refs = (list.entry ?? []).map((e) => e.item.reference).filter((r): r is string => !!r);
     const docIds = refs.filter((r) => r.startsWith('DocumentReference/')).map((r) => r.split('/')[1]!);
     const listIds = refs.filter((r) => r.startsWith('List/')).map((r) => r.split('/')[1]!);
-    const docs = docIds.length ? await this.registry.search<DocumentReference>('DocumentReference', [['_id', docIds.join(',')]]) : [];
+    const docs = docIds.length
+      ? await this.registry.search<DocumentReference>('DocumentReference', [['_id', docIds.join(',')]])
+      : [];
     const folderLists = listIds.length ? await this.registry.search<List>('List', [['_id', listIds.join(',')]]) : [];
     const objectTypes = q.objectType ?? [ObjectType.stableDocumentEntry, ObjectType.onDemandDocumentEntry];
     const entries = docs
       .map((d) => ({ doc: d, entry: this.registry.entryOf(d) }))
-      .filter(({ entry }) => objectTypes.includes(entry.objectType) && anyOf(entry.formatCode, q.formatCode) && allGroups(entry.confidentialityCodes, q.confidentialityCode));
+      .filter(
+        ({ entry }) =>
+          objectTypes.includes(entry.objectType) &&
+          anyOf(entry.formatCode, q.formatCode) &&
+          allGroups(entry.confidentialityCodes, q.confidentialityCode),
+      );
     const folders: Folder[] = folderLists.map((f) => this.registry.folderOf(f));
     const kept = new Set([set.id, ...entries.map((e) => e.entry.id), ...folders.map((f) => f.id)]);
     const associations = (await this.associationsOf([list, ...folderLists])).filter(

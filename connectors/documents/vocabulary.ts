@@ -64,7 +64,8 @@ let reverse: Map<string, string> | undefined;
 function reverseSystems(): Map<string, string> {
   if (!reverse) {
     reverse = new Map(Object.entries(WELL_KNOWN).map(([oid, url]) => [url, oid]));
-    for (const set of frenchValueSets()) if (!reverse.has(set.fhirSystem)) reverse.set(set.fhirSystem, set.codingScheme);
+    for (const set of frenchValueSets())
+      if (!reverse.has(set.fhirSystem)) reverse.set(set.fhirSystem, set.codingScheme);
   }
   return reverse;
 }
@@ -96,10 +97,16 @@ export function codingFor(code: { code: string; codingScheme: string; displayNam
 }
 
 /** The XDS code of a Coding (undefined without a code or a scheme). */
-export function codeOf(coding: Coding | undefined): { code: string; codingScheme: string; displayName?: string } | undefined {
+export function codeOf(
+  coding: Coding | undefined,
+): { code: string; codingScheme: string; displayName?: string } | undefined {
   if (!coding?.code) return undefined;
   const raw = coding.extension?.find((e) => e.url === KeneyExt.codingScheme)?.valueString;
   const scheme = raw ?? codingSchemeForSystem(coding.system);
   if (scheme === undefined) return undefined;
-  return { code: coding.code, codingScheme: scheme, ...(coding.display !== undefined ? { displayName: coding.display } : {}) };
+  return {
+    code: coding.code,
+    codingScheme: scheme,
+    ...(coding.display !== undefined ? { displayName: coding.display } : {}),
+  };
 }

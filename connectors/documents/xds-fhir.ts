@@ -23,7 +23,15 @@ import type {
 } from '@medplum/fhirtypes';
 import { AssociationType, AvailabilityStatus, ObjectType } from '../../adapters/xds/constants.js';
 import { isOid, parsePatientIdentifier } from '../../adapters/xds/hl7-values.js';
-import type { Association, Author, Code, DocumentEntry, Folder, Slot, SubmissionSet } from '../../adapters/xds/model.js';
+import type {
+  Association,
+  Author,
+  Code,
+  DocumentEntry,
+  Folder,
+  Slot,
+  SubmissionSet,
+} from '../../adapters/xds/model.js';
 import { uuidV5 } from '../../store/uuid.js';
 import {
   base64ToHex,
@@ -55,14 +63,16 @@ export function entryUuidIdentifier(id: string): Identifier {
 export function uniqueIdIdentifier(uniqueId: string): Identifier {
   if (isOid(uniqueId)) return { use: 'usual', system: DocumentIdentifierSystem.uri, value: `urn:oid:${uniqueId}` };
   const caret = uniqueId.indexOf('^');
-  if (caret > 0 && isOid(uniqueId.slice(0, caret))) return { use: 'usual', system: `urn:oid:${uniqueId.slice(0, caret)}`, value: uniqueId.slice(caret + 1) };
+  if (caret > 0 && isOid(uniqueId.slice(0, caret)))
+    return { use: 'usual', system: `urn:oid:${uniqueId.slice(0, caret)}`, value: uniqueId.slice(caret + 1) };
   if (/^urn:uuid:/i.test(uniqueId)) return { use: 'usual', system: DocumentIdentifierSystem.uri, value: uniqueId };
   return { use: 'usual', value: uniqueId };
 }
 
 export function uniqueIdOf(identifier: Identifier | undefined): string | undefined {
   if (!identifier?.value) return undefined;
-  if (identifier.system === DocumentIdentifierSystem.uri) return identifier.value.startsWith('urn:oid:') ? identifier.value.slice(8) : identifier.value;
+  if (identifier.system === DocumentIdentifierSystem.uri)
+    return identifier.value.startsWith('urn:oid:') ? identifier.value.slice(8) : identifier.value;
   const oid = oidOfSystem(identifier.system);
   return oid ? `${oid}^${identifier.value}` : identifier.value;
 }
@@ -79,8 +89,9 @@ export function entryUuidToken(id: string): string {
 
 function entryUuidOfIdentifiers(identifiers: readonly Identifier[] | undefined): string | undefined {
   const found =
-    identifiers?.find((i) => i.use === 'official' && i.system === DocumentIdentifierSystem.uri && i.value?.startsWith('urn:uuid:')) ??
-    identifiers?.find((i) => i.system === DocumentIdentifierSystem.uri && i.value?.startsWith('urn:uuid:'));
+    identifiers?.find(
+      (i) => i.use === 'official' && i.system === DocumentIdentifierSystem.uri && i.value?.startsWith('urn:uuid:'),
+    ) ?? identifiers?.find((i) => i.system === DocumentIdentifierSystem.uri && i.value?.startsWith('urn:uuid:'));
   return found?.value;
 }
 
@@ -102,11 +113,17 @@ function stringExtension(url: string, value: string): Extension {
 }
 
 function attributeExtension(name: string, values: readonly string[]): Extension {
-  return { url: KeneyExt.attribute, extension: [stringExtension('name', name), ...values.map((v) => stringExtension('value', v))] };
+  return {
+    url: KeneyExt.attribute,
+    extension: [stringExtension('name', name), ...values.map((v) => stringExtension('value', v))],
+  };
 }
 
 function slotExtension(slot: Slot): Extension {
-  return { url: KeneyExt.slot, extension: [stringExtension('name', slot.name), ...slot.values.map((v) => stringExtension('value', v))] };
+  return {
+    url: KeneyExt.slot,
+    extension: [stringExtension('name', slot.name), ...slot.values.map((v) => stringExtension('value', v))],
+  };
 }
 
 function authorExtension(author: Author): Extension {
@@ -148,7 +165,9 @@ function readAttributes(resource: { extension?: Extension[] }): Map<string, stri
 }
 
 function readSlots(resource: { extension?: Extension[] }): Slot[] {
-  return (resource.extension ?? []).filter((e) => e.url === KeneyExt.slot).map((e) => ({ name: subValues(e, 'name')[0] ?? '', values: subValues(e, 'value') }));
+  return (resource.extension ?? [])
+    .filter((e) => e.url === KeneyExt.slot)
+    .map((e) => ({ name: subValues(e, 'name')[0] ?? '', values: subValues(e, 'value') }));
 }
 
 // ---- authors --------------------------------------------------------------------------------------------------------
@@ -162,7 +181,8 @@ function authorsToFhir(authors: readonly Author[], prefix: string): { contained:
     const practitioner = author.person ? xcnToPractitioner(author.person, base) : undefined;
     const organization = author.institutions[0] ? xonToOrganization(author.institutions[0], `${base}-org`) : undefined;
     const telecom = author.telecommunications.map(xtnToContactPoint).filter((t): t is NonNullable<typeof t> => !!t);
-    const needsRole = (practitioner && organization) || author.roles.length > 0 || author.specialties.length > 0 || telecom.length > 0;
+    const needsRole =
+      (practitioner && organization) || author.roles.length > 0 || author.specialties.length > 0 || telecom.length > 0;
     if (practitioner) contained.push(practitioner);
     if (organization) contained.push(organization);
     if (needsRole) {
@@ -171,8 +191,12 @@ function authorsToFhir(authors: readonly Author[], prefix: string): { contained:
         id: `${base}-role`,
         ...(practitioner ? { practitioner: { reference: `#${practitioner.id}` } } : {}),
         ...(organization ? { organization: { reference: `#${organization.id}` } } : {}),
-        ...(author.roles.length ? { code: author.roles.map((r) => ({ text: r.split('^')[1] || r.split('^')[0] || r })) } : {}),
-        ...(author.specialties.length ? { specialty: author.specialties.map((s) => ({ text: s.split('^')[1] || s.split('^')[0] || s })) } : {}),
+        ...(author.roles.length
+          ? { code: author.roles.map((r) => ({ text: r.split('^')[1] || r.split('^')[0] || r })) }
+          : {}),
+        ...(author.specialties.length
+          ? { specialty: author.specialties.map((s) => ({ text: s.split('^')[1] || s.split('^')[0] || s })) }
+          : {}),
         ...(telecom.length ? { telecom } : {}),
       };
       contained.push(role);
@@ -281,14 +305,21 @@ function lostAttributes<T extends object>(original: T, derived: T, fields: reado
   for (const field of fields) {
     const a = original[field];
     const b = derived[field];
-    const same = isDeepStrictEqual(a, b) || (Array.isArray(a) && a.length === 0 && b === undefined) || (Array.isArray(b) && b.length === 0 && a === undefined);
+    const same =
+      isDeepStrictEqual(a, b) ||
+      (Array.isArray(a) && a.length === 0 && b === undefined) ||
+      (Array.isArray(b) && b.length === 0 && a === undefined);
     if (same) continue;
     out.push(attributeExtension(String(field), asValues(a) ?? []));
   }
   return out;
 }
 
-function applyAttributes<T extends object>(target: T, attributes: Map<string, string[]>, arrays: ReadonlySet<string>): T {
+function applyAttributes<T extends object>(
+  target: T,
+  attributes: Map<string, string[]>,
+  arrays: ReadonlySet<string>,
+): T {
   const out = { ...target } as Record<string, unknown>;
   for (const [name, values] of attributes) {
     if (arrays.has(name)) out[name] = values;
@@ -318,11 +349,16 @@ export function documentReferenceFromEntry(entry: DocumentEntry, input: Document
 function documentReferenceCore(entry: DocumentEntry, input: DocumentReferenceInput): DocumentReference {
   const { contained: authorResources, references: authorRefs } = authorsToFhir(entry.authors, 'author');
   const contained: Resource[] = [...authorResources];
-  const legal = entry.legalAuthenticator ? xcnToPractitioner(entry.legalAuthenticator, 'legal-authenticator') : undefined;
+  const legal = entry.legalAuthenticator
+    ? xcnToPractitioner(entry.legalAuthenticator, 'legal-authenticator')
+    : undefined;
   if (legal) contained.push(legal);
   const hasSourcePatient = entry.sourcePatientId !== undefined || entry.sourcePatientInfo.length > 0;
-  if (hasSourcePatient) contained.push(sourcePatientToPatient(entry.sourcePatientId, entry.sourcePatientInfo, 'source-patient'));
-  const subjectIdentifier = entry.patientId ? (patientIdentifier(entry.patientId) ?? cxToIdentifier(entry.patientId)) : undefined;
+  if (hasSourcePatient)
+    contained.push(sourcePatientToPatient(entry.sourcePatientId, entry.sourcePatientInfo, 'source-patient'));
+  const subjectIdentifier = entry.patientId
+    ? (patientIdentifier(entry.patientId) ?? cxToIdentifier(entry.patientId))
+    : undefined;
   const status = entry.status ? STATUS_TO_FHIR[entry.status] : 'current';
   const period = {
     ...(dtmToDateTime(entry.serviceStartTime) ? { start: dtmToDateTime(entry.serviceStartTime) } : {}),
@@ -335,7 +371,9 @@ function documentReferenceCore(entry: DocumentEntry, input: DocumentReferenceInp
   const context = {
     ...(entry.eventCodes.length ? { event: entry.eventCodes.map((c) => ({ coding: [codingFor(c)] })) } : {}),
     ...(Object.keys(period).length ? { period } : {}),
-    ...(entry.healthcareFacilityTypeCode ? { facilityType: { coding: [codingFor(entry.healthcareFacilityTypeCode)] } } : {}),
+    ...(entry.healthcareFacilityTypeCode
+      ? { facilityType: { coding: [codingFor(entry.healthcareFacilityTypeCode)] } }
+      : {}),
     ...(entry.practiceSettingCode ? { practiceSetting: { coding: [codingFor(entry.practiceSettingCode)] } } : {}),
     ...(hasSourcePatient ? { sourcePatientInfo: { reference: '#source-patient' } } : {}),
     ...(related.length ? { related } : {}),
@@ -344,7 +382,9 @@ function documentReferenceCore(entry: DocumentEntry, input: DocumentReferenceInp
     contentType: entry.mimeType ?? 'application/octet-stream',
     ...(entry.languageCode ? { language: entry.languageCode } : {}),
     ...(input.url ? { url: input.url } : {}),
-    ...(entry.size !== undefined && /^\d+$/.test(entry.size) && Number.isSafeInteger(Number(entry.size)) ? { size: Number(entry.size) } : {}),
+    ...(entry.size !== undefined && /^\d+$/.test(entry.size) && Number.isSafeInteger(Number(entry.size))
+      ? { size: Number(entry.size) }
+      : {}),
     ...(hexToBase64(entry.hash) ? { hash: hexToBase64(entry.hash) } : {}),
     ...(entry.title !== undefined ? { title: entry.title } : {}),
     ...(dtmToDateTime(entry.creationTime) ? { creation: dtmToDateTime(entry.creationTime) } : {}),
@@ -359,34 +399,56 @@ function documentReferenceCore(entry: DocumentEntry, input: DocumentReferenceInp
     ...(entry.typeCode ? { type: { coding: [codingFor(entry.typeCode)] } } : {}),
     ...(entry.classCode ? { category: [{ coding: [codingFor(entry.classCode)] }] } : {}),
     ...(subjectIdentifier || input.subjectReference
-      ? { subject: { ...(input.subjectReference ? { reference: input.subjectReference } : {}), ...(subjectIdentifier ? { identifier: subjectIdentifier } : {}) } }
+      ? {
+          subject: {
+            ...(input.subjectReference ? { reference: input.subjectReference } : {}),
+            ...(subjectIdentifier ? { identifier: subjectIdentifier } : {}),
+          },
+        }
       : {}),
     date: input.indexedAt,
     ...(authorRefs.length ? { author: authorRefs } : {}),
     ...(legal ? { authenticator: { reference: '#legal-authenticator' } } : {}),
     ...(input.relatesTo?.length ? { relatesTo: input.relatesTo } : {}),
     ...(entry.comments !== undefined ? { description: entry.comments } : {}),
-    ...(entry.confidentialityCodes.length ? { securityLabel: entry.confidentialityCodes.map((c) => ({ coding: [codingFor(c)] })) } : {}),
+    ...(entry.confidentialityCodes.length
+      ? { securityLabel: entry.confidentialityCodes.map((c) => ({ coding: [codingFor(c)] })) }
+      : {}),
     content: [{ attachment, ...(entry.formatCode ? { format: codingFor(entry.formatCode) } : {}) }],
     ...(Object.keys(context).length ? { context } : {}),
   } as DocumentReference;
 }
 
-const firstCode = (concept: CodeableConcept | undefined): Code | undefined => concept?.coding?.map(codeOf).find((c) => c !== undefined);
+const firstCode = (concept: CodeableConcept | undefined): Code | undefined =>
+  concept?.coding?.map(codeOf).find((c) => c !== undefined);
 
 /** DocumentReference → DocumentEntry (attributes kept as written win over what FHIR elements give). */
-export function documentEntryFromReference(doc: DocumentReference, options: { ignoreKeneyExtensions?: boolean; fallbackId?: string } = {}): DocumentEntry {
+export function documentEntryFromReference(
+  doc: DocumentReference,
+  options: { ignoreKeneyExtensions?: boolean; fallbackId?: string } = {},
+): DocumentEntry {
   const content = doc.content?.[0];
   const attachment = content?.attachment;
   const context = doc.context;
   const sourcePatient = containedById(doc, context?.sourcePatientInfo?.reference);
-  const source = sourcePatient?.resourceType === 'Patient' ? patientToSourcePatient(sourcePatient) : { sourcePatientInfo: [] as string[] };
+  const source =
+    sourcePatient?.resourceType === 'Patient'
+      ? patientToSourcePatient(sourcePatient)
+      : { sourcePatientInfo: [] as string[] };
   const legal = containedById(doc, doc.authenticator?.reference);
-  const statusBack = doc.status === 'current' ? AvailabilityStatus.approved : doc.status === 'superseded' ? AvailabilityStatus.deprecated : undefined;
+  const statusBack =
+    doc.status === 'current'
+      ? AvailabilityStatus.approved
+      : doc.status === 'superseded'
+        ? AvailabilityStatus.deprecated
+        : undefined;
   const subjectCx = identifierToCx(doc.subject?.identifier);
   const entry: DocumentEntry = {
     kind: 'DocumentEntry',
-    id: entryUuidOfIdentifiers(doc.identifier) ?? options.fallbackId ?? (doc.id ? `urn:uuid:${uuidV5(`DocumentReference/${doc.id}`)}` : ''),
+    id:
+      entryUuidOfIdentifiers(doc.identifier) ??
+      options.fallbackId ??
+      (doc.id ? `urn:uuid:${uuidV5(`DocumentReference/${doc.id}`)}` : ''),
     ...(statusBack ? { status: statusBack } : {}),
     ...(attachment?.title !== undefined ? { title: attachment.title } : {}),
     ...(doc.description !== undefined ? { comments: doc.description } : {}),
@@ -411,13 +473,17 @@ export function documentEntryFromReference(doc: DocumentReference, options: { ig
     ...(source.sourcePatientId ? { sourcePatientId: source.sourcePatientId } : {}),
     sourcePatientInfo: source.sourcePatientInfo,
     ...(legal && legal.resourceType === 'Practitioner' ? { legalAuthenticator: practitionerToXcn(legal) } : {}),
-    referenceIdList: (context?.related ?? []).map((r) => identifierToCx(r.identifier) ?? r.display).filter((v): v is string => !!v),
+    referenceIdList: (context?.related ?? [])
+      .map((r) => identifierToCx(r.identifier) ?? r.display)
+      .filter((v): v is string => !!v),
     extraSlots: [],
     limitedMetadata: doc.meta?.profile?.includes(Mhd.minimalDocumentReference) ?? false,
   };
   if (options.ignoreKeneyExtensions) return entry;
   const authorExtensions = (doc.extension ?? []).filter((e) => e.url === KeneyExt.author);
-  const withAuthors = authorExtensions.length ? { ...entry, authors: authorExtensions.map(readAuthorExtension) } : entry;
+  const withAuthors = authorExtensions.length
+    ? { ...entry, authors: authorExtensions.map(readAuthorExtension) }
+    : entry;
   return { ...applyAttributes(withAuthors, readAttributes(doc), ARRAY_FIELDS), extraSlots: readSlots(doc) };
 }
 
@@ -447,10 +513,24 @@ const FIELDS_OF_SET = [
   'intendedRecipients',
 ] as const satisfies readonly (keyof SubmissionSet)[];
 
-const FIELDS_OF_FOLDER = ['id', 'lid', 'status', 'home', 'version', 'title', 'comments', 'uniqueId', 'patientId', 'lastUpdateTime'] as const satisfies readonly (keyof Folder)[];
+const FIELDS_OF_FOLDER = [
+  'id',
+  'lid',
+  'status',
+  'home',
+  'version',
+  'title',
+  'comments',
+  'uniqueId',
+  'patientId',
+  'lastUpdateTime',
+] as const satisfies readonly (keyof Folder)[];
 
 function listIdentifiers(id: string, uniqueId: string | undefined): Identifier[] {
-  return [...(id.startsWith('urn:uuid:') ? [entryUuidIdentifier(id)] : []), ...(uniqueId ? [uniqueIdIdentifier(uniqueId)] : [])];
+  return [
+    ...(id.startsWith('urn:uuid:') ? [entryUuidIdentifier(id)] : []),
+    ...(uniqueId ? [uniqueIdIdentifier(uniqueId)] : []),
+  ];
 }
 
 function subjectOf(patientId: string | undefined, reference: string | undefined): Reference<Patient> | undefined {
@@ -465,14 +545,21 @@ export function listFromSubmissionSet(set: SubmissionSet, input: ListInput): Lis
   const derived = submissionSetFromList(core, { ignoreKeneyExtensions: true });
   const lost = lostAttributes(set, derived, FIELDS_OF_SET);
   const authorsLost = !isDeepStrictEqual(set.authors, derived.authors);
-  const extension = [...(core.extension ?? []), ...lost, ...(authorsLost ? set.authors.map(authorExtension) : []), ...set.extraSlots.map(slotExtension)];
+  const extension = [
+    ...(core.extension ?? []),
+    ...lost,
+    ...(authorsLost ? set.authors.map(authorExtension) : []),
+    ...set.extraSlots.map(slotExtension),
+  ];
   return { ...core, ...(extension.length ? { extension } : {}) };
 }
 
 function submissionSetListCore(set: SubmissionSet, input: ListInput): List {
   const authors = authorsToFhir(set.authors.slice(0, 1), 'author');
   // List.source cannot be an Organization: an institution-only author lives in the xds-author extension alone.
-  const sourceIsOrganization = authors.contained.some((c) => `#${c.id}` === authors.references[0]?.reference && c.resourceType === 'Organization');
+  const sourceIsOrganization = authors.contained.some(
+    (c) => `#${c.id}` === authors.references[0]?.reference && c.resourceType === 'Organization',
+  );
   const contained = sourceIsOrganization ? [] : authors.contained;
   const references = (sourceIsOrganization ? [] : authors.references) as Reference<Practitioner | PractitionerRole>[];
   const subject = subjectOf(set.patientId, input.subjectReference);
@@ -482,8 +569,20 @@ function submissionSetListCore(set: SubmissionSet, input: ListInput): List {
     meta: { profile: [set.limitedMetadata ? Mhd.minimalSubmissionSet : Mhd.comprehensiveSubmissionSet] },
     ...(contained.length ? { contained } : {}),
     extension: [
-      ...(set.sourceId ? [{ url: Mhd.sourceId, valueIdentifier: { system: DocumentIdentifierSystem.uri, value: isOid(set.sourceId) ? `urn:oid:${set.sourceId}` : set.sourceId } }] : []),
-      ...(set.contentTypeCode ? [{ url: Mhd.designationType, valueCodeableConcept: { coding: [codingFor(set.contentTypeCode)] } }] : []),
+      ...(set.sourceId
+        ? [
+            {
+              url: Mhd.sourceId,
+              valueIdentifier: {
+                system: DocumentIdentifierSystem.uri,
+                value: isOid(set.sourceId) ? `urn:oid:${set.sourceId}` : set.sourceId,
+              },
+            },
+          ]
+        : []),
+      ...(set.contentTypeCode
+        ? [{ url: Mhd.designationType, valueCodeableConcept: { coding: [codingFor(set.contentTypeCode)] } }]
+        : []),
       ...set.intendedRecipients.map((r) => ({ url: Mhd.intendedRecipient, valueReference: { display: r } })),
       ...(input.otherAssociations ?? []).map(associationExtension),
     ],
@@ -501,7 +600,11 @@ function submissionSetListCore(set: SubmissionSet, input: ListInput): List {
 }
 
 function listStatus(list: List): string | undefined {
-  return list.status === 'current' ? AvailabilityStatus.approved : list.status === 'retired' ? AvailabilityStatus.deprecated : undefined;
+  return list.status === 'current'
+    ? AvailabilityStatus.approved
+    : list.status === 'retired'
+      ? AvailabilityStatus.deprecated
+      : undefined;
 }
 
 /** List (submissionset) → SubmissionSet. */
@@ -517,7 +620,9 @@ export function submissionSetFromList(list: List, options: { ignoreKeneyExtensio
     ...(status ? { status } : {}),
     ...(list.title !== undefined ? { title: list.title } : {}),
     ...(list.note?.[0]?.text !== undefined ? { comments: list.note[0].text } : {}),
-    ...(uniqueIdOf(list.identifier?.find((i) => i.use === 'usual')) ? { uniqueId: uniqueIdOf(list.identifier?.find((i) => i.use === 'usual')) } : {}),
+    ...(uniqueIdOf(list.identifier?.find((i) => i.use === 'usual'))
+      ? { uniqueId: uniqueIdOf(list.identifier?.find((i) => i.use === 'usual')) }
+      : {}),
     ...(sourceId ? { sourceId: sourceId.startsWith('urn:oid:') ? sourceId.slice(8) : sourceId } : {}),
     ...(patientId ? { patientId } : {}),
     ...(dateTimeToDtm(list.date) ? { submissionTime: dateTimeToDtm(list.date) } : {}),
@@ -549,7 +654,10 @@ function folderListCore(folder: Folder, input: ListInput): List {
   return {
     resourceType: 'List',
     meta: { profile: [Mhd.folder] },
-    extension: folder.codeList.map((c) => ({ url: Mhd.designationType, valueCodeableConcept: { coding: [codingFor(c)] } })),
+    extension: folder.codeList.map((c) => ({
+      url: Mhd.designationType,
+      valueCodeableConcept: { coding: [codingFor(c)] },
+    })),
     identifier: listIdentifiers(folder.id, folder.uniqueId),
     status: folder.status === AvailabilityStatus.deprecated ? 'retired' : 'current',
     mode: 'working',
@@ -667,7 +775,11 @@ function complete(kept: Partial<Association> | undefined, defaults: Association)
 export type EntryUuidOf = (reference: string) => string | undefined;
 
 /** The associations a List represents: one HasMember per entry, plus those kept on the List itself. */
-export function associationsOfList(list: List, entryUuidOf: EntryUuidOf, isList: (reference: string) => boolean = (r) => r.startsWith('List/')): Association[] {
+export function associationsOfList(
+  list: List,
+  entryUuidOf: EntryUuidOf,
+  isList: (reference: string) => boolean = (r) => r.startsWith('List/'),
+): Association[] {
   const kind = listKind(list);
   const source = kind === 'folder' ? folderFromList(list).id : submissionSetFromList(list).id;
   const out: Association[] = [];
@@ -682,7 +794,9 @@ export function associationsOfList(list: List, entryUuidOf: EntryUuidOf, isList:
       sourceObject: source,
       targetObject: target ?? '',
       status: AvailabilityStatus.approved,
-      ...(kind === 'submissionset' && entry.item.reference && !isList(entry.item.reference) ? { submissionSetStatus: 'Original' } : {}),
+      ...(kind === 'submissionset' && entry.item.reference && !isList(entry.item.reference)
+        ? { submissionSetStatus: 'Original' }
+        : {}),
       extraSlots: [],
     };
     out.push(complete(kept ? readAssociationExtension(kept) : undefined, defaults));

@@ -107,7 +107,10 @@ export class ImapMailboxSource {
   private failed(error: Error): void {
     this.lastError = error.message;
     this.lastErrorAt = new Date();
-    this.logger.warn({ err: error, mailbox: this.config.name }, 'MSSanté mailbox: processing failed; it will be retried');
+    this.logger.warn(
+      { err: error, mailbox: this.config.name },
+      'MSSanté mailbox: processing failed; it will be retried',
+    );
   }
 
   private async connect(): Promise<void> {
@@ -153,7 +156,13 @@ export class ImapMailboxSource {
       await this.sync();
     } catch (error) {
       const e = error as Error & { authenticationFailed?: boolean; responseText?: string };
-      this.failed(new Error(e.authenticationFailed ? `authentication refused for ${c.user}: check the mailbox credentials (${e.responseText ?? e.message})` : `${c.host}:${c.port}: ${e.message}`));
+      this.failed(
+        new Error(
+          e.authenticationFailed
+            ? `authentication refused for ${c.user}: check the mailbox credentials (${e.responseText ?? e.message})`
+            : `${c.host}:${c.port}: ${e.message}`,
+        ),
+      );
       client.close();
       this.scheduleReconnect();
     }
@@ -177,7 +186,9 @@ export class ImapMailboxSource {
     const cursor = await this.tracking().cursor(key);
     const last = cursor && cursor.uidValidity === uidValidity ? cursor.lastUid : 0;
     // UIDs first (no other command may run inside a FETCH), then one message at a time.
-    const uids = ((await client.search({ uid: `${last + 1}:*` }, { uid: true })) || []).filter((u) => u > last).sort((a, b) => a - b);
+    const uids = ((await client.search({ uid: `${last + 1}:*` }, { uid: true })) || [])
+      .filter((u) => u > last)
+      .sort((a, b) => a - b);
     const meta: MailReceiveMeta = {
       channel: this.channel,
       source: `imap ${this.config.user}`,
@@ -201,7 +212,8 @@ export class ImapMailboxSource {
       if (outcome.status === 'refused') this.counts.refused++;
       else this.counts.filed++;
       await client.messageFlagsAdd(String(uid), ['\\Seen'], { uid: true });
-      if (this.config.processedMailbox) await client.messageMove(String(uid), this.config.processedMailbox, { uid: true });
+      if (this.config.processedMailbox)
+        await client.messageMove(String(uid), this.config.processedMailbox, { uid: true });
       await this.tracking().saveCursor(key, uidValidity, uid);
     }
   }

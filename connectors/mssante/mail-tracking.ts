@@ -42,7 +42,15 @@ export const MailStatus = {
 } as const;
 export type MailStatus = (typeof MailStatus)[keyof typeof MailStatus];
 
-const RANK: Record<MailStatus, number> = { queued: 0, sent: 1, delayed: 2, delivered: 3, deleted: 4, displayed: 5, failed: 6 };
+const RANK: Record<MailStatus, number> = {
+  queued: 0,
+  sent: 1,
+  delayed: 2,
+  delivered: 3,
+  deleted: 4,
+  displayed: 5,
+  failed: 6,
+};
 
 export interface MailEvent {
   at: string;
@@ -109,7 +117,12 @@ export class MailTracking {
 
   /** The MTA took the mail (SMTP 250). */
   async sent(mailMessageId: string, response: string): Promise<void> {
-    await this.record(normalizeMessageId(mailMessageId), { at: new Date().toISOString(), kind: 'smtp', status: MailStatus.Sent, detail: response.slice(0, 500) });
+    await this.record(normalizeMessageId(mailMessageId), {
+      at: new Date().toISOString(),
+      kind: 'smtp',
+      status: MailStatus.Sent,
+      detail: response.slice(0, 500),
+    });
   }
 
   /** A receipt came back: true when it answers a mail this hub sent. */
@@ -119,7 +132,10 @@ export class MailTracking {
       at: new Date().toISOString(),
       kind: receipt.kind,
       status: statusOfReceipt(receipt),
-      detail: receipt.kind === 'mdn' ? receipt.disposition : [receipt.action, receipt.status, receipt.diagnostic].filter(Boolean).join(' '),
+      detail:
+        receipt.kind === 'mdn'
+          ? receipt.disposition
+          : [receipt.action, receipt.status, receipt.diagnostic].filter(Boolean).join(' '),
       ...(receipt.finalRecipient ? { finalRecipient: receipt.finalRecipient } : {}),
       receiptMessageId,
     };
@@ -128,12 +144,17 @@ export class MailTracking {
 
   private async record(mailMessageId: string, event: MailEvent): Promise<boolean> {
     return this.sql.transaction(async (tx) => {
-      const found = await tx.query<Row>('SELECT * FROM documents_mail_tracking WHERE mail_message_id = $1 FOR UPDATE', [mailMessageId]);
+      const found = await tx.query<Row>('SELECT * FROM documents_mail_tracking WHERE mail_message_id = $1 FOR UPDATE', [
+        mailMessageId,
+      ]);
       const row = found.rows[0];
       if (!row) return false;
       const events = [...parseEvents(row.events), event];
       const status = RANK[event.status] > RANK[row.status] ? event.status : row.status;
-      await tx.query('UPDATE documents_mail_tracking SET status = $2, events = $3::jsonb, updated_at = now() WHERE mail_message_id = $1', [mailMessageId, status, JSON.stringify(events)]);
+      await tx.query(
+        'UPDATE documents_mail_tracking SET status = $2, events = $3::jsonb, updated_at = now() WHERE mail_message_id = $1',
+        [mailMessageId, status, JSON.stringify(events)],
+      );
       return true;
     });
   }
@@ -144,14 +165,19 @@ export class MailTracking {
   }
 
   async byMailMessageId(mailMessageId: string): Promise<TrackedMail | undefined> {
-    const rows = await this.sql.query<Row>('SELECT * FROM documents_mail_tracking WHERE mail_message_id = $1', [normalizeMessageId(mailMessageId)]);
+    const rows = await this.sql.query<Row>('SELECT * FROM documents_mail_tracking WHERE mail_message_id = $1', [
+      normalizeMessageId(mailMessageId),
+    ]);
     return rows.rows[0] ? toTracked(rows.rows[0]) : undefined;
   }
 
   // ---- IMAP cursors ----
 
   async cursor(mailbox: string): Promise<{ uidValidity: bigint; lastUid: number } | undefined> {
-    const rows = await this.sql.query<{ uid_validity: string | number; last_uid: string | number }>('SELECT uid_validity, last_uid FROM documents_mailbox_cursors WHERE mailbox = $1', [mailbox]);
+    const rows = await this.sql.query<{ uid_validity: string | number; last_uid: string | number }>(
+      'SELECT uid_validity, last_uid FROM documents_mailbox_cursors WHERE mailbox = $1',
+      [mailbox],
+    );
     const row = rows.rows[0];
     return row ? { uidValidity: BigInt(row.uid_validity), lastUid: Number(row.last_uid) } : undefined;
   }

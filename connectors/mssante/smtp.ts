@@ -12,7 +12,12 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { parseMail } from '../../adapters/mime/index.js';
-import { DeliveryError, type DeliveryResult, type DestinationConnector, type OutboundMessage } from '../../engine/connector.js';
+import {
+  DeliveryError,
+  type DeliveryResult,
+  type DestinationConnector,
+  type OutboundMessage,
+} from '../../engine/connector.js';
 import type { MailIntake } from './mail-intake.js';
 import type { MailTracking } from './mail-tracking.js';
 
@@ -74,7 +79,10 @@ export class SmtpMailSource {
       disabledCommands: ['AUTH'],
       logger: false,
       onMailFrom: (_address, session: SMTPServerSession, callback) => {
-        if ((c.requireTls ?? true) && !session.secure) return callback(smtpError(530, '5.7.0 Must issue a STARTTLS command first: MSSanté mail travels over TLS only'));
+        if ((c.requireTls ?? true) && !session.secure)
+          return callback(
+            smtpError(530, '5.7.0 Must issue a STARTTLS command first: MSSanté mail travels over TLS only'),
+          );
         callback();
       },
       onRcptTo: (address, _session, callback) => {
@@ -92,7 +100,10 @@ export class SmtpMailSource {
     });
     this.server.on('error', (error) => this.logger.warn({ err: error, mailbox: c.name }, 'SMTP listener error'));
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => reject(new Error(`The MSSanté SMTP listener "${c.name}" cannot listen on ${c.host}:${c.port}: ${error.message}`));
+      const onError = (error: Error) =>
+        reject(
+          new Error(`The MSSanté SMTP listener "${c.name}" cannot listen on ${c.host}:${c.port}: ${error.message}`),
+        );
       this.server!.server.once('error', onError);
       this.server!.listen(c.port, c.host, () => {
         this.server!.server.off('error', onError);
@@ -109,14 +120,19 @@ export class SmtpMailSource {
     return Number(this.address.split(':').pop());
   }
 
-  private async receive(stream: Readable & { sizeExceeded?: boolean }, session: SMTPServerSession, max: number): Promise<string> {
+  private async receive(
+    stream: Readable & { sizeExceeded?: boolean },
+    session: SMTPServerSession,
+    max: number,
+  ): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of stream) {
       size += (chunk as Buffer).length;
       if (size <= max) chunks.push(chunk as Buffer);
     }
-    if (stream.sizeExceeded || size > max) throw smtpError(552, `5.3.4 Message too big: this mailbox accepts ${max} bytes at most`);
+    if (stream.sizeExceeded || size > max)
+      throw smtpError(552, `5.3.4 Message too big: this mailbox accepts ${max} bytes at most`);
     const raw = Buffer.concat(chunks);
     let outcome;
     try {
@@ -132,7 +148,10 @@ export class SmtpMailSource {
     }
     if (outcome.status === 'refused') {
       this.counts.refused++;
-      throw smtpError(550, `5.6.0 ${outcome.reason.replace(/[\r\n]+/g, ' ').slice(0, 400)} (kept as message ${outcome.messageId})`);
+      throw smtpError(
+        550,
+        `5.6.0 ${outcome.reason.replace(/[\r\n]+/g, ' ').slice(0, 400)} (kept as message ${outcome.messageId})`,
+      );
     }
     this.counts.filed++;
     return `2.0.0 Filed as message ${outcome.messageId}`;
@@ -147,7 +166,13 @@ export class SmtpMailSource {
   }
 
   status() {
-    return { name: this.config.name, type: 'smtp' as const, endpoint: `smtp://${this.address || `${this.config.host}:${this.config.port}`}`, listening: this.listening, ...this.counts };
+    return {
+      name: this.config.name,
+      type: 'smtp' as const,
+      endpoint: `smtp://${this.address || `${this.config.host}:${this.config.port}`}`,
+      listening: this.listening,
+      ...this.counts,
+    };
   }
 }
 
@@ -196,7 +221,11 @@ export class MssanteSmtpDestination implements DestinationConnector {
     const mail = await parseMail(message.raw);
     const from = mail.from[0]?.address;
     const to = [...mail.to, ...mail.cc].map((a) => a.address);
-    if (!from || to.length === 0) throw new DeliveryError('The stored mail has no From or no recipient: rebuild it with a sender and recipients.', false);
+    if (!from || to.length === 0)
+      throw new DeliveryError(
+        'The stored mail has no From or no recipient: rebuild it with a sender and recipients.',
+        false,
+      );
     if (signal.aborted) throw new DeliveryError('sending was interrupted (hub stopping)', true);
     let info: { response?: string; accepted?: unknown[]; rejected?: unknown[] };
     try {
@@ -204,8 +233,14 @@ export class MssanteSmtpDestination implements DestinationConnector {
     } catch (error) {
       const e = error as Error & { responseCode?: number; code?: string; response?: string };
       const response = e.response ?? e.message;
-      if (e.code === 'EAUTH') throw new DeliveryError(`${this.config.host} refused the login of ${this.config.user ?? '(none)'}: check the destination's user and password`, false, response);
-      if (e.responseCode && e.responseCode >= 500) throw new DeliveryError(`${this.config.host} refused the mail: ${response}`, false, response);
+      if (e.code === 'EAUTH')
+        throw new DeliveryError(
+          `${this.config.host} refused the login of ${this.config.user ?? '(none)'}: check the destination's user and password`,
+          false,
+          response,
+        );
+      if (e.responseCode && e.responseCode >= 500)
+        throw new DeliveryError(`${this.config.host} refused the mail: ${response}`, false, response);
       throw new DeliveryError(`${this.config.host}:${this.config.port}: ${response}`, true, response);
     }
     const rejected = (info.rejected ?? []).map(String);

@@ -25,12 +25,17 @@ function freePort(): Promise<number> {
 }
 
 /** Waits for a condition on the deliveries of a message (a guard against a hang, not a performance threshold). */
-async function deliveries(documents: DocumentsModule, messageId: string, until: (d: DeliveryRecord[]) => boolean): Promise<DeliveryRecord[]> {
+async function deliveries(
+  documents: DocumentsModule,
+  messageId: string,
+  until: (d: DeliveryRecord[]) => boolean,
+): Promise<DeliveryRecord[]> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const d = await documents.messages!.deliveries(messageId);
     if (until(d)) return d;
-    if (Date.now() > deadline) throw new Error(`deliveries of ${messageId} never reached the expected state: ${JSON.stringify(d)}`);
+    if (Date.now() > deadline)
+      throw new Error(`deliveries of ${messageId} never reached the expected state: ${JSON.stringify(d)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -47,7 +52,15 @@ describe('ITI-41 Document Source to an external repository', () => {
       config: {
         repositoryUniqueId: '1.2.250.1.999.7.10',
         sourceId: '1.2.250.1.999.7',
-        destinations: [{ kind: 'xds', name: 'dmp', url: `http://127.0.0.1:${port}/xds/repository`, timeoutMs: 10_000, retry: { maxAttempts: 100, initialDelayMs: 50, maxDelayMs: 200 } }],
+        destinations: [
+          {
+            kind: 'xds',
+            name: 'dmp',
+            url: `http://127.0.0.1:${port}/xds/repository`,
+            timeoutMs: 10_000,
+            retry: { maxAttempts: 100, initialDelayMs: 50, maxDelayMs: 200 },
+          },
+        ],
       },
       env: {},
       deliveryPollMs: 100,
@@ -65,12 +78,25 @@ describe('ITI-41 Document Source to an external repository', () => {
     objects.documentEntries[0]!.mimeType = 'text/xml';
     objects.documentEntries[0]!.uniqueId = '1.2.250.1.999.8.1';
     objects.submissionSets[0]!.uniqueId = '1.2.250.1.999.8.2';
-    expect(registryErrorCodes(await provideAndRegister(source, objects, [{ id: 'Document01', bytes: CDA, mimeType: 'text/xml' }]))).toMatchObject({ status: 'Success' });
-    const found = await source.hub.app.inject({ method: 'GET', url: '/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:1.2.250.1.999.8.1', headers: source.auth });
+    expect(
+      registryErrorCodes(
+        await provideAndRegister(source, objects, [{ id: 'Document01', bytes: CDA, mimeType: 'text/xml' }]),
+      ),
+    ).toMatchObject({ status: 'Success' });
+    const found = await source.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:1.2.250.1.999.8.1',
+      headers: source.auth,
+    });
     const docId = (found.json() as { entry: { resource: { id: string } }[] }).entry[0]!.resource.id;
 
     const send = () =>
-      source.hub.app.inject({ method: 'POST', url: '/admin/documents/outbound', headers: { ...source.auth, 'content-type': 'application/json' }, payload: { destination: 'dmp', documentReferences: [docId], title: 'Envoi DMP' } });
+      source.hub.app.inject({
+        method: 'POST',
+        url: '/admin/documents/outbound',
+        headers: { ...source.auth, 'content-type': 'application/json' },
+        payload: { destination: 'dmp', documentReferences: [docId], title: 'Envoi DMP' },
+      });
     const queued = await send();
     expect(queued.statusCode, queued.body).toBe(202);
     const { messageId } = queued.json() as { messageId: string };
@@ -82,27 +108,53 @@ describe('ITI-41 Document Source to an external repository', () => {
 
     // Up: a second hub listening on that port is the external repository.
     peer = await openTestHub('embedded', {
-      modules: [documentsModule({ config: { repositoryUniqueId: '1.2.250.1.999.7.20', xds: { authentication: 'none' } }, env: {} })],
+      modules: [
+        documentsModule({
+          config: { repositoryUniqueId: '1.2.250.1.999.7.20', xds: { authentication: 'none' } },
+          env: {},
+        }),
+      ],
       env: { KENEY_HTTP_PORT: String(port) },
     });
     const sent = await deliveries(sourceDocs, messageId, (d) => d[0]!.status === 'sent');
     expect(sent[0]!.response).toContain('urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success');
-    const atPeer = await storedQuery(peer, StoredQueryId.findDocuments, { $XDSDocumentEntryPatientId: TEST_PATIENT_ID, $XDSDocumentEntryStatus: [AvailabilityStatus.approved] });
+    const atPeer = await storedQuery(peer, StoredQueryId.findDocuments, {
+      $XDSDocumentEntryPatientId: TEST_PATIENT_ID,
+      $XDSDocumentEntryStatus: [AvailabilityStatus.approved],
+    });
     const entry = atPeer.objects.documentEntries.find((e) => e.uniqueId === '1.2.250.1.999.8.1')!;
-    expect(entry).toMatchObject({ typeCode: objects.documentEntries[0]!.typeCode, classCode: objects.documentEntries[0]!.classCode, repositoryUniqueId: '1.2.250.1.999.7.20' });
-    const detail = await source.hub.app.inject({ method: 'GET', url: `/admin/documents/outbound/${messageId}`, headers: source.auth });
+    expect(entry).toMatchObject({
+      typeCode: objects.documentEntries[0]!.typeCode,
+      classCode: objects.documentEntries[0]!.classCode,
+      repositoryUniqueId: '1.2.250.1.999.7.20',
+    });
+    const detail = await source.hub.app.inject({
+      method: 'GET',
+      url: `/admin/documents/outbound/${messageId}`,
+      headers: source.auth,
+    });
     expect((detail.json() as { message: { status: string } }).message.status).toBe('sent');
 
     // The same document again in a new submission set: the peer refuses it for good — dead letter, answer kept.
     const again = await send();
-    const refused = await deliveries(sourceDocs, (again.json() as { messageId: string }).messageId, (d) => d[0]!.status === 'dead');
+    const refused = await deliveries(
+      sourceDocs,
+      (again.json() as { messageId: string }).messageId,
+      (d) => d[0]!.status === 'dead',
+    );
     expect(refused[0]!.attempts).toBe(1);
     expect(refused[0]!.lastError).toMatch(/XDSRegistryMetadataError/);
     expect(refused[0]!.response).toContain('ResponseStatusType:Failure');
   });
 
   it('refuses to queue what cannot be sent: unknown destination, unknown document, no documents', async () => {
-    const post = (payload: object) => source.hub.app.inject({ method: 'POST', url: '/admin/documents/outbound', headers: { ...source.auth, 'content-type': 'application/json' }, payload });
+    const post = (payload: object) =>
+      source.hub.app.inject({
+        method: 'POST',
+        url: '/admin/documents/outbound',
+        headers: { ...source.auth, 'content-type': 'application/json' },
+        payload,
+      });
     expect((await post({ destination: 'nowhere', documentReferences: ['x'] })).statusCode).toBe(404);
     const unknown = await post({ destination: 'dmp', documentReferences: ['does-not-exist'] });
     expect(unknown.statusCode).toBe(404);

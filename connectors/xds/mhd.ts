@@ -4,9 +4,27 @@
 // blob store, entryUUIDs given — then appended as one change set. Any other transaction goes on to the store.
 // ITI-66 (List search), ITI-67 (DocumentReference search) are the store's own searches; ITI-68 is GET Binary/<id>.
 import { createHash } from 'node:crypto';
-import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, List, OperationOutcome, OperationOutcomeIssue, Patient, Resource } from '@medplum/fhirtypes';
+import type {
+  Binary,
+  Bundle,
+  BundleEntry,
+  DocumentReference,
+  Identifier,
+  List,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Patient,
+  Resource,
+} from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { validateSubmission, XdsErrorCode, type Association, type RegistryObjectList, type SubmittedDocument, type XdsIssue } from '../../adapters/xds/index.js';
+import {
+  validateSubmission,
+  XdsErrorCode,
+  type Association,
+  type RegistryObjectList,
+  type SubmittedDocument,
+  type XdsIssue,
+} from '../../adapters/xds/index.js';
 import { Stage } from '../../engine/message-store.js';
 import type { HubContext } from '../../hub/module.js';
 import { Role } from '../../hub/tokens.js';
@@ -17,7 +35,15 @@ import type { DocumentRegistry } from '../documents/document-registry.js';
 import { xdsIssueToMessageIssue, type DocumentJournal } from '../documents/journal.js';
 import { hexToBase64, identifierToCx } from '../documents/hl7-fhir.js';
 import { KeneyExt, Mhd } from '../documents/vocabulary.js';
-import { associationsOfDocument, associationsOfList, documentEntryFromReference, entryUuidIdentifier, folderFromList, listKind, submissionSetFromList } from '../documents/xds-fhir.js';
+import {
+  associationsOfDocument,
+  associationsOfList,
+  documentEntryFromReference,
+  entryUuidIdentifier,
+  folderFromList,
+  listKind,
+  submissionSetFromList,
+} from '../documents/xds-fhir.js';
 
 export interface MhdOptions {
   hub: HubContext;
@@ -26,35 +52,52 @@ export interface MhdOptions {
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-const PROVIDE_PROFILES: readonly string[] = [Mhd.comprehensiveProvideBundle, Mhd.minimalProvideBundle, Mhd.unContainedProvideBundle];
+const PROVIDE_PROFILES: readonly string[] = [
+  Mhd.comprehensiveProvideBundle,
+  Mhd.minimalProvideBundle,
+  Mhd.unContainedProvideBundle,
+];
 /** Patient identifier systems preferred as the XDS patientId: INS (NIR, NIA, test, demo), then any OID. */
-const INS_SYSTEMS = ['1.2.250.1.213.1.4.8', '1.2.250.1.213.1.4.9', '1.2.250.1.213.1.4.10', '1.2.250.1.213.1.4.11'].map((o) => `urn:oid:${o}`);
+const INS_SYSTEMS = ['1.2.250.1.213.1.4.8', '1.2.250.1.213.1.4.9', '1.2.250.1.213.1.4.10', '1.2.250.1.213.1.4.11'].map(
+  (o) => `urn:oid:${o}`,
+);
 
 /** Is this body an ITI-65 Provide Document Bundle? */
 export function isProvideDocumentBundle(body: unknown): body is Bundle {
   const bundle = body as Bundle | undefined;
   if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'transaction') return false;
   if (bundle.meta?.profile?.some((p) => PROVIDE_PROFILES.includes(p))) return true;
-  return (bundle.entry ?? []).some((e) => e.resource?.resourceType === 'List' && listKind(e.resource) === 'submissionset');
+  return (bundle.entry ?? []).some(
+    (e) => e.resource?.resourceType === 'List' && listKind(e.resource) === 'submissionset',
+  );
 }
 
 function xdsOutcome(issues: readonly XdsIssue[]): OperationOutcome {
   return {
     resourceType: 'OperationOutcome',
-    issue: issues.map(
-      (i): OperationOutcomeIssue => ({
-        severity: i.severity,
-        code: i.code === XdsErrorCode.duplicateUniqueIdInRegistry || i.code === XdsErrorCode.nonIdenticalHash ? 'duplicate' : 'processing',
-        details: { text: `${i.code}: ${i.message}` },
-        ...(i.location ? { diagnostics: i.location } : {}),
-      }),
-    ),
+    issue: issues.map((i): OperationOutcomeIssue => ({
+      severity: i.severity,
+      code:
+        i.code === XdsErrorCode.duplicateUniqueIdInRegistry || i.code === XdsErrorCode.nonIdenticalHash
+          ? 'duplicate'
+          : 'processing',
+      details: { text: `${i.code}: ${i.message}` },
+      ...(i.location ? { diagnostics: i.location } : {}),
+    })),
   };
 }
 
 function statusFor(issues: readonly XdsIssue[]): number {
   const codes = issues.filter((i) => i.severity === 'error').map((i) => i.code);
-  if (codes.some((c) => c === XdsErrorCode.duplicateUniqueIdInRegistry || c === XdsErrorCode.nonIdenticalHash || c === XdsErrorCode.nonIdenticalSize)) return 409;
+  if (
+    codes.some(
+      (c) =>
+        c === XdsErrorCode.duplicateUniqueIdInRegistry ||
+        c === XdsErrorCode.nonIdenticalHash ||
+        c === XdsErrorCode.nonIdenticalSize,
+    )
+  )
+    return 409;
   if (issues.some((i) => i.severity === 'error' && /already (names|registered)/.test(i.message))) return 409;
   return 422;
 }
@@ -81,21 +124,33 @@ interface Prepared {
   blobs: { sha256: string; bytes: Uint8Array }[];
 }
 
-async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, options: MhdOptions, actor: string): Promise<Bundle> {
+async function provideDocumentBundle(
+  request: FastifyRequest,
+  bundle: Bundle,
+  options: MhdOptions,
+  actor: string,
+): Promise<Bundle> {
   const journal = options.journal();
   const registry = options.registry();
   const raw = Buffer.from(JSON.stringify(bundle), 'utf8');
-  const set = (bundle.entry ?? []).find((e) => e.resource?.resourceType === 'List' && listKind(e.resource) === 'submissionset')?.resource as List | undefined;
+  const set = (bundle.entry ?? []).find(
+    (e) => e.resource?.resourceType === 'List' && listKind(e.resource) === 'submissionset',
+  )?.resource as List | undefined;
   const message = await journal.received({
     channel: 'mhd',
     raw,
     source: `http ${request.ip}`,
     sender: actor,
     messageType: 'ITI-65',
-    ...(set?.identifier?.find((i) => i.use === 'usual')?.value ? { controlId: set.identifier.find((i) => i.use === 'usual')!.value! } : {}),
+    ...(set?.identifier?.find((i) => i.use === 'usual')?.value
+      ? { controlId: set.identifier.find((i) => i.use === 'usual')!.value! }
+      : {}),
   });
   const fail = async (status: number, issues: XdsIssue[]): Promise<never> => {
-    await journal.failed(message, issues.filter((i) => i.severity === 'error').map((i) => xdsIssueToMessageIssue(i)));
+    await journal.failed(
+      message,
+      issues.filter((i) => i.severity === 'error').map((i) => xdsIssueToMessageIssue(i)),
+    );
     throw new FhirError(status, xdsOutcome(issues));
   };
 
@@ -104,7 +159,15 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
     prepared = await prepare(bundle, registry);
   } catch (error) {
     if (error instanceof FhirError) {
-      await journal.failed(message, (error.outcome.issue ?? []).map((i) => ({ stage: Stage.Decode, severity: 'error' as const, code: 'invalid', message: i.details?.text ?? i.diagnostics ?? 'invalid' })));
+      await journal.failed(
+        message,
+        (error.outcome.issue ?? []).map((i) => ({
+          stage: Stage.Decode,
+          severity: 'error' as const,
+          code: 'invalid',
+          message: i.details?.text ?? i.diagnostics ?? 'invalid',
+        })),
+      );
     }
     throw error;
   }
@@ -112,8 +175,22 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
   if (issues.some((i) => i.severity === 'error')) return fail(422, issues);
   const checked = await registry.check(prepared.objects);
   if (checked.replay) {
-    await journal.filed(message, undefined, [{ stage: Stage.Store, severity: 'information', code: 'duplicate', message: 'The same submission was filed before: nothing new was written.' }]);
-    return { resourceType: 'Bundle', type: 'transaction-response', entry: checked.replay.status === 'duplicate' ? checked.replay.documentReferences.map((r) => ({ response: { status: '200 OK', location: r } })) : [] };
+    await journal.filed(message, undefined, [
+      {
+        stage: Stage.Store,
+        severity: 'information',
+        code: 'duplicate',
+        message: 'The same submission was filed before: nothing new was written.',
+      },
+    ]);
+    return {
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry:
+        checked.replay.status === 'duplicate'
+          ? checked.replay.documentReferences.map((r) => ({ response: { status: '200 OK', location: r } }))
+          : [],
+    };
   }
   if (checked.issues.length > 0) return fail(statusFor(checked.issues), checked.issues);
 
@@ -123,19 +200,37 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
   const outcome = await options.hub.store.submit({
     id: changeSetId,
     bundle: prepared.bundle,
-    origin: { kind: 'channel', channel: 'mhd', messageId: message.id, rawSha256: message.rawSha256, actor, sender: `rest ${request.ip}`, controlId: ss.uniqueId ?? ss.id },
+    origin: {
+      kind: 'channel',
+      channel: 'mhd',
+      messageId: message.id,
+      rawSha256: message.rawSha256,
+      actor,
+      sender: `rest ${request.ip}`,
+      controlId: ss.uniqueId ?? ss.id,
+    },
   });
   if (outcome.status === 'rejected') {
-    const text = (outcome.response as OperationOutcome).issue?.map((i) => i.details?.text ?? i.diagnostics).join('; ') ?? 'rejected';
+    const text =
+      (outcome.response as OperationOutcome).issue?.map((i) => i.details?.text ?? i.diagnostics).join('; ') ??
+      'rejected';
     await journal.failed(message, [{ stage: Stage.Apply, severity: 'error', code: 'rejected', message: text }]);
     throw new FhirError(outcome.httpStatus, outcome.response as OperationOutcome);
   }
-  await journal.filed(message, changeSetId, issues.map((i) => xdsIssueToMessageIssue(i)));
-  const base = options.hub.config.publicUrl ? `${options.hub.config.publicUrl}/fhir` : `${request.protocol}://${request.host}/fhir`;
+  await journal.filed(
+    message,
+    changeSetId,
+    issues.map((i) => xdsIssueToMessageIssue(i)),
+  );
+  const base = options.hub.config.publicUrl
+    ? `${options.hub.config.publicUrl}/fhir`
+    : `${request.protocol}://${request.host}/fhir`;
   const response = outcome.response as Bundle;
   return {
     ...response,
-    entry: (response.entry ?? []).map((e) => (e.response?.location ? { ...e, response: { ...e.response, location: `${base}/${e.response.location}` } } : e)),
+    entry: (response.entry ?? []).map((e) =>
+      e.response?.location ? { ...e, response: { ...e.response, location: `${base}/${e.response.location}` } } : e,
+    ),
   };
 }
 
@@ -146,17 +241,34 @@ async function provideDocumentBundle(request: FastifyRequest, bundle: Bundle, op
 async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepared> {
   const bundle = structuredClone(input);
   const entries = bundle.entry ?? [];
-  const bad = (text: string, expression?: string) => new FhirError(400, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', details: { text }, ...(expression ? { expression: [expression] } : {}) }] });
+  const bad = (text: string, expression?: string) =>
+    new FhirError(400, {
+      resourceType: 'OperationOutcome',
+      issue: [
+        { severity: 'error', code: 'invalid', details: { text }, ...(expression ? { expression: [expression] } : {}) },
+      ],
+    });
   const sets = entries.filter((e) => e.resource?.resourceType === 'List' && listKind(e.resource) === 'submissionset');
-  if (sets.length !== 1) throw bad(`An ITI-65 Provide Document Bundle has exactly one SubmissionSet List (code ${Mhd.listTypes}|submissionset); this one has ${sets.length}.`);
+  if (sets.length !== 1)
+    throw bad(
+      `An ITI-65 Provide Document Bundle has exactly one SubmissionSet List (code ${Mhd.listTypes}|submissionset); this one has ${sets.length}.`,
+    );
   entries.forEach((e, i) => {
-    if (!e.resource) throw bad(`Bundle.entry[${i}] has no resource: ITI-65 entries create resources.`, `Bundle.entry[${i}]`);
-    if (!e.request || (e.request.method !== 'POST' && e.request.method !== 'PUT')) throw bad(`Bundle.entry[${i}].request.method must be POST (or PUT for an update of a replaced entry).`, `Bundle.entry[${i}].request`);
+    if (!e.resource)
+      throw bad(`Bundle.entry[${i}] has no resource: ITI-65 entries create resources.`, `Bundle.entry[${i}]`);
+    if (!e.request || (e.request.method !== 'POST' && e.request.method !== 'PUT'))
+      throw bad(
+        `Bundle.entry[${i}].request.method must be POST (or PUT for an update of a replaced entry).`,
+        `Bundle.entry[${i}].request`,
+      );
     try {
       validateForWrite(e.resource);
     } catch (error) {
       if (error instanceof FhirError) {
-        for (const issue of error.outcome.issue ?? []) issue.expression = (issue.expression ?? []).map((x) => `Bundle.entry[${i}].resource.${x.split('.').slice(1).join('.')}`);
+        for (const issue of error.outcome.issue ?? [])
+          issue.expression = (issue.expression ?? []).map(
+            (x) => `Bundle.entry[${i}].resource.${x.split('.').slice(1).join('.')}`,
+          );
       }
       throw error;
     }
@@ -175,8 +287,14 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
     const r = e.resource!;
     if (r.resourceType !== 'DocumentReference' && r.resourceType !== 'List') continue;
     const withIds = r as DocumentReference | List;
-    const existing = withIds.identifier?.find((id) => id.system === 'urn:ietf:rfc:3986' && id.value?.startsWith('urn:uuid:'));
-    const uuid = existing?.value ?? (e.fullUrl && /^urn:uuid:[0-9a-f-]{36}$/i.test(e.fullUrl) ? e.fullUrl.toLowerCase() : `urn:uuid:${uuidV5(`mhd:${JSON.stringify(input.identifier ?? input.id ?? '')}:${i}:${JSON.stringify(withIds.identifier ?? [])}`)}`);
+    const existing = withIds.identifier?.find(
+      (id) => id.system === 'urn:ietf:rfc:3986' && id.value?.startsWith('urn:uuid:'),
+    );
+    const uuid =
+      existing?.value ??
+      (e.fullUrl && /^urn:uuid:[0-9a-f-]{36}$/i.test(e.fullUrl)
+        ? e.fullUrl.toLowerCase()
+        : `urn:uuid:${uuidV5(`mhd:${JSON.stringify(input.identifier ?? input.id ?? '')}:${i}:${JSON.stringify(withIds.identifier ?? [])}`)}`);
     if (!existing) withIds.identifier = [entryUuidIdentifier(uuid), ...(withIds.identifier ?? [])];
     entryUuidOfEntry.set(e, uuid);
   }
@@ -204,12 +322,26 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
     let patient: Patient | undefined = inBundle?.resourceType === 'Patient' ? inBundle : undefined;
     const local = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference);
     if (!patient && local) patient = await registry.read<Patient>('Patient', local[1]!);
-    if (!patient && reference.startsWith('Patient?')) patient = (await registry.search<Patient>('Patient', [...new URLSearchParams(reference.slice(8))], 2))[0];
+    if (!patient && reference.startsWith('Patient?'))
+      patient = (await registry.search<Patient>('Patient', [...new URLSearchParams(reference.slice(8))], 2))[0];
     const identifiers = patient?.identifier ?? [];
-    const chosen = INS_SYSTEMS.map((s) => identifiers.find((i) => i.system === s)).find(Boolean) ?? identifiers.find((i) => i.system?.startsWith('urn:oid:'));
+    const chosen =
+      INS_SYSTEMS.map((s) => identifiers.find((i) => i.system === s)).find(Boolean) ??
+      identifiers.find((i) => i.system?.startsWith('urn:oid:'));
     const value = chosen?.value && chosen.system ? { system: chosen.system, value: chosen.value } : undefined;
     patientCache.set(reference, value);
-    if (!patient) throw new FhirError(422, xdsOutcome([{ code: XdsErrorCode.unknownPatientId, severity: 'error', message: `The subject ${reference} is not a Patient of this server: create the patient first, or reference it as Patient?identifier=urn:oid:<oid>|<id>`, location: reference }]));
+    if (!patient)
+      throw new FhirError(
+        422,
+        xdsOutcome([
+          {
+            code: XdsErrorCode.unknownPatientId,
+            severity: 'error',
+            message: `The subject ${reference} is not a Patient of this server: create the patient first, or reference it as Patient?identifier=urn:oid:<oid>|<id>`,
+            location: reference,
+          },
+        ]),
+      );
     return value;
   };
   const localRef = (reference: string | undefined) => {
@@ -220,7 +352,11 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
     const r = e.resource as DocumentReference | List;
     if ((r.resourceType !== 'DocumentReference' && r.resourceType !== 'List') || !r.subject) continue;
     const identifier = r.subject.identifier ?? (await patientIdentifierOf(r.subject.reference));
-    r.subject = { ...r.subject, ...(r.subject.reference ? { reference: localRef(r.subject.reference)! } : {}), ...(identifier ? { identifier } : {}) };
+    r.subject = {
+      ...r.subject,
+      ...(r.subject.reference ? { reference: localRef(r.subject.reference)! } : {}),
+      ...(identifier ? { identifier } : {}),
+    };
   }
 
   // Binaries: bytes to the blob store (made durable before the change set), size and hash on the attachment.
@@ -230,33 +366,78 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
   for (const [i, e] of entries.entries()) {
     if (e.resource?.resourceType !== 'Binary') continue;
     const binary = e.resource as Binary;
-    if (binary.data === undefined) throw bad(`Bundle.entry[${i}]: the Binary has no data: ITI-65 carries the document in Binary.data (base64).`, `Bundle.entry[${i}].resource.data`);
+    if (binary.data === undefined)
+      throw bad(
+        `Bundle.entry[${i}]: the Binary has no data: ITI-65 carries the document in Binary.data (base64).`,
+        `Bundle.entry[${i}].resource.data`,
+      );
     const bytes = Buffer.from(binary.data, 'base64');
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     blobs.push({ sha256, bytes });
     binaryBytes.set(e, bytes);
     delete binary.data;
-    binary.meta = { ...binary.meta, extension: [...(binary.meta?.extension ?? []).filter((x) => x.url !== KeneyExt.blob), { url: KeneyExt.blob, valueString: sha256 }] };
+    binary.meta = {
+      ...binary.meta,
+      extension: [
+        ...(binary.meta?.extension ?? []).filter((x) => x.url !== KeneyExt.blob),
+        { url: KeneyExt.blob, valueString: sha256 },
+      ],
+    };
   }
   for (const [i, e] of entries.entries()) {
     if (e.resource?.resourceType !== 'DocumentReference') continue;
     const doc = e.resource as DocumentReference;
-    if (doc.content.length !== 1) throw bad(`Bundle.entry[${i}]: an MHD DocumentReference has exactly one content (this one has ${doc.content.length}).`, `Bundle.entry[${i}].resource.content`);
+    if (doc.content.length !== 1)
+      throw bad(
+        `Bundle.entry[${i}]: an MHD DocumentReference has exactly one content (this one has ${doc.content.length}).`,
+        `Bundle.entry[${i}].resource.content`,
+      );
     const attachment = doc.content[0]!.attachment;
-    if (attachment.data !== undefined) throw bad(`Bundle.entry[${i}]: put the document in a Binary of the Bundle and point content.attachment.url to it (MHD forbids attachment.data).`, `Bundle.entry[${i}].resource.content[0].attachment.data`);
+    if (attachment.data !== undefined)
+      throw bad(
+        `Bundle.entry[${i}]: put the document in a Binary of the Bundle and point content.attachment.url to it (MHD forbids attachment.data).`,
+        `Bundle.entry[${i}].resource.content[0].attachment.data`,
+      );
     const binaryEntry = findInBundle(attachment.url);
     const bytes = binaryEntry ? binaryBytes.get(binaryEntry) : undefined;
-    if (!bytes) throw bad(`Bundle.entry[${i}]: content.attachment.url "${attachment.url ?? ''}" names no Binary of the Bundle: the document must travel with its metadata.`, `Bundle.entry[${i}].resource.content[0].attachment.url`);
+    if (!bytes)
+      throw bad(
+        `Bundle.entry[${i}]: content.attachment.url "${attachment.url ?? ''}" names no Binary of the Bundle: the document must travel with its metadata.`,
+        `Bundle.entry[${i}].resource.content[0].attachment.url`,
+      );
     const sha1 = createHash('sha1').update(bytes).digest();
     if (attachment.size !== undefined && attachment.size !== bytes.length) {
-      throw new FhirError(422, xdsOutcome([{ code: XdsErrorCode.repositoryMetadataError, severity: 'error', message: `content.attachment.size is ${attachment.size} but the Binary has ${bytes.length} bytes`, location: `Bundle.entry[${i}]` }]));
+      throw new FhirError(
+        422,
+        xdsOutcome([
+          {
+            code: XdsErrorCode.repositoryMetadataError,
+            severity: 'error',
+            message: `content.attachment.size is ${attachment.size} but the Binary has ${bytes.length} bytes`,
+            location: `Bundle.entry[${i}]`,
+          },
+        ]),
+      );
     }
     if (attachment.hash !== undefined && attachment.hash !== sha1.toString('base64')) {
-      throw new FhirError(422, xdsOutcome([{ code: XdsErrorCode.repositoryMetadataError, severity: 'error', message: `content.attachment.hash is ${attachment.hash} but the Binary's SHA-1 is ${sha1.toString('base64')}`, location: `Bundle.entry[${i}]` }]));
+      throw new FhirError(
+        422,
+        xdsOutcome([
+          {
+            code: XdsErrorCode.repositoryMetadataError,
+            severity: 'error',
+            message: `content.attachment.hash is ${attachment.hash} but the Binary's SHA-1 is ${sha1.toString('base64')}`,
+            location: `Bundle.entry[${i}]`,
+          },
+        ]),
+      );
     }
     attachment.size = bytes.length;
     attachment.hash = hexToBase64(sha1.toString('hex'))!;
-    documents.set(entryUuidOfEntry.get(e)!, { bytes, ...(attachment.contentType ? { contentType: attachment.contentType } : {}) });
+    documents.set(entryUuidOfEntry.get(e)!, {
+      bytes,
+      ...(attachment.contentType ? { contentType: attachment.contentType } : {}),
+    });
   }
 
   // The XDS view of the Bundle, for the same validation as ITI-41.
@@ -264,10 +445,19 @@ async function prepare(input: Bundle, registry: DocumentRegistry): Promise<Prepa
     const inBundle = findInBundle(reference);
     return inBundle ? entryUuidOfEntry.get(inBundle) : undefined;
   };
-  const existingUuids = await registry.entryUuids(entries.flatMap((e) => refsOf(e.resource!)).filter((r) => !findInBundle(r)));
+  const existingUuids = await registry.entryUuids(
+    entries.flatMap((e) => refsOf(e.resource!)).filter((r) => !findInBundle(r)),
+  );
   const entryUuidOf = (reference: string) => uuidOfRef(reference) ?? existingUuids.get(reference);
-  const isList = (reference: string) => findInBundle(reference)?.resource?.resourceType === 'List' || reference.startsWith('List/');
-  const objects: RegistryObjectList = { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] };
+  const isList = (reference: string) =>
+    findInBundle(reference)?.resource?.resourceType === 'List' || reference.startsWith('List/');
+  const objects: RegistryObjectList = {
+    submissionSets: [],
+    documentEntries: [],
+    folders: [],
+    associations: [],
+    objectRefs: [],
+  };
   const associations: Association[] = [];
   for (const e of entries) {
     const r = e.resource!;
@@ -302,8 +492,10 @@ function renameReferences(node: unknown, renamed: Map<string, string>): void {
 }
 
 function refsOf(resource: Resource): string[] {
-  if (resource.resourceType === 'List') return (resource.entry ?? []).map((e) => e.item.reference).filter((r): r is string => !!r);
-  if (resource.resourceType === 'DocumentReference') return (resource.relatesTo ?? []).map((r) => r.target.reference).filter((r): r is string => !!r);
+  if (resource.resourceType === 'List')
+    return (resource.entry ?? []).map((e) => e.item.reference).filter((r): r is string => !!r);
+  if (resource.resourceType === 'DocumentReference')
+    return (resource.relatesTo ?? []).map((r) => r.target.reference).filter((r): r is string => !!r);
   return [];
 }
 

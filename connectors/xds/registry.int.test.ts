@@ -4,12 +4,27 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Bundle, DocumentReference, List } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AssociationType, AvailabilityStatus, buildProvideAndRegisterRequest, SoapAction, StoredQueryId, type RegistryObjectList } from '../../adapters/xds/index.js';
+import {
+  AssociationType,
+  AvailabilityStatus,
+  buildProvideAndRegisterRequest,
+  SoapAction,
+  StoredQueryId,
+  type RegistryObjectList,
+} from '../../adapters/xds/index.js';
 import { parseXml } from '../../adapters/xml/index.js';
 import { frenchSubmission, TEST_INS, TEST_INS_OID, TEST_PATIENT_ID } from '../../fixtures/xds/french-submission.js';
 import { openTestHub, type TestHub } from '../../test/hub-harness.js';
 import { documentsModule, type DocumentsModule } from '../documents/documents-module.js';
-import { post, provideAndRegister, readResponse, registryErrorCodes, retrieve, soapRequest, storedQuery } from './test-support.js';
+import {
+  post,
+  provideAndRegister,
+  readResponse,
+  registryErrorCodes,
+  retrieve,
+  soapRequest,
+  storedQuery,
+} from './test-support.js';
 
 const CDA = readFileSync(new URL('../../fixtures/cda/fr-cr-consultation.xml', import.meta.url));
 const HOSTILE_CDA = readFileSync(new URL('../../fixtures/cda/hostile.xml', import.meta.url));
@@ -29,7 +44,13 @@ function submission(bytes: Buffer = CDA, extra: (o: RegistryObjectList) => void 
 }
 
 async function submit(t: TestHub, objects: RegistryObjectList, bytes: Buffer = CDA) {
-  return registryErrorCodes(await provideAndRegister(t, objects, objects.documentEntries.map((e) => ({ id: e.id, bytes, mimeType: e.mimeType ?? 'text/xml' }))));
+  return registryErrorCodes(
+    await provideAndRegister(
+      t,
+      objects,
+      objects.documentEntries.map((e) => ({ id: e.id, bytes, mimeType: e.mimeType ?? 'text/xml' })),
+    ),
+  );
 }
 
 async function entryByUniqueId(t: TestHub, uniqueId: string) {
@@ -42,7 +63,10 @@ describe('XDS registry behaviour (embedded)', () => {
   let documents: DocumentsModule;
 
   beforeAll(async () => {
-    documents = documentsModule({ config: { repositoryUniqueId: REPOSITORY, xds: { maxRequestBytes: 512 * 1024 } }, env: {} });
+    documents = documentsModule({
+      config: { repositoryUniqueId: REPOSITORY, xds: { maxRequestBytes: 512 * 1024 } },
+      env: {},
+    });
     t = await openTestHub('embedded', { modules: [documents] });
   }, 120_000);
   afterAll(async () => {
@@ -52,25 +76,43 @@ describe('XDS registry behaviour (embedded)', () => {
   it('FindSubmissionSets, GetSubmissionSetAndContents and GetAssociations return what was submitted, as LeafClass or ObjectRef', async () => {
     const objects = submission();
     expect(await submit(t, objects)).toMatchObject({ status: 'Success' });
-    const sets = await storedQuery(t, StoredQueryId.findSubmissionSets, { $XDSSubmissionSetPatientId: TEST_PATIENT_ID, $XDSSubmissionSetStatus: [AvailabilityStatus.approved] });
+    const sets = await storedQuery(t, StoredQueryId.findSubmissionSets, {
+      $XDSSubmissionSetPatientId: TEST_PATIENT_ID,
+      $XDSSubmissionSetStatus: [AvailabilityStatus.approved],
+    });
     const set = sets.objects.submissionSets.find((s) => s.uniqueId === objects.submissionSets[0]!.uniqueId)!;
     const { id: _i, status: _s, ...setBack } = set;
     const { id: _j, ...setSent } = objects.submissionSets[0]!;
     expect(setBack).toEqual(setSent);
 
-    const contents = await storedQuery(t, StoredQueryId.getSubmissionSetAndContents, { $XDSSubmissionSetUniqueId: set.uniqueId! });
+    const contents = await storedQuery(t, StoredQueryId.getSubmissionSetAndContents, {
+      $XDSSubmissionSetUniqueId: set.uniqueId!,
+    });
     expect(contents.objects.submissionSets.map((s) => s.id)).toEqual([set.id]);
     expect(contents.objects.documentEntries.map((e) => e.uniqueId)).toEqual([objects.documentEntries[0]!.uniqueId]);
     const member = contents.objects.associations.find((a) => a.associationType === AssociationType.hasMember)!;
-    expect(member).toMatchObject({ sourceObject: set.id, targetObject: contents.objects.documentEntries[0]!.id, submissionSetStatus: 'Original' });
+    expect(member).toMatchObject({
+      sourceObject: set.id,
+      targetObject: contents.objects.documentEntries[0]!.id,
+      submissionSetStatus: 'Original',
+    });
 
-    const refs = await storedQuery(t, StoredQueryId.getSubmissionSetAndContents, { $XDSSubmissionSetEntryUUID: set.id }, 'ObjectRef');
+    const refs = await storedQuery(
+      t,
+      StoredQueryId.getSubmissionSetAndContents,
+      { $XDSSubmissionSetEntryUUID: set.id },
+      'ObjectRef',
+    );
     expect(refs.objects.objectRefs.sort()).toEqual([set.id, contents.objects.documentEntries[0]!.id, member.id].sort());
 
-    const assoc = await storedQuery(t, StoredQueryId.getAssociations, { $uuid: [contents.objects.documentEntries[0]!.id] });
+    const assoc = await storedQuery(t, StoredQueryId.getAssociations, {
+      $uuid: [contents.objects.documentEntries[0]!.id],
+    });
     expect(assoc.objects.associations.map((a) => a.id)).toEqual([member.id]);
 
-    const byUuid = await storedQuery(t, StoredQueryId.getDocuments, { $XDSDocumentEntryEntryUUID: [contents.objects.documentEntries[0]!.id] });
+    const byUuid = await storedQuery(t, StoredQueryId.getDocuments, {
+      $XDSDocumentEntryEntryUUID: [contents.objects.documentEntries[0]!.id],
+    });
     expect(byUuid.objects.documentEntries.map((e) => e.uniqueId)).toEqual([objects.documentEntries[0]!.uniqueId]);
   });
 
@@ -79,11 +121,19 @@ describe('XDS registry behaviour (embedded)', () => {
     expect(await submit(t, objects)).toMatchObject({ status: 'Success' });
     const uid = objects.documentEntries[0]!.uniqueId!;
     const find = async (params: Record<string, string | readonly string[]>) =>
-      (await storedQuery(t, StoredQueryId.findDocuments, { $XDSDocumentEntryPatientId: TEST_PATIENT_ID, $XDSDocumentEntryStatus: [AvailabilityStatus.approved], ...params })).objects.documentEntries.some((e) => e.uniqueId === uid);
+      (
+        await storedQuery(t, StoredQueryId.findDocuments, {
+          $XDSDocumentEntryPatientId: TEST_PATIENT_ID,
+          $XDSDocumentEntryStatus: [AvailabilityStatus.approved],
+          ...params,
+        })
+      ).objects.documentEntries.some((e) => e.uniqueId === uid);
     expect(await find({ $XDSDocumentEntryClassCode: ['10^^1.2.250.1.213.1.1.4.1'] })).toBe(true);
     expect(await find({ $XDSDocumentEntryClassCode: ['10^^1.2.3.4'] })).toBe(false);
     expect(await find({ $XDSDocumentEntryTypeCode: ['11488-4^^2.16.840.1.113883.6.1'] })).toBe(true);
-    expect(await find({ $XDSDocumentEntryCreationTimeFrom: '202401', $XDSDocumentEntryCreationTimeTo: '20240103' })).toBe(true);
+    expect(
+      await find({ $XDSDocumentEntryCreationTimeFrom: '202401', $XDSDocumentEntryCreationTimeTo: '20240103' }),
+    ).toBe(true);
     expect(await find({ $XDSDocumentEntryCreationTimeFrom: '20240102100001' })).toBe(false);
     expect(await find({ $XDSDocumentEntryServiceStartTimeTo: '20240102090000' })).toBe(false);
     expect(await find({ $XDSDocumentEntryAuthorPerson: ['%MEDECIN%'] })).toBe(true);
@@ -97,7 +147,11 @@ describe('XDS registry behaviour (embedded)', () => {
     const objects = submission();
     expect(await submit(t, objects)).toMatchObject({ status: 'Success' });
     expect(await submit(t, objects)).toMatchObject({ status: 'Success' });
-    const docs = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${objects.documentEntries[0]!.uniqueId}`, headers: t.auth });
+    const docs = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${objects.documentEntries[0]!.uniqueId}`,
+      headers: t.auth,
+    });
     expect((docs.json() as Bundle).entry).toHaveLength(1);
 
     const changed = structuredClone(objects);
@@ -115,65 +169,139 @@ describe('XDS registry behaviour (embedded)', () => {
     expect(await submit(t, first)).toMatchObject({ status: 'Success' });
     const old = (await entryByUniqueId(t, first.documentEntries[0]!.uniqueId!))!;
     const second = submission(CDA, (o) => {
-      o.associations.push({ kind: 'Association', id: 'Association02', associationType: AssociationType.replace, sourceObject: 'Document01', targetObject: old.id, extraSlots: [] });
+      o.associations.push({
+        kind: 'Association',
+        id: 'Association02',
+        associationType: AssociationType.replace,
+        sourceObject: 'Document01',
+        targetObject: old.id,
+        extraSlots: [],
+      });
     });
     expect(await submit(t, second)).toMatchObject({ status: 'Success' });
     expect((await entryByUniqueId(t, first.documentEntries[0]!.uniqueId!))!.status).toBe(AvailabilityStatus.deprecated);
     const replacement = (await entryByUniqueId(t, second.documentEntries[0]!.uniqueId!))!;
     expect(replacement.status).toBe(AvailabilityStatus.approved);
     const assoc = await storedQuery(t, StoredQueryId.getAssociations, { $uuid: [old.id] });
-    expect(assoc.objects.associations.find((a) => a.associationType === AssociationType.replace)).toMatchObject({ sourceObject: replacement.id, targetObject: old.id });
+    expect(assoc.objects.associations.find((a) => a.associationType === AssociationType.replace)).toMatchObject({
+      sourceObject: replacement.id,
+      targetObject: old.id,
+    });
     // A deprecated entry cannot be replaced again.
     const third = submission(CDA, (o) => {
-      o.associations.push({ kind: 'Association', id: 'Association02', associationType: AssociationType.replace, sourceObject: 'Document01', targetObject: old.id, extraSlots: [] });
+      o.associations.push({
+        kind: 'Association',
+        id: 'Association02',
+        associationType: AssociationType.replace,
+        sourceObject: 'Document01',
+        targetObject: old.id,
+        extraSlots: [],
+      });
     });
     expect(await submit(t, third)).toMatchObject({ status: 'Failure', codes: ['XDSRegistryMetadataError'] });
     // MHD sees the same: the old DocumentReference is superseded.
-    const mhd = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${first.documentEntries[0]!.uniqueId}`, headers: t.auth });
+    const mhd = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${first.documentEntries[0]!.uniqueId}`,
+      headers: t.auth,
+    });
     expect(((mhd.json() as Bundle).entry![0]!.resource as DocumentReference).status).toBe('superseded');
   });
 
   it('folders: created with a document, then given another document by a later submission', async () => {
     const folderId = 'Folder01';
     const first = submission(CDA, (o) => {
-      o.folders.push({ kind: 'Folder', id: folderId, uniqueId: `1.2.250.1.999.5.${serial}`, patientId: TEST_PATIENT_ID, title: 'Dossier cardio', codeList: [{ code: '11488-4', codingScheme: '2.16.840.1.113883.6.1' }], extraSlots: [], limitedMetadata: false });
+      o.folders.push({
+        kind: 'Folder',
+        id: folderId,
+        uniqueId: `1.2.250.1.999.5.${serial}`,
+        patientId: TEST_PATIENT_ID,
+        title: 'Dossier cardio',
+        codeList: [{ code: '11488-4', codingScheme: '2.16.840.1.113883.6.1' }],
+        extraSlots: [],
+        limitedMetadata: false,
+      });
       o.associations.push(
-        { kind: 'Association', id: 'Association02', associationType: AssociationType.hasMember, sourceObject: 'SubmissionSet01', targetObject: folderId, extraSlots: [] },
-        { kind: 'Association', id: 'Association03', associationType: AssociationType.hasMember, sourceObject: folderId, targetObject: 'Document01', extraSlots: [] },
+        {
+          kind: 'Association',
+          id: 'Association02',
+          associationType: AssociationType.hasMember,
+          sourceObject: 'SubmissionSet01',
+          targetObject: folderId,
+          extraSlots: [],
+        },
+        {
+          kind: 'Association',
+          id: 'Association03',
+          associationType: AssociationType.hasMember,
+          sourceObject: folderId,
+          targetObject: 'Document01',
+          extraSlots: [],
+        },
       );
     });
     expect(await submit(t, first)).toMatchObject({ status: 'Success' });
-    const contents = await storedQuery(t, StoredQueryId.getSubmissionSetAndContents, { $XDSSubmissionSetUniqueId: first.submissionSets[0]!.uniqueId! });
+    const contents = await storedQuery(t, StoredQueryId.getSubmissionSetAndContents, {
+      $XDSSubmissionSetUniqueId: first.submissionSets[0]!.uniqueId!,
+    });
     const folder = contents.objects.folders[0]!;
-    expect(folder).toMatchObject({ title: 'Dossier cardio', codeList: [{ code: '11488-4', codingScheme: '2.16.840.1.113883.6.1' }] });
-    expect(contents.objects.associations.map((a) => [a.sourceObject === folder.id ? 'folder' : 'set', a.targetObject === folder.id ? 'folder' : 'doc']).sort()).toEqual([
+    expect(folder).toMatchObject({
+      title: 'Dossier cardio',
+      codeList: [{ code: '11488-4', codingScheme: '2.16.840.1.113883.6.1' }],
+    });
+    expect(
+      contents.objects.associations
+        .map((a) => [a.sourceObject === folder.id ? 'folder' : 'set', a.targetObject === folder.id ? 'folder' : 'doc'])
+        .sort(),
+    ).toEqual([
       ['folder', 'doc'],
       ['set', 'doc'],
       ['set', 'folder'],
     ]);
     const second = submission(CDA, (o) => {
-      o.associations.push({ kind: 'Association', id: 'Association02', associationType: AssociationType.hasMember, sourceObject: folder.id, targetObject: 'Document01', extraSlots: [] });
+      o.associations.push({
+        kind: 'Association',
+        id: 'Association02',
+        associationType: AssociationType.hasMember,
+        sourceObject: folder.id,
+        targetObject: 'Document01',
+        extraSlots: [],
+      });
     });
     expect(await submit(t, second)).toMatchObject({ status: 'Success' });
-    const lists = await t.hub.app.inject({ method: 'GET', url: `/fhir/List?identifier=urn:ietf:rfc:3986|${folder.id}`, headers: t.auth });
+    const lists = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/List?identifier=urn:ietf:rfc:3986|${folder.id}`,
+      headers: t.auth,
+    });
     expect(((lists.json() as Bundle).entry![0]!.resource as List).entry).toHaveLength(2);
   });
 
   it('hostile transport: a body over the limit, a bad boundary, a wrong action, JSON, no token, an unknown document', async () => {
-    const big = buildProvideAndRegisterRequest(submission(), [{ id: 'Document01', bytes: Buffer.alloc(600 * 1024, 0x41), mimeType: 'text/xml' }]);
+    const big = buildProvideAndRegisterRequest(submission(), [
+      { id: 'Document01', bytes: Buffer.alloc(600 * 1024, 0x41), mimeType: 'text/xml' },
+    ]);
     const tooBig = await post(t, '/xds/repository', big.body, big.contentType);
     expect(tooBig.statusCode).toBe(413);
     expect(readResponse(tooBig).fault).toMatch(/larger than 524288 bytes/);
 
     const objects = submission();
     const good = buildProvideAndRegisterRequest(objects, [{ id: 'Document01', bytes: CDA, mimeType: 'text/xml' }]);
-    const badBoundary = await post(t, '/xds/repository', good.body, good.contentType.replace(/boundary="[^"]+"/, 'boundary="nope"'));
+    const badBoundary = await post(
+      t,
+      '/xds/repository',
+      good.body,
+      good.contentType.replace(/boundary="[^"]+"/, 'boundary="nope"'),
+    );
     expect(badBoundary.statusCode).toBe(400);
     expect(readResponse(badBoundary).fault).toMatch(/MTOM/);
     const truncated = await post(t, '/xds/repository', good.body.subarray(0, good.body.length - 200), good.contentType);
     expect(truncated.statusCode).toBe(400);
 
-    const query = soapRequest(parseXml('<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>').root, SoapAction.registryStoredQuery);
+    const query = soapRequest(
+      parseXml('<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>').root,
+      SoapAction.registryStoredQuery,
+    );
     const wrongPlace = await post(t, '/xds/repository', query.payload, query.contentType);
     expect(wrongPlace.statusCode).toBe(400);
     expect(readResponse(wrongPlace).fault).toMatch(/\/xds\/registry/);
@@ -203,9 +331,17 @@ describe('XDS registry behaviour (embedded)', () => {
     });
     const patientId = (patient.json() as { id: string }).id;
     const bytes = Buffer.from('%PDF-1.4 test\n');
-    const send = (bundle: Bundle) => t.hub.app.inject({ method: 'POST', url: '/fhir', headers: { ...t.auth, 'content-type': 'application/fhir+json' }, payload: bundle });
+    const send = (bundle: Bundle) =>
+      t.hub.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { ...t.auth, 'content-type': 'application/fhir+json' },
+        payload: bundle,
+      });
     const bad = minimalProvideBundle(`Patient/${patientId}`, '1.2.250.1.999.6.1', bytes);
-    (bad.entry![1]!.resource as DocumentReference).content[0]!.attachment.hash = createHash('sha1').update('other').digest('base64');
+    (bad.entry![1]!.resource as DocumentReference).content[0]!.attachment.hash = createHash('sha1')
+      .update('other')
+      .digest('base64');
     const hash = await send(bad);
     expect(hash.statusCode).toBe(422);
     expect(hash.body).toContain('XDSRepositoryMetadataError');
@@ -234,7 +370,11 @@ describe('XDS registry behaviour (embedded)', () => {
     expect(reused.body).toContain('entryUUID');
 
     // An ordinary transaction still goes to the store.
-    const plain = await send({ resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 'Basic' }, resource: { resourceType: 'Basic', code: { text: 'x' } } }] });
+    const plain = await send({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ request: { method: 'POST', url: 'Basic' }, resource: { resourceType: 'Basic', code: { text: 'x' } } }],
+    });
     expect(plain.statusCode).toBe(200);
   });
 
@@ -244,20 +384,73 @@ describe('XDS registry behaviour (embedded)', () => {
     const hostile = submission(HOSTILE_CDA);
     expect(await submit(t, hostile, HOSTILE_CDA)).toMatchObject({ status: 'Success' });
     const idOf = async (uniqueId: string) => {
-      const r = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${uniqueId}`, headers: t.auth });
+      const r = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${uniqueId}`,
+        headers: t.auth,
+      });
       return ((r.json() as Bundle).entry![0]!.resource as DocumentReference).id!;
     };
-    const page = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference/${await idOf(cda.documentEntries[0]!.uniqueId!)}/$html`, headers: t.auth });
+    const page = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/DocumentReference/${await idOf(cda.documentEntries[0]!.uniqueId!)}/$html`,
+      headers: t.auth,
+    });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
     for (const title of ['Motif de consultation', 'Conclusion']) expect(page.body).toContain(title);
 
-    const evil = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference/${await idOf(hostile.documentEntries[0]!.uniqueId!)}/$html`, headers: t.auth });
+    const evil = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/DocumentReference/${await idOf(hostile.documentEntries[0]!.uniqueId!)}/$html`,
+      headers: t.auth,
+    });
     expect(evil.statusCode).toBe(200);
     // Every tag is from the renderer's allow-list, no event attribute, no script URL (text shows escaped, harmless).
     const tags = [...evil.body.matchAll(/<\/?([a-zA-Z][a-zA-Z0-9-]*)([^>]*)>/g)];
-    const allowed = new Set(['html', 'head', 'meta', 'title', 'body', 'article', 'header', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'dl', 'dt', 'dd', 'section', 'div', 'p', 'span', 'img', 'table', 'thead', 'tbody', 'tfoot', 'tr', 'td', 'th', 'caption', 'colgroup', 'col', 'ol', 'ul', 'li', 'sub', 'sup', 'br', 'small', 'a', 'pre']);
+    const allowed = new Set([
+      'html',
+      'head',
+      'meta',
+      'title',
+      'body',
+      'article',
+      'header',
+      'h1',
+      'h2',
+      'h3',
+      'h4',
+      'h5',
+      'h6',
+      'dl',
+      'dt',
+      'dd',
+      'section',
+      'div',
+      'p',
+      'span',
+      'img',
+      'table',
+      'thead',
+      'tbody',
+      'tfoot',
+      'tr',
+      'td',
+      'th',
+      'caption',
+      'colgroup',
+      'col',
+      'ol',
+      'ul',
+      'li',
+      'sub',
+      'sup',
+      'br',
+      'small',
+      'a',
+      'pre',
+    ]);
     expect(tags.map((m) => m[1]!.toLowerCase()).filter((n) => !allowed.has(n))).toEqual([]);
     for (const [, , attrs] of tags) {
       expect(attrs).not.toMatch(/\son[a-z]+\s*=/i);
@@ -265,12 +458,25 @@ describe('XDS registry behaviour (embedded)', () => {
     }
     expect(evil.body).not.toContain('<script');
 
-    const patient = await t.hub.app.inject({ method: 'GET', url: `/fhir/Patient?identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}`, headers: t.auth });
+    const patient = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/Patient?identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}`,
+      headers: t.auth,
+    });
     const pid = ((patient.json() as Bundle).entry![0]!.resource as { id: string }).id;
     const pdfBundle = minimalProvideBundle(`Patient/${pid}`, '1.2.250.1.999.6.9', Buffer.from('%PDF-1.4\n'), '9');
-    const filed = await t.hub.app.inject({ method: 'POST', url: '/fhir', headers: { ...t.auth, 'content-type': 'application/fhir+json' }, payload: pdfBundle });
+    const filed = await t.hub.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { ...t.auth, 'content-type': 'application/fhir+json' },
+      payload: pdfBundle,
+    });
     expect(filed.statusCode, filed.body).toBe(200);
-    const pdf = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference/${await idOf('1.2.250.1.999.6.9')}/$html`, headers: t.auth });
+    const pdf = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/DocumentReference/${await idOf('1.2.250.1.999.6.9')}/$html`,
+      headers: t.auth,
+    });
     expect(pdf.statusCode).toBe(415);
     expect(pdf.body).toContain('not a CDA document');
   });
@@ -287,13 +493,21 @@ export function minimalProvideBundle(subject: string, uniqueId: string, bytes: B
         resource: {
           resourceType: 'List',
           extension: [
-            { url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId', valueIdentifier: { system: 'urn:ietf:rfc:3986', value: 'urn:oid:1.2.250.1.999.9' } },
-            { url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType', valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] } },
+            {
+              url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId',
+              valueIdentifier: { system: 'urn:ietf:rfc:3986', value: 'urn:oid:1.2.250.1.999.9' },
+            },
+            {
+              url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType',
+              valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] },
+            },
           ],
           identifier: [{ use: 'usual', system: 'urn:ietf:rfc:3986', value: `urn:oid:${uniqueId}.100` }],
           status: 'current',
           mode: 'working',
-          code: { coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }] },
+          code: {
+            coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }],
+          },
           subject: { reference: subject },
           date: '2024-03-01T10:00:00Z',
           entry: [{ item: { reference: `urn:uuid:7d0f0000-0000-4000-8001-00000000${suffix.padStart(4, '0')}` } }],
@@ -304,16 +518,25 @@ export function minimalProvideBundle(subject: string, uniqueId: string, bytes: B
         fullUrl: `urn:uuid:7d0f0000-0000-4000-8001-00000000${suffix.padStart(4, '0')}`,
         resource: {
           resourceType: 'DocumentReference',
-          contained: [{ resourceType: 'Patient', id: 'sp', identifier: [{ system: 'urn:oid:1.2.250.1.999.5', value: 'IPP123' }] }],
+          contained: [
+            { resourceType: 'Patient', id: 'sp', identifier: [{ system: 'urn:oid:1.2.250.1.999.5', value: 'IPP123' }] },
+          ],
           masterIdentifier: { use: 'usual', system: 'urn:ietf:rfc:3986', value: `urn:oid:${uniqueId}` },
           status: 'current',
           type: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] },
           category: [{ coding: [{ system: 'urn:oid:1.2.250.1.213.1.1.4.1', code: '10' }] }],
           subject: { reference: subject },
-          securityLabel: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'N' }] }],
+          securityLabel: [
+            { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'N' }] },
+          ],
           content: [
             {
-              attachment: { contentType: 'application/pdf', language: 'fr-FR', url: `urn:uuid:7d0f0000-0000-4000-8002-00000000${suffix.padStart(4, '0')}`, creation: '2024-03-01T09:00:00Z' },
+              attachment: {
+                contentType: 'application/pdf',
+                language: 'fr-FR',
+                url: `urn:uuid:7d0f0000-0000-4000-8002-00000000${suffix.padStart(4, '0')}`,
+                creation: '2024-03-01T09:00:00Z',
+              },
               format: { system: 'urn:oid:1.2.250.1.213.1.1.4.2.282', code: 'urn:ihe:iti:xds-sd:pdf:2008' },
             },
           ],
@@ -325,7 +548,11 @@ export function minimalProvideBundle(subject: string, uniqueId: string, bytes: B
         } as DocumentReference,
         request: { method: 'POST', url: 'DocumentReference' },
       },
-      { fullUrl: `urn:uuid:7d0f0000-0000-4000-8002-00000000${suffix.padStart(4, '0')}`, resource: { resourceType: 'Binary', contentType: 'application/pdf', data: bytes.toString('base64') }, request: { method: 'POST', url: 'Binary' } },
+      {
+        fullUrl: `urn:uuid:7d0f0000-0000-4000-8002-00000000${suffix.padStart(4, '0')}`,
+        resource: { resourceType: 'Binary', contentType: 'application/pdf', data: bytes.toString('base64') },
+        request: { method: 'POST', url: 'Binary' },
+      },
     ],
   };
 }

@@ -27,7 +27,6 @@ import {
   SoapFaultError,
   unknownDocumentIssue,
   validateSubmission,
-  XdsErrorCode,
   type RegistryObjectList,
   type RetrievedDocument,
   type SoapEnvelope,
@@ -80,18 +79,34 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
 
   // Bodies are read as bytes, whatever they claim to be: the SOAP layer decides.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.maxRequestBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.maxRequestBytes }, (_request, body, done) =>
+    done(null, body),
+  );
 
   app.setErrorHandler((error: unknown, request, reply) => {
     const e = error as { code?: string; statusCode?: number; message?: string };
     if (error instanceof Refusal) return sendFault(reply, error.fault, error.status);
     if (error instanceof SoapFaultError) return sendFault(reply, error);
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendFault(reply, new SoapFaultError(SoapFaultCode.sender, `The request is larger than ${options.maxRequestBytes} bytes: send fewer or smaller documents per request`), 413);
+      return sendFault(
+        reply,
+        new SoapFaultError(
+          SoapFaultCode.sender,
+          `The request is larger than ${options.maxRequestBytes} bytes: send fewer or smaller documents per request`,
+        ),
+        413,
+      );
     }
-    if (e.statusCode && e.statusCode < 500) return sendFault(reply, new SoapFaultError(SoapFaultCode.sender, e.message ?? 'Bad request'), e.statusCode);
+    if (e.statusCode && e.statusCode < 500)
+      return sendFault(reply, new SoapFaultError(SoapFaultCode.sender, e.message ?? 'Bad request'), e.statusCode);
     request.log.error({ err: error }, 'XDS request failed');
-    return sendFault(reply, new SoapFaultError(SoapFaultCode.receiver, `Internal error (request ${request.id}); the details are in the hub log. Retry later.`));
+    return sendFault(
+      reply,
+      new SoapFaultError(
+        SoapFaultCode.receiver,
+        `Internal error (request ${request.id}); the details are in the hub log. Retry later.`,
+      ),
+    );
   });
 
   const principal = (request: FastifyRequest, roles: string[]): TokenPrincipal | undefined => {
@@ -106,7 +121,14 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
     }
   };
 
-  const audit = async (request: FastifyRequest, who: TokenPrincipal | undefined, action: 'create' | 'search' | 'read', outcome: number, query: string, patientIds: string[] = []) => {
+  const audit = async (
+    request: FastifyRequest,
+    who: TokenPrincipal | undefined,
+    action: 'create' | 'search' | 'read',
+    outcome: number,
+    query: string,
+    patientIds: string[] = [],
+  ) => {
     await hub.audit.record({
       actor: who?.id ?? `xds ${request.ip}`,
       action,
@@ -128,8 +150,21 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
     } catch (error) {
       if (error instanceof SoapFaultError) {
         const journal = options.journal();
-        const message = await journal.received({ channel, raw: rawHttpEntity(contentType, body), source: `http ${request.ip}`, sender: request.ip, messageType: 'SOAP' }).catch(() => undefined);
-        if (message) await journal.failed(message, [{ stage: Stage.Decode, severity: 'error', code: `soap:${error.faultCode}`, message: error.reason }]).catch(() => undefined);
+        const message = await journal
+          .received({
+            channel,
+            raw: rawHttpEntity(contentType, body),
+            source: `http ${request.ip}`,
+            sender: request.ip,
+            messageType: 'SOAP',
+          })
+          .catch(() => undefined);
+        if (message)
+          await journal
+            .failed(message, [
+              { stage: Stage.Decode, severity: 'error', code: `soap:${error.faultCode}`, message: error.reason },
+            ])
+            .catch(() => undefined);
       }
       throw error;
     }
@@ -138,12 +173,18 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
   app.post('/repository', async (request, reply) => {
     principal(request, [Role.Admin, Role.Write, Role.Read]);
     const { body, contentType, soap } = await readRequest(request, 'xds-repository');
-    const operation = operationOf(soap.envelope, ['ProvideAndRegisterDocumentSetRequest', 'RetrieveDocumentSetRequest']);
+    const operation = operationOf(soap.envelope, [
+      'ProvideAndRegisterDocumentSetRequest',
+      'RetrieveDocumentSetRequest',
+    ]);
     if (operation === 'ProvideAndRegisterDocumentSetRequest') {
       const who = principal(request, [Role.Admin, Role.Write]);
       return provideAndRegister(request, reply, { body, contentType, soap, who });
     }
-    return retrieve(request, reply, { envelope: soap.envelope, who: principal(request, [Role.Admin, Role.Write, Role.Read]) });
+    return retrieve(request, reply, {
+      envelope: soap.envelope,
+      who: principal(request, [Role.Admin, Role.Write, Role.Read]),
+    });
   });
 
   app.post('/registry', async (request, reply) => {
@@ -154,7 +195,10 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
       const who = principal(request, [Role.Admin, Role.Write]);
       return register(request, reply, { body, contentType, soap, who });
     }
-    return storedQuery(request, reply, { envelope: soap.envelope, who: principal(request, [Role.Admin, Role.Write, Role.Read]) });
+    return storedQuery(request, reply, {
+      envelope: soap.envelope,
+      who: principal(request, [Role.Admin, Role.Write, Role.Read]),
+    });
   });
 
   // ---- ITI-41 / ITI-42 ----------------------------------------------------------------------------------------------
@@ -168,7 +212,10 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
 
   async function provideAndRegister(request: FastifyRequest, reply: FastifyReply, input: SubmissionRequest) {
     const parsed = parseProvideAndRegisterRequest(input.soap.envelope.body, input.soap.multipart);
-    const issues = [...parsed.issues, ...validateSubmission(parsed.objects, { profile: 'ITI-41', documents: parsed.documents })];
+    const issues = [
+      ...parsed.issues,
+      ...validateSubmission(parsed.objects, { profile: 'ITI-41', documents: parsed.documents }),
+    ];
     return submit(request, reply, input, {
       kind: 'ITI-41',
       objects: parsed.objects,
@@ -196,7 +243,14 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
     request: FastifyRequest,
     reply: FastifyReply,
     input: SubmissionRequest,
-    s: { kind: 'ITI-41' | 'ITI-42'; objects: RegistryObjectList; documents: ReadonlyMap<string, SubmittedDocument>; issues: XdsIssue[]; responseAction: string; channel: string },
+    s: {
+      kind: 'ITI-41' | 'ITI-42';
+      objects: RegistryObjectList;
+      documents: ReadonlyMap<string, SubmittedDocument>;
+      issues: XdsIssue[];
+      responseAction: string;
+      channel: string;
+    },
   ) {
     const set = s.objects.submissionSets[0];
     const patientIds = set?.patientId ? [set.patientId] : [];
@@ -213,7 +267,10 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
       })
       .catch((error: Error) => {
         request.log.error({ err: error }, 'the message store refused an XDS submission');
-        throw new SoapFaultError(SoapFaultCode.receiver, 'The submission could not be persisted (message store unavailable): nothing was registered; retry later.');
+        throw new SoapFaultError(
+          SoapFaultCode.receiver,
+          'The submission could not be persisted (message store unavailable): nothing was registered; retry later.',
+        );
       });
     const warnings = s.issues.filter((i) => i.severity === 'warning');
     if (options.frenchMetadataWarnings && isFrenchPatient(set?.patientId)) {
@@ -222,10 +279,20 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
     const errors = s.issues.filter((i) => i.severity === 'error');
     const respond = async (all: XdsIssue[], status: number) => {
       await audit(request, input.who, 'create', status, `${s.kind} ${set?.uniqueId ?? ''}`.trim(), []);
-      return sendSoap(reply, input.soap.multipart !== undefined, buildRegistryResponse(all), s.responseAction, input.soap.envelope.addressing.messageId);
+      return sendSoap(
+        reply,
+        input.soap.multipart !== undefined,
+        buildRegistryResponse(all),
+        s.responseAction,
+        input.soap.envelope.addressing.messageId,
+      );
     };
     if (errors.length > 0) {
-      await journal.failed(message, errors.map((i) => xdsIssueToMessageIssue(i)), warnings.map((i) => xdsIssueToMessageIssue(i)));
+      await journal.failed(
+        message,
+        errors.map((i) => xdsIssueToMessageIssue(i)),
+        warnings.map((i) => xdsIssueToMessageIssue(i)),
+      );
       return respond([...errors, ...warnings], 200);
     }
     const result = await options.registry().file({
@@ -244,15 +311,28 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
     });
     switch (result.status) {
       case 'refused':
-        await journal.failed(message, result.issues.map((i) => xdsIssueToMessageIssue(i, Stage.Store)), warnings.map((i) => xdsIssueToMessageIssue(i)));
+        await journal.failed(
+          message,
+          result.issues.map((i) => xdsIssueToMessageIssue(i, Stage.Store)),
+          warnings.map((i) => xdsIssueToMessageIssue(i)),
+        );
         return respond([...result.issues, ...warnings], 200);
       case 'duplicate':
         await journal.filed(message, undefined, [
-          { stage: Stage.Store, severity: 'information', code: 'duplicate', message: 'The same submission was filed before: nothing new was written.' },
+          {
+            stage: Stage.Store,
+            severity: 'information',
+            code: 'duplicate',
+            message: 'The same submission was filed before: nothing new was written.',
+          },
         ]);
         return respond(warnings, 200);
       case 'filed':
-        await journal.filed(message, result.changeSetId, warnings.map((i) => xdsIssueToMessageIssue(i)));
+        await journal.filed(
+          message,
+          result.changeSetId,
+          warnings.map((i) => xdsIssueToMessageIssue(i)),
+        );
         return respond(warnings, 200);
       default:
         return result satisfies never;
@@ -261,7 +341,11 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
 
   // ---- ITI-43 ---------------------------------------------------------------------------------------------------------
 
-  async function retrieve(request: FastifyRequest, reply: FastifyReply, input: { envelope: SoapEnvelope; who: TokenPrincipal | undefined }) {
+  async function retrieve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { envelope: SoapEnvelope; who: TokenPrincipal | undefined },
+  ) {
     const { requests, issues } = parseRetrieveDocumentSetRequest(input.envelope.body);
     const registry = options.registry();
     const documents: RetrievedDocument[] = [];
@@ -281,7 +365,14 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
       if (patient?.startsWith('Patient/')) patients.add(patient.slice(8));
       documents.push({ ...r, mimeType: stored.contentType, bytes: stored.bytes });
     }
-    await audit(request, input.who, 'read', 200, `ITI-43 ${requests.map((r) => r.documentUniqueId).join(',')}`.slice(0, 500), [...patients]);
+    await audit(
+      request,
+      input.who,
+      'read',
+      200,
+      `ITI-43 ${requests.map((r) => r.documentUniqueId).join(',')}`.slice(0, 500),
+      [...patients],
+    );
     const envelopeBody = buildRetrieveDocumentSetResponse(documents, issues, {
       ...(input.envelope.addressing.messageId ? { relatesTo: input.envelope.addressing.messageId } : {}),
     });
@@ -290,21 +381,51 @@ export const xdsRoutes: FastifyPluginAsync<XdsRoutesOptions> = async (app, optio
 
   // ---- ITI-18 ---------------------------------------------------------------------------------------------------------
 
-  async function storedQuery(request: FastifyRequest, reply: FastifyReply, input: { envelope: SoapEnvelope; who: TokenPrincipal | undefined }) {
+  async function storedQuery(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { envelope: SoapEnvelope; who: TokenPrincipal | undefined },
+  ) {
     const parsed = parseAdhocQueryRequest(input.envelope.body);
     const respond = async (body: XmlElementSpec, query: string, patientIds: string[] = []) => {
       await audit(request, input.who, 'search', 200, query, patientIds);
       return sendSoap(reply, false, body, SoapAction.registryStoredQueryResponse, input.envelope.addressing.messageId);
     };
-    const emptyList: RegistryObjectList = { submissionSets: [], documentEntries: [], folders: [], associations: [], objectRefs: [] };
-    if (!parsed.ok) return respond(buildAdhocQueryResponse(emptyList, { returnType: 'ObjectRef', issues: parsed.issues }), 'ITI-18 refused');
+    const emptyList: RegistryObjectList = {
+      submissionSets: [],
+      documentEntries: [],
+      folders: [],
+      associations: [],
+      objectRefs: [],
+    };
+    if (!parsed.ok)
+      return respond(
+        buildAdhocQueryResponse(emptyList, { returnType: 'ObjectRef', issues: parsed.issues }),
+        'ITI-18 refused',
+      );
     const result = await new StoredQueries(options.registry()).run(parsed.query);
     const description = `ITI-18 ${parsed.query.kind} ${parsed.query.returnType}`;
-    if (!result.ok) return respond(buildAdhocQueryResponse(emptyList, { returnType: parsed.query.returnType, issues: [...result.issues, ...parsed.warnings] }), description);
-    return respond(buildAdhocQueryResponse(result.objects, { returnType: parsed.query.returnType, issues: parsed.warnings }), description);
+    if (!result.ok)
+      return respond(
+        buildAdhocQueryResponse(emptyList, {
+          returnType: parsed.query.returnType,
+          issues: [...result.issues, ...parsed.warnings],
+        }),
+        description,
+      );
+    return respond(
+      buildAdhocQueryResponse(result.objects, { returnType: parsed.query.returnType, issues: parsed.warnings }),
+      description,
+    );
   }
 
-  function sendSoap(reply: FastifyReply, mtom: boolean, body: XmlElementSpec, action: string, relatesTo: string | undefined) {
+  function sendSoap(
+    reply: FastifyReply,
+    mtom: boolean,
+    body: XmlElementSpec,
+    action: string,
+    relatesTo: string | undefined,
+  ) {
     const envelope = buildSoapEnvelope(body, { action, ...(relatesTo ? { relatesTo } : {}) });
     if (mtom) {
       const built = buildMtomMessage(envelope, [], { action });
@@ -318,13 +439,22 @@ function sendFault(reply: FastifyReply, fault: SoapFaultError, status = faultHtt
   return reply
     .code(status)
     .header('content-type', SOAP_XML)
-    .send(buildSoapFault({ code: fault.faultCode, reason: fault.reason, ...(fault.subcode ? { subcode: fault.subcode } : {}) }));
+    .send(
+      buildSoapFault({
+        code: fault.faultCode,
+        reason: fault.reason,
+        ...(fault.subcode ? { subcode: fault.subcode } : {}),
+      }),
+    );
 }
 
 function bodyOf(request: FastifyRequest): Buffer {
   const body = request.body;
   if (Buffer.isBuffer(body) && body.length > 0) return body;
-  throw new SoapFaultError(SoapFaultCode.sender, 'The request has no body: send a SOAP 1.2 envelope (application/soap+xml) or an MTOM message (multipart/related)');
+  throw new SoapFaultError(
+    SoapFaultCode.sender,
+    'The request has no body: send a SOAP 1.2 envelope (application/soap+xml) or an MTOM message (multipart/related)',
+  );
 }
 
 /** Which transaction a request is: its Body element, checked against wsa:Action when there is one. */
@@ -349,7 +479,11 @@ function operationOf(envelope: SoapEnvelope, accepted: string[]): string {
     );
   }
   if (action && action !== known[expected]!.action) {
-    throw new SoapFaultError(SoapFaultCode.sender, `wsa:Action "${action}" does not match the body ${expected}: send ${known[expected]!.action}`, 'wsa:ActionNotSupported');
+    throw new SoapFaultError(
+      SoapFaultCode.sender,
+      `wsa:Action "${action}" does not match the body ${expected}: send ${known[expected]!.action}`,
+      'wsa:ActionNotSupported',
+    );
   }
   return expected;
 }

@@ -5,13 +5,24 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Bundle, DocumentReference, List, Provenance } from '@medplum/fhirtypes';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AvailabilityStatus, parseSubmitObjectsRequest, SoapAction, StoredQueryId } from '../../adapters/xds/index.js';
-import { parseXml } from '../../adapters/xml/index.js';
+import type { XmlElement } from '../../adapters/xml/index.js';
 import { frenchSubmission, TEST_INS, TEST_INS_OID, TEST_PATIENT_ID } from '../../fixtures/xds/french-submission.js';
 import { HUB_PROFILES, openTestHub, type TestHub } from '../../test/hub-harness.js';
 import { documentsModule, type DocumentsModule } from '../documents/documents-module.js';
-import { corpusBody, post, provideAndRegister, readCorpus, readResponse, registryErrorCodes, retrieve, soapRequest, storedQuery } from './test-support.js';
+import {
+  corpusBody,
+  post,
+  provideAndRegister,
+  readCorpus,
+  readResponse,
+  registryErrorCodes,
+  retrieve,
+  soapRequest,
+  storedQuery,
+} from './test-support.js';
 
 const CDA = readFileSync(new URL('../../fixtures/cda/fr-cr-consultation.xml', import.meta.url));
 const REPOSITORY = '1.2.250.1.999.7.1';
@@ -20,7 +31,10 @@ const SOAP = 'application/soap+xml; charset=UTF-8';
 function mtomCorpus(path: string): { payload: Buffer; contentType: string } {
   const bytes = readCorpus(path);
   const boundary = bytes.toString('latin1').split(/\r?\n/)[0]!.slice(2);
-  return { payload: bytes, contentType: `multipart/related; boundary="${boundary}"; type="application/xop+xml"; start-info="application/soap+xml"` };
+  return {
+    payload: bytes,
+    contentType: `multipart/related; boundary="${boundary}"; type="application/xop+xml"; start-info="application/soap+xml"`,
+  };
 }
 
 /** A French submission of the CDA fixture, with a fresh uniqueId so tests do not collide. */
@@ -72,9 +86,15 @@ for (const { profile, available } of HUB_PROFILES) {
         repositoryUniqueId: REPOSITORY,
       });
 
-      const mhd = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference?patient.identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}&status=current`, headers: t.auth });
+      const mhd = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/DocumentReference?patient.identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}&status=current`,
+        headers: t.auth,
+      });
       expect(mhd.statusCode).toBe(200);
-      const doc = (mhd.json() as Bundle).entry!.map((e) => e.resource as DocumentReference).find((d) => d.masterIdentifier?.value === `urn:oid:${entry.uniqueId}`)!;
+      const doc = (mhd.json() as Bundle)
+        .entry!.map((e) => e.resource as DocumentReference)
+        .find((d) => d.masterIdentifier?.value === `urn:oid:${entry.uniqueId}`)!;
       expect(doc).toBeDefined();
       expect(doc.identifier?.[0]?.value).toBe(entry.id);
 
@@ -83,16 +103,26 @@ for (const { profile, available } of HUB_PROFILES) {
       expect(Buffer.from(retrieved.documents[0]!.bytes).equals(CDA)).toBe(true);
       expect(retrieved.documents[0]!.mimeType).toBe('text/xml');
 
-      const binary = await t.hub.app.inject({ method: 'GET', url: `/fhir/${doc.content[0]!.attachment.url}`, headers: t.auth });
+      const binary = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/${doc.content[0]!.attachment.url}`,
+        headers: t.auth,
+      });
       expect(binary.statusCode).toBe(200);
       expect(binary.headers['content-type']).toMatch(/^text\/xml/);
       expect(binary.rawPayload.equals(CDA)).toBe(true);
 
       // In the patient's record, with Provenance pointing to the raw message kept in the message store.
-      const provenance = await t.hub.app.inject({ method: 'GET', url: `/fhir/Provenance?target=DocumentReference/${doc.id}`, headers: t.auth });
+      const provenance = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/Provenance?target=DocumentReference/${doc.id}`,
+        headers: t.auth,
+      });
       const prov = (provenance.json() as Bundle).entry?.[0]?.resource as Provenance;
       expect(prov).toBeDefined();
-      const messageId = prov.entity?.flatMap((e) => (e.what.identifier ? [e.what.identifier] : [])).find((i) => i.system === 'urn:keney:message')?.value;
+      const messageId = prov.entity
+        ?.flatMap((e) => (e.what.identifier ? [e.what.identifier] : []))
+        .find((i) => i.system === 'urn:keney:message')?.value;
       expect(messageId).toBeDefined();
       const raw = await documents.messages!.raw(messageId!);
       expect(raw.includes(CDA)).toBe(true);
@@ -100,14 +130,20 @@ for (const { profile, available } of HUB_PROFILES) {
 
     it('acceptance 1: the ITI-41 corpus samples through /xds/repository — accepted, or refused with the exact XDS code', async () => {
       const pnr = async (file: string) => {
-        const { payload, contentType } = soapRequest(corpusBody(`jembi-openhim-mediator-xds/${file}`), SoapAction.provideAndRegister);
+        const { payload, contentType } = soapRequest(
+          corpusBody(`jembi-openhim-mediator-xds/${file}`),
+          SoapAction.provideAndRegister,
+        );
         return registryErrorCodes(await post(t, '/xds/repository', payload, contentType));
       };
       expect(await pnr('pnr2.xml')).toMatchObject({ status: 'Success', codes: [] });
       for (const file of ['pnr1.xml', 'pnr3.xml', 'pnr-no-epid.xml', 'pnr_e2e.xml']) {
         expect(await pnr(file), file).toMatchObject({ status: 'Failure', codes: ['XDSPatientIdDoesNotMatch'] });
       }
-      expect(await pnr('pnr-no-elid.xml')).toMatchObject({ status: 'Failure', codes: ['XDSPatientIdDoesNotMatch', 'XDSRegistryMetadataError'] });
+      expect(await pnr('pnr-no-elid.xml')).toMatchObject({
+        status: 'Failure',
+        codes: ['XDSPatientIdDoesNotMatch', 'XDSRegistryMetadataError'],
+      });
 
       // MTOM: the request is read through its xop:Include; the answer is MTOM too.
       const mtom = mtomCorpus('jembi-openhim-mediator-xds/pnr_e2e_mtom.xml');
@@ -138,19 +174,37 @@ for (const { profile, available } of HUB_PROFILES) {
         return registryErrorCodes(await post(t, '/xds/registry', payload, contentType));
       };
       expect(await register('oehf-ipf/ebrim/submission-set.xml')).toMatchObject({ status: 'Success', codes: [] });
-      for (const file of ['SubmitObjectsRequest_ebrs30.xml', 'SubmitObjectsRequest_ebrs30_2.xml', 'SubmitObjectsRequest_ebrs3_extra_metadata.xml', 'SubmitObjectsRequest_ebrs30_update_nonstandard_association.xml', 'SubmitObjectsRequest_ebrs30_update_sameLid.xml']) {
-        expect(await register(`oehf-ipf/ebrim/${file}`), file).toMatchObject({ status: 'Failure', codes: ['XDSRegistryMetadataError'] });
+      for (const file of [
+        'SubmitObjectsRequest_ebrs30.xml',
+        'SubmitObjectsRequest_ebrs30_2.xml',
+        'SubmitObjectsRequest_ebrs3_extra_metadata.xml',
+        'SubmitObjectsRequest_ebrs30_update_nonstandard_association.xml',
+        'SubmitObjectsRequest_ebrs30_update_sameLid.xml',
+      ]) {
+        expect(await register(`oehf-ipf/ebrim/${file}`), file).toMatchObject({
+          status: 'Failure',
+          codes: ['XDSRegistryMetadataError'],
+        });
       }
-      expect(await register('jembi-openhim-mediator-xds/RegisterDocumentSet-bRequest_SOAP.xml')).toMatchObject({ status: 'Failure', codes: ['XDSRegistryMetadataError'] });
+      expect(await register('jembi-openhim-mediator-xds/RegisterDocumentSet-bRequest_SOAP.xml')).toMatchObject({
+        status: 'Failure',
+        codes: ['XDSRegistryMetadataError'],
+      });
       // A metadata update whose association targets an entry this registry never had.
-      expect(await register('oehf-ipf/ebrim/SubmitObjectsRequest_ebrs30_update.xml')).toMatchObject({ status: 'Failure', codes: ['UnresolvedReferenceException'] });
+      expect(await register('oehf-ipf/ebrim/SubmitObjectsRequest_ebrs30_update.xml')).toMatchObject({
+        status: 'Failure',
+        codes: ['UnresolvedReferenceException'],
+      });
       // Not XML at all.
       const notXml = await post(t, '/xds/registry', readCorpus('directproject-nhin-d/submitobjectrequest.xml'), SOAP);
       expect(notXml.statusCode).toBe(400);
       expect(readResponse(notXml).fault).toMatch(/line 1/);
       // ITI-42 registers metadata only: the extra slots come back from the registry as they were sent.
-      const sent = parseSubmitObjectsRequest(corpusBody('oehf-ipf/ebrim/submission-set.xml')).objects.documentEntries[0]!;
-      const registered = await storedQuery(t, StoredQueryId.getDocuments, { $XDSDocumentEntryUniqueId: [sent.uniqueId!] });
+      const sent = parseSubmitObjectsRequest(corpusBody('oehf-ipf/ebrim/submission-set.xml')).objects
+        .documentEntries[0]!;
+      const registered = await storedQuery(t, StoredQueryId.getDocuments, {
+        $XDSDocumentEntryUniqueId: [sent.uniqueId!],
+      });
       expect(registered.objects.documentEntries).toHaveLength(1);
       const { id: _a, status: _b, ...back } = registered.objects.documentEntries[0]!;
       const { id: _c, status: _d, ...original } = sent;
@@ -160,26 +214,62 @@ for (const { profile, available } of HUB_PROFILES) {
     it('acceptance 1: the ITI-18 corpus samples — the injection payload does nothing; unknown queries named', async () => {
       const before = await t.hub.app.inject({ method: 'GET', url: '/admin/store/status', headers: t.auth });
       const counts = (before.json() as { resources: Record<string, number> }).resources;
-      const injection = registryErrorCodesOfQuery(await post(t, '/xds/registry', soapRequest(corpusBody('oehf-ipf/ebrim/iti18request.xml'), SoapAction.registryStoredQuery).payload, SOAP));
+      const injection = registryErrorCodesOfQuery(
+        await post(
+          t,
+          '/xds/registry',
+          soapRequest(corpusBody('oehf-ipf/ebrim/iti18request.xml'), SoapAction.registryStoredQuery).payload,
+          SOAP,
+        ),
+      );
       expect(injection).toEqual({ status: 'Failure', codes: ['XDSRegistryError'] });
       const after = await t.hub.app.inject({ method: 'GET', url: '/admin/store/status', headers: t.auth });
       expect((after.json() as { resources: Record<string, number> }).resources).toEqual(counts);
 
-      const iti51 = registryErrorCodesOfQuery(await post(t, '/xds/registry', soapRequest(corpusBody('oehf-ipf/ebrim/iti51request.xml'), SoapAction.registryStoredQuery).payload, SOAP));
+      const iti51 = registryErrorCodesOfQuery(
+        await post(
+          t,
+          '/xds/registry',
+          soapRequest(corpusBody('oehf-ipf/ebrim/iti51request.xml'), SoapAction.registryStoredQuery).payload,
+          SOAP,
+        ),
+      );
       expect(iti51).toEqual({ status: 'Failure', codes: ['XDSUnknownStoredQuery'] });
-      const plain = registryErrorCodesOfQuery(await post(t, '/xds/registry', readCorpus('jembi-openhim-mediator-xds/adhocQueryRequest_wSOAP.xml'), SOAP));
+      const plain = registryErrorCodesOfQuery(
+        await post(t, '/xds/registry', readCorpus('jembi-openhim-mediator-xds/adhocQueryRequest_wSOAP.xml'), SOAP),
+      );
       expect(plain).toEqual({ status: 'Success', codes: [] });
-      const enriched = registryErrorCodesOfQuery(await post(t, '/xds/registry', readCorpus('jembi-openhim-mediator-xds/adhocQueryRequest_enriched_wSOAP.xml'), SOAP));
+      const enriched = registryErrorCodesOfQuery(
+        await post(
+          t,
+          '/xds/registry',
+          readCorpus('jembi-openhim-mediator-xds/adhocQueryRequest_enriched_wSOAP.xml'),
+          SOAP,
+        ),
+      );
       expect(enriched).toEqual({ status: 'Failure', codes: ['XDSRegistryError'] });
 
       // Well-formed hostile values are only strings: no match, nothing changed.
-      for (const value of ["x' OR '1'='1", "'; DROP TABLE resources; --", "x\") or (//*[1]", '%', '277077505600991^^^&1.2.250.1.213.1.4.10&ISO\' OR 1=1']) {
-        const q = await storedQuery(t, StoredQueryId.findDocuments, { $XDSDocumentEntryPatientId: `${value}^^^&1.2.3&ISO`, $XDSDocumentEntryStatus: [AvailabilityStatus.approved] });
+      for (const value of [
+        "x' OR '1'='1",
+        "'; DROP TABLE resources; --",
+        'x") or (//*[1]',
+        '%',
+        "277077505600991^^^&1.2.250.1.213.1.4.10&ISO' OR 1=1",
+      ]) {
+        const q = await storedQuery(t, StoredQueryId.findDocuments, {
+          $XDSDocumentEntryPatientId: `${value}^^^&1.2.3&ISO`,
+          $XDSDocumentEntryStatus: [AvailabilityStatus.approved],
+        });
         // A value that still reads as a CX finds nothing; one that does not is refused by the grammar.
         if (q.status === 'Success') expect(q.objects.documentEntries, value).toEqual([]);
         else expect(q.codes, value).toEqual(['XDSRegistryError']);
         if (value === '%') continue; // the XDS wildcard: matches every author, as it should
-        const author = await storedQuery(t, StoredQueryId.findDocuments, { $XDSDocumentEntryPatientId: TEST_PATIENT_ID, $XDSDocumentEntryStatus: [AvailabilityStatus.approved], $XDSDocumentEntryAuthorPerson: [value] });
+        const author = await storedQuery(t, StoredQueryId.findDocuments, {
+          $XDSDocumentEntryPatientId: TEST_PATIENT_ID,
+          $XDSDocumentEntryStatus: [AvailabilityStatus.approved],
+          $XDSDocumentEntryAuthorPerson: [value],
+        });
         expect(author.status, value).toBe('Success');
         expect(author.objects.documentEntries, value).toEqual([]);
       }
@@ -196,61 +286,113 @@ for (const { profile, available } of HUB_PROFILES) {
         expect(res.body).not.toContain('root:');
       }
       const boundary = 'b0';
-      const mtom = Buffer.from(`--${boundary}\r\nContent-Type: application/xop+xml; type="application/soap+xml"\r\nContent-ID: <root>\r\n\r\n${xxe}\r\n--${boundary}--\r\n`);
-      const res = await post(t, '/xds/repository', mtom, `multipart/related; boundary=${boundary}; type="application/xop+xml"; start="<root>"`);
+      const mtom = Buffer.from(
+        `--${boundary}\r\nContent-Type: application/xop+xml; type="application/soap+xml"\r\nContent-ID: <root>\r\n\r\n${xxe}\r\n--${boundary}--\r\n`,
+      );
+      const res = await post(
+        t,
+        '/xds/repository',
+        mtom,
+        `multipart/related; boundary=${boundary}; type="application/xop+xml"; start="<root>"`,
+      );
       expect(res.statusCode).toBe(400);
       expect(readResponse(res).fault).toMatch(/DOCTYPE/i);
     });
 
     it('the reverse: a document provided by MHD ITI-65 is found by ITI-18 and ITI-67, retrieved byte-identical by ITI-43 and ITI-68', async () => {
-      const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from(Array.from({ length: 2048 }, (_, i) => i % 256)), Buffer.from('\n%%EOF\n')]);
+      const pdf = Buffer.concat([
+        Buffer.from('%PDF-1.4\n'),
+        Buffer.from(Array.from({ length: 2048 }, (_, i) => i % 256)),
+        Buffer.from('\n%%EOF\n'),
+      ]);
       const patient = await t.hub.app.inject({
         method: 'PUT',
         url: `/fhir/Patient?identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}`,
         headers: { ...t.auth, 'content-type': 'application/fhir+json' },
-        payload: { resourceType: 'Patient', identifier: [{ system: `urn:oid:${TEST_INS_OID}`, value: TEST_INS }], name: [{ family: 'TEST', given: ['MARIE'] }] },
+        payload: {
+          resourceType: 'Patient',
+          identifier: [{ system: `urn:oid:${TEST_INS_OID}`, value: TEST_INS }],
+          name: [{ family: 'TEST', given: ['MARIE'] }],
+        },
       });
       expect(patient.statusCode).toBeLessThan(300);
       const patientId = (patient.json() as { id: string }).id;
       const uniqueId = `1.2.250.1.999.9.${profile.length}65`;
       const bundle = mhdBundle(patientId, uniqueId, pdf);
-      const res = await t.hub.app.inject({ method: 'POST', url: '/fhir', headers: { ...t.auth, 'content-type': 'application/fhir+json' }, payload: bundle });
+      const res = await t.hub.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { ...t.auth, 'content-type': 'application/fhir+json' },
+        payload: bundle,
+      });
       expect(res.statusCode, res.body).toBe(200);
       const response = res.json() as Bundle;
       expect(response.type).toBe('transaction-response');
-      const docLocation = response.entry!.map((e) => e.response!.location!).find((l) => l.includes('/DocumentReference/'))!;
+      const docLocation = response
+        .entry!.map((e) => e.response!.location!)
+        .find((l) => l.includes('/DocumentReference/'))!;
       expect(docLocation).toMatch(/^http/);
 
-      const found = await storedQuery(t, StoredQueryId.findDocuments, { $XDSDocumentEntryPatientId: TEST_PATIENT_ID, $XDSDocumentEntryStatus: [AvailabilityStatus.approved], $XDSDocumentEntryClassCode: ['10^^1.2.250.1.213.1.1.4.1'] });
+      const found = await storedQuery(t, StoredQueryId.findDocuments, {
+        $XDSDocumentEntryPatientId: TEST_PATIENT_ID,
+        $XDSDocumentEntryStatus: [AvailabilityStatus.approved],
+        $XDSDocumentEntryClassCode: ['10^^1.2.250.1.213.1.1.4.1'],
+      });
       const entry = found.objects.documentEntries.find((e) => e.uniqueId === uniqueId)!;
-      expect(entry).toMatchObject({ mimeType: 'application/pdf', repositoryUniqueId: REPOSITORY, size: String(pdf.length), hash: createHash('sha1').update(pdf).digest('hex'), patientId: TEST_PATIENT_ID });
+      expect(entry).toMatchObject({
+        mimeType: 'application/pdf',
+        repositoryUniqueId: REPOSITORY,
+        size: String(pdf.length),
+        hash: createHash('sha1').update(pdf).digest('hex'),
+        patientId: TEST_PATIENT_ID,
+      });
       expect(entry.id).toBe('urn:uuid:5e2a4f0c-1111-4c2e-9d3a-000000000001');
       const retrieved = await retrieve(t, REPOSITORY, [uniqueId]);
       expect(Buffer.from(retrieved.documents[0]!.bytes).equals(pdf)).toBe(true);
 
-      const search = await t.hub.app.inject({ method: 'GET', url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${uniqueId}`, headers: t.auth });
+      const search = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:${uniqueId}`,
+        headers: t.auth,
+      });
       const doc = (search.json() as Bundle).entry![0]!.resource as DocumentReference;
-      const bytes = await t.hub.app.inject({ method: 'GET', url: `/fhir/${doc.content[0]!.attachment.url}`, headers: { ...t.auth, accept: 'application/pdf' } });
+      const bytes = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/${doc.content[0]!.attachment.url}`,
+        headers: { ...t.auth, accept: 'application/pdf' },
+      });
       expect(bytes.rawPayload.equals(pdf)).toBe(true);
       // The same Binary as FHIR JSON carries the bytes as data.
-      const json = await t.hub.app.inject({ method: 'GET', url: `/fhir/${doc.content[0]!.attachment.url}`, headers: { ...t.auth, accept: 'application/fhir+json' } });
+      const json = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/${doc.content[0]!.attachment.url}`,
+        headers: { ...t.auth, accept: 'application/fhir+json' },
+      });
       expect(Buffer.from((json.json() as { data: string }).data, 'base64').equals(pdf)).toBe(true);
 
       // ITI-66: the SubmissionSet List, found by the patient and its code.
-      const lists = await t.hub.app.inject({ method: 'GET', url: `/fhir/List?patient.identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}&code=https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset`, headers: t.auth });
-      expect((lists.json() as Bundle).entry!.map((e) => (e.resource as List).identifier?.find((i) => i.use === 'usual')?.value)).toContain(`urn:oid:${uniqueId}.1`);
+      const lists = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/List?patient.identifier=urn:oid:${TEST_INS_OID}|${TEST_INS}&code=https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset`,
+        headers: t.auth,
+      });
+      expect(
+        (lists.json() as Bundle).entry!.map(
+          (e) => (e.resource as List).identifier?.find((i) => i.use === 'usual')?.value,
+        ),
+      ).toContain(`urn:oid:${uniqueId}.1`);
     });
   });
 }
 
-function registryErrorCodesOfQuery(res: import('fastify').LightMyRequestResponse): { status: string; codes: string[] } {
+function registryErrorCodesOfQuery(res: LightMyRequestResponse): { status: string; codes: string[] } {
   const r = readResponse(res);
   if (r.fault) throw new Error(r.fault);
   const status = r.body.attributes.find((a) => a.local === 'status')?.value ?? '';
   const codes = [...r.body.children]
     .filter((c) => c.kind === 'element' && c.local === 'RegistryErrorList')
-    .flatMap((l) => (l as import('../../adapters/xml/index.js').XmlElement).children.filter((c) => c.kind === 'element'))
-    .map((e) => (e as import('../../adapters/xml/index.js').XmlElement).attributes.find((a) => a.local === 'errorCode')?.value ?? '');
+    .flatMap((l) => (l as XmlElement).children.filter((c) => c.kind === 'element'))
+    .map((e) => (e as XmlElement).attributes.find((a) => a.local === 'errorCode')?.value ?? '');
   return { status: status.split(':').pop()!, codes: [...new Set(codes)].sort() };
 }
 
@@ -268,15 +410,25 @@ function mhdBundle(patientId: string, uniqueId: string, pdf: Buffer): Bundle {
         fullUrl: setUrl,
         resource: {
           resourceType: 'List',
-          meta: { profile: ['https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.SubmissionSet'] },
+          meta: {
+            profile: ['https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.SubmissionSet'],
+          },
           extension: [
-            { url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId', valueIdentifier: { system: 'urn:ietf:rfc:3986', value: 'urn:oid:1.2.250.1.999.9' } },
-            { url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType', valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] } },
+            {
+              url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId',
+              valueIdentifier: { system: 'urn:ietf:rfc:3986', value: 'urn:oid:1.2.250.1.999.9' },
+            },
+            {
+              url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType',
+              valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] },
+            },
           ],
           identifier: [{ use: 'usual', system: 'urn:ietf:rfc:3986', value: `urn:oid:${uniqueId}.1` }],
           status: 'current',
           mode: 'working',
-          code: { coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }] },
+          code: {
+            coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }],
+          },
           subject: { reference: `Patient/${patientId}` },
           date: '2024-03-01T10:00:00Z',
           entry: [{ item: { reference: docUrl } }],
@@ -287,9 +439,16 @@ function mhdBundle(patientId: string, uniqueId: string, pdf: Buffer): Bundle {
         fullUrl: docUrl,
         resource: {
           resourceType: 'DocumentReference',
-          meta: { profile: ['https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.DocumentReference'] },
+          meta: {
+            profile: ['https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.DocumentReference'],
+          },
           contained: [
-            { resourceType: 'Practitioner', id: 'a1', identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000012345' }], name: [{ family: 'MEDECIN', given: ['JEAN'] }] },
+            {
+              resourceType: 'Practitioner',
+              id: 'a1',
+              identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000012345' }],
+              name: [{ family: 'MEDECIN', given: ['JEAN'] }],
+            },
             { resourceType: 'Patient', id: 'sp', identifier: [{ system: 'urn:oid:1.2.250.1.999.5', value: 'IPP123' }] },
           ],
           masterIdentifier: { use: 'usual', system: 'urn:ietf:rfc:3986', value: `urn:oid:${uniqueId}` },
@@ -298,8 +457,21 @@ function mhdBundle(patientId: string, uniqueId: string, pdf: Buffer): Bundle {
           category: [{ coding: [{ system: 'urn:oid:1.2.250.1.213.1.1.4.1', code: '10' }] }],
           subject: { reference: `Patient/${patientId}` },
           author: [{ reference: '#a1' }],
-          securityLabel: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'N' }] }],
-          content: [{ attachment: { contentType: 'application/pdf', language: 'fr-FR', url: binUrl, creation: '2024-03-01T09:00:00Z', title: 'CR' }, format: { system: 'urn:oid:1.2.250.1.213.1.1.4.2.282', code: 'urn:ihe:iti:xds-sd:pdf:2008' } }],
+          securityLabel: [
+            { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'N' }] },
+          ],
+          content: [
+            {
+              attachment: {
+                contentType: 'application/pdf',
+                language: 'fr-FR',
+                url: binUrl,
+                creation: '2024-03-01T09:00:00Z',
+                title: 'CR',
+              },
+              format: { system: 'urn:oid:1.2.250.1.213.1.1.4.2.282', code: 'urn:ihe:iti:xds-sd:pdf:2008' },
+            },
+          ],
           context: {
             facilityType: { coding: [{ system: 'urn:oid:1.2.250.1.71.4.2.4', code: 'SA09' }] },
             practiceSetting: { coding: [{ system: 'urn:oid:1.2.250.1.213.1.1.4.9', code: 'ETABLISSEMENT' }] },
@@ -308,7 +480,11 @@ function mhdBundle(patientId: string, uniqueId: string, pdf: Buffer): Bundle {
         },
         request: { method: 'POST', url: 'DocumentReference' },
       },
-      { fullUrl: binUrl, resource: { resourceType: 'Binary', contentType: 'application/pdf', data: pdf.toString('base64') }, request: { method: 'POST', url: 'Binary' } },
+      {
+        fullUrl: binUrl,
+        resource: { resourceType: 'Binary', contentType: 'application/pdf', data: pdf.toString('base64') },
+        request: { method: 'POST', url: 'Binary' },
+      },
     ],
   };
 }
