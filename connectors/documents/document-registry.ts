@@ -1,7 +1,7 @@
 // The document registry and repository on the canonical store: one storage for XDS.b, MHD and MSSanté.
 //
 // Filing turns a submission (XDS metadata + document bytes) into one FHIR transaction — the patient by identifier,
-// a Binary per document (its bytes in the content-addressed blob store, docs/adr/0007), a DocumentReference per
+// a Binary per document (its bytes in the content-addressed blob store, docs/adr/0010), a DocumentReference per
 // DocumentEntry, a List per SubmissionSet and Folder, updates of replaced entries and extended folders — appended
 // with its origin, so the store writes the Provenance. Reading goes the other way: the registry is a view.
 import { createHash } from 'node:crypto';
