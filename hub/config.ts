@@ -34,6 +34,15 @@ export interface HubConfig {
   instanceId: string;
   /** Audit rows flushed to disk before each response (`sync`), or committed in memory (`async`, PostgreSQL only). */
   auditDurability: 'sync' | 'async';
+  /** Blobs in an S3-compatible store (KENEY_S3_BUCKET…); on the filesystem under dataDir/blobs when absent. */
+  s3?: {
+    bucket: string;
+    endpoint?: string;
+    region?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    prefix?: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -88,7 +97,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
   if (auditDurability !== 'sync' && auditDurability !== 'async') {
     throw new ConfigError(`KENEY_AUDIT_DURABILITY must be sync or async, got "${auditDurability}".`);
   }
+  const bucket = env.KENEY_S3_BUCKET?.trim();
+  const s3Endpoint = env.KENEY_S3_ENDPOINT?.trim();
+  if (s3Endpoint && !bucket)
+    throw new ConfigError('KENEY_S3_ENDPOINT is set but KENEY_S3_BUCKET is not: name the bucket that holds the blobs.');
+  if (s3Endpoint && !/^https?:\/\//.test(s3Endpoint))
+    throw new ConfigError(`KENEY_S3_ENDPOINT must start with http:// or https://, got "${s3Endpoint}".`);
+  const optional = (name: string) => env[name]?.trim() || undefined;
+  const s3 = bucket
+    ? (Object.fromEntries(
+        Object.entries({
+          bucket,
+          endpoint: s3Endpoint,
+          region: optional('KENEY_S3_REGION'),
+          accessKeyId: optional('KENEY_S3_ACCESS_KEY_ID'),
+          secretAccessKey: optional('KENEY_S3_SECRET_ACCESS_KEY'),
+          prefix: optional('KENEY_S3_PREFIX'),
+        }).filter(([, v]) => v !== undefined),
+      ) as NonNullable<HubConfig['s3']>)
+    : undefined;
   return {
+    ...(s3 ? { s3 } : {}),
     auditDurability,
     profile,
     dataDir: resolve(env.KENEY_DATA_DIR?.trim() || './data'),

@@ -8,7 +8,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino';
 import { fhirRoutes, type FhirAccess, type Principal } from '../store/api/fhir-routes.js';
 import { AuditTrail, auditMigrations } from '../store/audit/audit-trail.js';
+import type { BlobStore } from '../store/blob/blob-store.js';
 import { FsBlobStore } from '../store/blob/fs-blob-store.js';
+import { S3BlobStore } from '../store/blob/s3-blob-store.js';
 import { CanonicalStore } from '../store/canonical-store.js';
 import { loadDefinitions } from '../store/fhir/definitions.js';
 import { fhirErrors } from '../store/fhir/outcome.js';
@@ -93,6 +95,7 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
   const releaseLock =
     config.profile === Profile.Embedded && !options.sql ? await lockDataDir(config.dataDir) : async () => undefined;
   let sql: SqlClient | undefined;
+  let closeBlobs = (): void => undefined;
   try {
     loadDefinitions();
     sql = options.sql ?? (await openDatabase(config));
@@ -152,13 +155,22 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
         );
       }
     };
+    let blobs: BlobStore;
+    if (config.s3) {
+      const s3 = new S3BlobStore(config.s3);
+      await s3.init();
+      blobs = s3;
+      closeBlobs = () => s3.close();
+    } else {
+      blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
+    }
     const context: HubContext = {
       config,
       sql,
       log,
       projector,
       store,
-      blobs: new FsBlobStore(join(config.dataDir, 'blobs')),
+      blobs,
       audit,
       tokens,
       logger,
@@ -264,12 +276,14 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
         store.close();
         await audit.flush();
         await log.close();
+        closeBlobs();
         if (!options.sql) await sql!.close();
         await releaseLock();
       },
     };
     return hub;
   } catch (error) {
+    closeBlobs();
     if (sql && !options.sql) await sql.close().catch(() => undefined);
     await releaseLock();
     throw error;

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareEmbeddedDataDir } from '../test/databases.js';
 import { openTestHub, type TestHub } from '../test/hub-harness.js';
 import { startHubProcess } from '../test/hub-process.js';
+import { hasService, testServiceConfig } from '../test/services.js';
+import { S3BlobStore } from '../store/blob/s3-blob-store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 
@@ -72,6 +74,8 @@ describe('configuration errors name the variable and the fix', () => {
     [{ KENEY_DATABASE_URL: 'mysql://x' }, /must be a postgres:\/\/ URL/],
     [{ KENEY_ADMIN_TOKEN: 'short' }, /KENEY_ADMIN_TOKEN is too short/],
     [{ KENEY_AUDIT_DURABILITY: 'maybe' }, /KENEY_AUDIT_DURABILITY must be sync or async/],
+    [{ KENEY_S3_ENDPOINT: 'http://127.0.0.1:9000' }, /KENEY_S3_ENDPOINT is set but KENEY_S3_BUCKET is not/],
+    [{ KENEY_S3_BUCKET: 'b', KENEY_S3_ENDPOINT: '127.0.0.1:9000' }, /KENEY_S3_ENDPOINT must start with http/],
   ])('%o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -86,6 +90,46 @@ describe('configuration errors name the variable and the fix', () => {
     });
   });
 });
+
+describe.skipIf(!hasService('postgres') || !hasService('kafka') || !hasService('s3'))(
+  'blobs in S3 (cluster profile)',
+  () => {
+    it('keeps blobs in the configured bucket, where another instance reads them', async () => {
+      const t = await openTestHub('cluster');
+      try {
+        const s3 = t.hub.context.config.s3!;
+        expect(s3.bucket).toMatch(/^keney-test-/);
+        const { sha256 } = await t.hub.context.blobs.put(Buffer.from('shared by every hub of the cluster'));
+        const other = new S3BlobStore(s3);
+        try {
+          expect((await other.get(sha256))?.toString()).toBe('shared by every hub of the cluster');
+        } finally {
+          other.close();
+        }
+      } finally {
+        await t.close();
+      }
+    }, 180_000);
+
+    it('an unreachable object store is reported with its bucket, endpoint and the variable to check', async () => {
+      const env = {
+        KENEY_DATABASE_URL: 'postgres://127.0.0.1:5432/test',
+        KENEY_KAFKA_BROKERS: testServiceConfig.kafkaBrokers,
+        KENEY_S3_BUCKET: 'keney-unreachable',
+        KENEY_S3_ENDPOINT: 'http://127.0.0.1:9',
+        KENEY_ADMIN_TOKEN: `kny_s3_${randomBytes(16).toString('hex')}`,
+      };
+      const store = new S3BlobStore(loadConfig(env).s3!);
+      try {
+        await expect(store.init()).rejects.toThrow(
+          /bucket "keney-unreachable" at http:\/\/127.0.0.1:9.*KENEY_S3_ENDPOINT/,
+        );
+      } finally {
+        store.close();
+      }
+    }, 60_000);
+  },
+);
 
 describe('graceful stop', () => {
   it('finishes the writes in flight on SIGTERM and exits 0; the acknowledged ones are there after restart', async () => {

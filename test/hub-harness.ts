@@ -60,6 +60,15 @@ export async function openTestHub(
       env.KENEY_KAFKA_BROKERS = testServiceConfig.kafkaBrokers;
       env.KENEY_KAFKA_TOPIC = `keney.test.hub.${randomBytes(6).toString('hex')}`;
       env.KENEY_LOG_PARTITIONS = '4';
+      // The cluster keeps its blobs in an S3-compatible store when one runs (scripts/s3proxy/start.sh).
+      if (hasService('s3')) {
+        Object.assign(env, {
+          KENEY_S3_ENDPOINT: testServiceConfig.s3Endpoint,
+          KENEY_S3_BUCKET: `keney-test-${randomBytes(4).toString('hex')}`,
+          KENEY_S3_ACCESS_KEY_ID: testServiceConfig.s3AccessKeyId,
+          KENEY_S3_SECRET_ACCESS_KEY: testServiceConfig.s3SecretAccessKey,
+        });
+      }
     }
   }
   const config = loadConfig(env);

@@ -6,7 +6,7 @@ import { access, constants } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { inject } from 'vitest';
 
-export const SERVICE_NAMES = ['postgres', 'kafka', 'chromium', 'dcmtk', 'orthanc', 'mail'] as const;
+export const SERVICE_NAMES = ['postgres', 'kafka', 's3', 'chromium', 'dcmtk', 'orthanc', 'mail'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 export type ServiceMap = Record<ServiceName, boolean>;
 
@@ -14,6 +14,10 @@ export type ServiceMap = Record<ServiceName, boolean>;
 export const testServiceConfig = {
   postgresUrl: process.env.KENEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   kafkaBrokers: process.env.KENEY_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092',
+  /** S3-compatible server (scripts/s3proxy/start.sh) and its test credentials. */
+  s3Endpoint: process.env.KENEY_TEST_S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+  s3AccessKeyId: process.env.KENEY_TEST_S3_ACCESS_KEY_ID ?? 'keney',
+  s3SecretAccessKey: process.env.KENEY_TEST_S3_SECRET_ACCESS_KEY ?? 'keney-secret-key',
   chromiumPath: process.env.KENEY_TEST_CHROMIUM ?? '/usr/bin/chromium',
   orthancHttp: process.env.KENEY_TEST_ORTHANC_HTTP ?? 'http://127.0.0.1:8042',
 };
@@ -44,15 +48,16 @@ async function executable(path: string): Promise<boolean> {
 /** Probes every service once (global setup). */
 export async function probeServices(): Promise<ServiceMap> {
   const postgresHostPort = new URL(testServiceConfig.postgresUrl).host || '127.0.0.1:5432';
-  const [postgres, kafka, chromium, dcmtk, orthanc, mail] = await Promise.all([
+  const [postgres, kafka, s3, chromium, dcmtk, orthanc, mail] = await Promise.all([
     tcpReachable(postgresHostPort.includes(':') ? postgresHostPort : `${postgresHostPort}:5432`),
     tcpReachable(testServiceConfig.kafkaBrokers.split(',')[0]!),
+    tcpReachable(new URL(testServiceConfig.s3Endpoint).host),
     executable(testServiceConfig.chromiumPath),
     executable('/usr/bin/storescu'),
     executable('/usr/sbin/Orthanc'),
     Promise.all([executable('/usr/sbin/postfix'), executable('/usr/sbin/dovecot')]).then((x) => x.every(Boolean)),
   ]);
-  return { postgres, kafka, chromium, dcmtk, orthanc, mail };
+  return { postgres, kafka, s3, chromium, dcmtk, orthanc, mail };
 }
 
 /** The services the run requires (KENEY_TEST_REQUIRE=all | comma list). */

@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobRef, BlobStore } from './blob-store.js';
+import { checkContent, type BlobRef, type BlobStore } from './blob-store.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -34,12 +34,15 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(sha256: string): Promise<Buffer | undefined> {
+    let bytes: Buffer;
     try {
-      return await readFile(this.pathOf(sha256));
+      bytes = await readFile(this.pathOf(sha256));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+    checkContent(sha256, bytes, this.pathOf(sha256));
+    return bytes;
   }
 
   async has(sha256: string): Promise<boolean> {
