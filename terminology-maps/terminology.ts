@@ -55,7 +55,15 @@ export class TerminologyError extends Error {
 }
 
 interface UcumUtils {
-  validateUnitString(unit: string, suggest?: boolean): { status: string; ucumCode: string | null; unit?: { name?: string } | null; suggestions?: { units: [string, string][] }[] };
+  validateUnitString(
+    unit: string,
+    suggest?: boolean,
+  ): {
+    status: string;
+    ucumCode: string | null;
+    unit?: { name?: string } | null;
+    suggestions?: { units: [string, string][] }[];
+  };
 }
 
 let ucumUtils: UcumUtils | undefined;
@@ -99,7 +107,10 @@ export class TerminologyService {
   private readonly maps = new Map<string, ConceptMap>();
   private readonly byUrl = new Map<string, ConceptMap>();
   /** map id → source code → group matches */
-  private readonly index = new Map<string, Map<string, { group: ConceptMapGroup; source?: string; targets: TranslateMatch[] }[]>>();
+  private readonly index = new Map<
+    string,
+    Map<string, { group: ConceptMapGroup; source?: string; targets: TranslateMatch[] }[]>
+  >();
   private readonly concepts = new Map<string, Map<string, Concept>>();
 
   constructor(options: TerminologyOptions = {}) {
@@ -111,10 +122,16 @@ export class TerminologyService {
         try {
           map = JSON.parse(readFileSync(file, 'utf8')) as ConceptMap;
         } catch (error) {
-          throw new TerminologyError('TERMINOLOGY_FILE', `${relative(process.cwd(), file)}: not JSON (${(error as Error).message}); fix the file or remove it.`);
+          throw new TerminologyError(
+            'TERMINOLOGY_FILE',
+            `${relative(process.cwd(), file)}: not JSON (${(error as Error).message}); fix the file or remove it.`,
+          );
         }
         if (map.resourceType !== 'ConceptMap' || !map.id || !map.url) {
-          throw new TerminologyError('TERMINOLOGY_FILE', `${relative(process.cwd(), file)}: expected a ConceptMap with an id and a url.`);
+          throw new TerminologyError(
+            'TERMINOLOGY_FILE',
+            `${relative(process.cwd(), file)}: expected a ConceptMap with an id and a url.`,
+          );
         }
         this.addConceptMap(map);
       }
@@ -125,7 +142,14 @@ export class TerminologyService {
   addConceptMap(map: ConceptMap): void {
     const resolved: ConceptMap = {
       ...map,
-      group: (map.group ?? []).map((g) => ({ ...g, source: resolveSystem(g.source, this.systems), target: resolveSystem(g.target, this.systems) }) as ConceptMapGroup),
+      group: (map.group ?? []).map(
+        (g) =>
+          ({
+            ...g,
+            source: resolveSystem(g.source, this.systems),
+            target: resolveSystem(g.target, this.systems),
+          }) as ConceptMapGroup,
+      ),
     };
     this.maps.set(resolved.id!, resolved);
     this.byUrl.set(resolved.url!, resolved);
@@ -143,9 +167,16 @@ export class TerminologyService {
         const list = idx.get(element.code) ?? [];
         list.push({ group, ...(group.source ? { source: group.source } : {}), targets });
         idx.set(element.code, list);
-        if (group.source && element.display) this.addConcept({ system: group.source, code: element.code, display: element.display, origin: resolved.url! });
+        if (group.source && element.display)
+          this.addConcept({
+            system: group.source,
+            code: element.code,
+            display: element.display,
+            origin: resolved.url!,
+          });
         for (const t of element.target ?? []) {
-          if (group.target && t.code && t.display) this.addConcept({ system: group.target, code: t.code, display: t.display, origin: resolved.url! });
+          if (group.target && t.code && t.display)
+            this.addConcept({ system: group.target, code: t.code, display: t.display, origin: resolved.url! });
         }
       }
     }
@@ -200,7 +231,9 @@ export class TerminologyService {
 
   /** The first usable (not unmatched) translation, or undefined. */
   translateOne(mapId: string, code: string, sourceSystem?: string): TranslateMatch | undefined {
-    return this.translate(mapId, code, sourceSystem).find((m) => m.equivalence !== 'unmatched' && m.equivalence !== 'disjoint' && m.code !== '');
+    return this.translate(mapId, code, sourceSystem).find(
+      (m) => m.equivalence !== 'unmatched' && m.equivalence !== 'disjoint' && m.code !== '',
+    );
   }
 
   /** Every ConceptMap that knows `code` in `system` (for $translate without a map). */
@@ -227,7 +260,8 @@ export class TerminologyService {
     const candidate = mapped?.code ?? text;
     if (candidate.length > 100 || /\s/.test(candidate)) return undefined; // UCUM has no blanks (and the library would log)
     const result = ucum().validateUnitString(candidate, false);
-    if (result.status === 'valid' && result.ucumCode) return { code: result.ucumCode, ...(result.unit?.name ? { display: result.unit.name } : {}) };
+    if (result.status === 'valid' && result.ucumCode)
+      return { code: result.ucumCode, ...(result.unit?.name ? { display: result.unit.name } : {}) };
     return undefined;
   }
 
@@ -235,7 +269,13 @@ export class TerminologyService {
   lookup(system: string, code: string): Concept | undefined {
     if (system === this.systems.ucum) {
       const result = code.length <= 100 ? ucum().validateUnitString(code, false) : undefined;
-      if (result?.status === 'valid' && result.ucumCode === code) return { system, code, ...(result.unit?.name ? { display: result.unit.name } : {}), origin: 'UCUM (NLM ucum-lhc)' };
+      if (result?.status === 'valid' && result.ucumCode === code)
+        return {
+          system,
+          code,
+          ...(result.unit?.name ? { display: result.unit.name } : {}),
+          origin: 'UCUM (NLM ucum-lhc)',
+        };
       return undefined;
     }
     return this.concepts.get(system)?.get(code);

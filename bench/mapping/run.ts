@@ -7,23 +7,42 @@ import { parseArgs } from 'node:util';
 import { parseHl7Message } from '../../adapters/hl7v2/index.js';
 import { createMapperRegistry } from '../../mappings/index.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, ms: { type: 'string', default: '400' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '5' }, ms: { type: 'string', default: '400' } },
+});
 const rounds = Number(values.rounds);
 const sliceMs = Number(values.ms);
 const ROOT = join(import.meta.dirname, '..', '..');
 
-const MSH = 'MSH|^~\\&|LAB|CHU^1.2.250.1.999.1^ISO|KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C1|P|2.5|||AL|NE|FRA|UNICODE UTF-8';
-const PID = 'PID|1||IPP100042^^^CHU&1.2.250.1.999.1.1&ISO^PI~280017512345610^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||TESTMARTIN^MARIE^^^^^L||19800115|F';
+const MSH =
+  'MSH|^~\\&|LAB|CHU^1.2.250.1.999.1^ISO|KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C1|P|2.5|||AL|NE|FRA|UNICODE UTF-8';
+const PID =
+  'PID|1||IPP100042^^^CHU&1.2.250.1.999.1.1&ISO^PI~280017512345610^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||TESTMARTIN^MARIE^^^^^L||19800115|F';
 const PV1 = 'PV1|1|I|4001^101^1|||||||||||||||||NDA7001^^^CHU&1.2.250.1.999.1.2&ISO^AN';
-const OBR = 'OBR|1|CMD1^SIH^1.2.250.1.999.1.5^ISO|RES1^LAB^1.2.250.1.999.1.6^ISO|24326-1^Ionogramme^LN|||20240305073000+0100|||||||||||||||20240305110000+0100|||F';
-const codes = ['2823-3^Potassium^LN', '2951-2^Sodium^LN', '2160-0^Creatinine^LN', '718-7^Hemoglobin^LN', 'K^Potassium^L', 'GLY^Glucose^L'];
+const OBR =
+  'OBR|1|CMD1^SIH^1.2.250.1.999.1.5^ISO|RES1^LAB^1.2.250.1.999.1.6^ISO|24326-1^Ionogramme^LN|||20240305073000+0100|||||||||||||||20240305110000+0100|||F';
+const codes = [
+  '2823-3^Potassium^LN',
+  '2951-2^Sodium^LN',
+  '2160-0^Creatinine^LN',
+  '718-7^Hemoglobin^LN',
+  'K^Potassium^L',
+  'GLY^Glucose^L',
+];
 function oru(count: number): Buffer {
-  const obx = Array.from({ length: count }, (_, i) => `OBX|${i + 1}|NM|${codes[i % codes.length]}|${i}|${(4 + (i % 10) / 10).toFixed(1)}|mmol/l^mmol/l^L|3.5-5.1|N|||F|||20240305073000+0100`);
+  const obx = Array.from(
+    { length: count },
+    (_, i) =>
+      `OBX|${i + 1}|NM|${codes[i % codes.length]}|${i}|${(4 + (i % 10) / 10).toFixed(1)}|mmol/l^mmol/l^L|3.5-5.1|N|||F|||20240305073000+0100`,
+  );
   return Buffer.from([MSH, PID, PV1, OBR, ...obx].join('\r'));
 }
 
 const workloads: { name: string; bytes: Buffer }[] = [
-  { name: 'ADT^A01 (PAM-FR, fixtures/hl7v2-fr/01)', bytes: readFileSync(join(ROOT, 'fixtures/hl7v2-fr/01-a01-admission.hl7')) },
+  {
+    name: 'ADT^A01 (PAM-FR, fixtures/hl7v2-fr/01)',
+    bytes: readFileSync(join(ROOT, 'fixtures/hl7v2-fr/01-a01-admission.hl7')),
+  },
   { name: 'ORU^R01, 20 OBX', bytes: oru(20) },
   { name: 'ORU^R01, 200 OBX', bytes: oru(200) },
 ];
@@ -52,7 +71,9 @@ function measure(fn: () => void): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-console.log(`Node ${process.version}, ${rounds} rounds of ${sliceMs} ms CPU per side; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
+console.log(
+  `Node ${process.version}, ${rounds} rounds of ${sliceMs} ms CPU per side; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`,
+);
 const rows: string[] = [];
 for (const w of workloads) {
   const parse = () => {
@@ -63,13 +84,17 @@ for (const w of workloads) {
   const parseAndRead = () => {
     const message = parseHl7Message(w.bytes);
     for (const segment of message.segments()) {
-      for (const field of segment.fields()) for (const rep of field.repetitions()) for (const c of rep.components()) c.subcomponents();
+      for (const field of segment.fields())
+        for (const rep of field.repetitions()) for (const c of rep.components()) c.subcomponents();
     }
   };
   const parseAndMap = () => {
     mapper.map(parseHl7Message(w.bytes), context);
   };
-  const result = mapper.map(parseHl7Message(w.bytes), context) as { bundle: { entry?: unknown[] }; issues: { severity: string }[] };
+  const result = mapper.map(parseHl7Message(w.bytes), context) as {
+    bundle: { entry?: unknown[] };
+    issues: { severity: string }[];
+  };
   for (let i = 0; i < 3; i++) {
     measure(parse);
     measure(parseAndRead);
@@ -95,6 +120,8 @@ for (const w of workloads) {
     `| ${w.name} | ${w.bytes.length.toLocaleString('en')} B | ${result.bundle.entry?.length ?? 0} | ${Math.round(p).toLocaleString('en')} | ${Math.round(pr).toLocaleString('en')} | ${Math.round(mapAlone).toLocaleString('en')} | ${(mapAlone / p).toFixed(4)} | ${(mapAlone / pr).toFixed(3)} |`,
   );
 }
-console.log('| messages | size | Bundle entries | parse msg/s | parse + read all msg/s | map alone msg/s | map / parse | map / parse + read |');
+console.log(
+  '| messages | size | Bundle entries | parse msg/s | parse + read all msg/s | map alone msg/s | map / parse | map / parse + read |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(row);

@@ -26,12 +26,15 @@ function ensureType(name: string): void {
   }
   const root = name.replace(/^([A-Z][a-z]+(?:[A-Z][a-z]+)*?)(?:[A-Z][a-z]+)*$/, '$1');
   if (resourcesIndexed.has(name)) return;
-  resourceBundle ??= JSON.parse(readFileSync(join(R4_DIR, 'profiles-resources.json'), 'utf8')) as Bundle<StructureDefinition>;
+  resourceBundle ??= JSON.parse(
+    readFileSync(join(R4_DIR, 'profiles-resources.json'), 'utf8'),
+  ) as Bundle<StructureDefinition>;
   // A backbone type (ObservationComponent) comes with its resource (Observation): index the resource whose name prefixes it.
-  const entry = resourceBundle.entry?.find((e) => e.resource?.name === name) ??
+  const entry =
+    resourceBundle.entry?.find((e) => e.resource?.name === name) ??
     resourceBundle.entry
       ?.filter((e) => e.resource?.kind === 'resource' && name.startsWith(e.resource.name ?? '\u0000'))
-      .sort((a, b) => (b.resource!.name!.length - a.resource!.name!.length))[0];
+      .sort((a, b) => b.resource!.name!.length - a.resource!.name!.length)[0];
   void root;
   if (entry?.resource) {
     indexStructureDefinitionBundle({ resourceType: 'Bundle', type: 'collection', entry: [entry] } as Bundle);
@@ -68,14 +71,20 @@ function elementOf(parentType: string, name: string): { type: string; isArray: b
     const code = direct.type?.[0]?.code;
     if (!code) return `${parentType}.${name} has no type`;
     if ((direct.type?.length ?? 0) > 1) return `${parentType}.${name} has several types`;
-    return { type: fhirTypeName(code), isArray: !!direct.isArray || direct.max === null || (typeof direct.max === 'number' && direct.max > 1) };
+    return {
+      type: fhirTypeName(code),
+      isArray: !!direct.isArray || direct.max === null || (typeof direct.max === 'number' && direct.max > 1),
+    };
   }
   for (const [key, element] of Object.entries(schema.elements)) {
     if (!key.endsWith('[x]')) continue;
     const prefix = key.slice(0, -3);
     if (!name.startsWith(prefix)) continue;
     const suffix = name.slice(prefix.length);
-    const t = element.type?.find((x) => x.code.toLowerCase() === suffix.toLowerCase() || (x.code.charAt(0).toUpperCase() + x.code.slice(1)) === suffix);
+    const t = element.type?.find(
+      (x) =>
+        x.code.toLowerCase() === suffix.toLowerCase() || x.code.charAt(0).toUpperCase() + x.code.slice(1) === suffix,
+    );
     if (t) return { type: fhirTypeName(t.code), isArray: false };
   }
   return `${parentType} has no element "${name}"`;
@@ -113,7 +122,8 @@ export function compilePath(rootType: string, path: string): CompiledPath | stri
       return element;
     }
     const index = m[2] === undefined ? undefined : Number(m[2]);
-    if (index !== undefined && (!element.isArray || index < 1)) return `${type}.${m[1]} does not repeat: remove [${m[2]}]`;
+    if (index !== undefined && (!element.isArray || index < 1))
+      return `${type}.${m[1]} does not repeat: remove [${m[2]}]`;
     steps.push({ key: m[1]!, ...(index !== undefined ? { index } : {}), isArray: element.isArray, type: element.type });
     type = element.type;
   }

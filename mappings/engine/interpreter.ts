@@ -10,8 +10,28 @@ import type { MappingContext, MappingIssue, MappingResult } from '../mapper.js';
 import { compilePath, isObject, prune, writePrimitiveExtension, writeValue, type CompiledPath } from './fhir-target.js';
 import { TemplateError, TemplateErrorCode, type LoadedTemplates } from './load.js';
 import { ConversionProblem, PRIMITIVE_TYPES, toPrimitive } from './primitives.js';
-import { compileStructure, fieldRepetitions, groupMessage, segmentLabel, SourceGroup as SourceGroupClass, textNode, type SourceGroup, type SourceSegment, type StructureItem, type V2Node } from './source.js';
-import { WriteMode, type Condition, type DatatypeMap, type InstanceDef, type MessageMap, type Rule, type SegmentMap, type SourcePath } from './template.js';
+import {
+  compileStructure,
+  fieldRepetitions,
+  groupMessage,
+  segmentLabel,
+  SourceGroup as SourceGroupClass,
+  textNode,
+  type SourceGroup,
+  type SourceSegment,
+  type StructureItem,
+  type V2Node,
+} from './source.js';
+import {
+  WriteMode,
+  type Condition,
+  type DatatypeMap,
+  type InstanceDef,
+  type MessageMap,
+  type Rule,
+  type SegmentMap,
+  type SourcePath,
+} from './template.js';
 
 type Json = Record<string, unknown>;
 
@@ -85,7 +105,11 @@ function fhirPathAtom(expression: string, where: string, file: string): FhirPath
     try {
       atom = parseFhirPath(expression);
     } catch (error) {
-      throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: the FHIRPath expression "${expression}" does not parse: ${(error as Error).message}`, file);
+      throw new TemplateError(
+        TemplateErrorCode.FhirPath,
+        `${where}: the FHIRPath expression "${expression}" does not parse: ${(error as Error).message}`,
+        file,
+      );
     }
     atoms.set(expression, atom);
   }
@@ -117,7 +141,12 @@ export class TemplateCompiler {
     const hit = this.datatypeCache.get(name);
     if (hit) return hit;
     const def = this.templates.datatypes.get(name);
-    if (!def) throw new TemplateError(TemplateErrorCode.Reference, `${where}: there is no datatype map "${name}"; define it under datatypes: in mappings/hl7v2/datatypes/`, file);
+    if (!def)
+      throw new TemplateError(
+        TemplateErrorCode.Reference,
+        `${where}: there is no datatype map "${name}"; define it under datatypes: in mappings/hl7v2/datatypes/`,
+        file,
+      );
     const entry = { ...def, compiled: [] as CompiledRule[] };
     this.datatypeCache.set(name, entry);
     entry.compiled = def.rules.map((r, i) => this.rule(r, def.fhirType, `${name} rule ${i + 1}`, def.file));
@@ -128,8 +157,23 @@ export class TemplateCompiler {
     const hit = this.segmentCache.get(name);
     if (hit) return hit;
     const def = this.templates.segments.get(name);
-    if (!def) throw new TemplateError(TemplateErrorCode.Reference, `${where}: there is no segment map "${name}"; define it under segments: in mappings/hl7v2/segments/`, file);
-    const entry = { ...def, compiled: def.rules.map((r, i) => this.rule(r, def.resource, `${name} rule ${i + 1} (${r.from ?? r.value ?? r.context ?? r.fhirpath} → ${r.to ?? '.'})`, def.file)) };
+    if (!def)
+      throw new TemplateError(
+        TemplateErrorCode.Reference,
+        `${where}: there is no segment map "${name}"; define it under segments: in mappings/hl7v2/segments/`,
+        file,
+      );
+    const entry = {
+      ...def,
+      compiled: def.rules.map((r, i) =>
+        this.rule(
+          r,
+          def.resource,
+          `${name} rule ${i + 1} (${r.from ?? r.value ?? r.context ?? r.fhirpath} → ${r.to ?? '.'})`,
+          def.file,
+        ),
+      ),
+    };
     this.segmentCache.set(name, entry);
     return entry;
   }
@@ -139,7 +183,12 @@ export class TemplateCompiler {
     let targetType = ownerType;
     if (rule.to) {
       const p = compilePath(ownerType, rule.to);
-      if (typeof p === 'string') throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: "${rule.to}" is not an R4 path of ${ownerType}: ${p}`, file);
+      if (typeof p === 'string')
+        throw new TemplateError(
+          TemplateErrorCode.FhirPath,
+          `${where}: "${rule.to}" is not an R4 path of ${ownerType}: ${p}`,
+          file,
+        );
       path = p;
       targetType = p.type;
     }
@@ -154,11 +203,24 @@ export class TemplateCompiler {
           file,
         );
       }
-    } else if (rule.from !== undefined && !PRIMITIVE_TYPES.has(targetType) && rule.fhirpath === undefined && rule.value === undefined) {
-      throw new TemplateError(TemplateErrorCode.Reference, `${where}: ${rule.to ?? ownerType} is a ${targetType}: give a datatype map with type: (e.g. CWE[CodeableConcept])`, file);
+    } else if (
+      rule.from !== undefined &&
+      !PRIMITIVE_TYPES.has(targetType) &&
+      rule.fhirpath === undefined &&
+      rule.value === undefined
+    ) {
+      throw new TemplateError(
+        TemplateErrorCode.Reference,
+        `${where}: ${rule.to ?? ownerType} is a ${targetType}: give a datatype map with type: (e.g. CWE[CodeableConcept])`,
+        file,
+      );
     }
     if (rule.vocabulary && !this.terminology.hasConceptMap(rule.vocabulary)) {
-      throw new TemplateError(TemplateErrorCode.Reference, `${where}: there is no ConceptMap "${rule.vocabulary}" in terminology-maps/`, file);
+      throw new TemplateError(
+        TemplateErrorCode.Reference,
+        `${where}: there is no ConceptMap "${rule.vocabulary}" in terminology-maps/`,
+        file,
+      );
     }
     const withType = datatype?.resource ? datatype.fhirType : targetType;
     const compiled: CompiledRule = {
@@ -181,24 +243,48 @@ export class TemplateCompiler {
       const where = `message ${map.id} instance ${i + 1} (${def.name})`;
       const segmentMap = this.segment(def.map, where, map.file);
       if (segmentMap.segment !== def.segment) {
-        throw new TemplateError(TemplateErrorCode.Reference, `${where}: map ${def.map} is for ${segmentMap.segment} segments, not ${def.segment}`, map.file);
+        throw new TemplateError(
+          TemplateErrorCode.Reference,
+          `${where}: map ${def.map} is for ${segmentMap.segment} segments, not ${def.segment}`,
+          map.file,
+        );
       }
       const referencePaths = (def.references ?? []).map((r) => {
-        if (r.instance !== '*' && !names.has(r.instance)) throw new TemplateError(TemplateErrorCode.Reference, `${where}: no instance named "${r.instance}" in this message map`, map.file);
+        if (r.instance !== '*' && !names.has(r.instance))
+          throw new TemplateError(
+            TemplateErrorCode.Reference,
+            `${where}: no instance named "${r.instance}" in this message map`,
+            map.file,
+          );
         const p = compilePath(segmentMap.resource, r.path);
-        if (typeof p === 'string') throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: "${r.path}": ${p}`, map.file);
-        if (p.type !== 'Reference') throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: ${segmentMap.resource}.${r.path} is a ${p.type}, not a Reference`, map.file);
+        if (typeof p === 'string')
+          throw new TemplateError(TemplateErrorCode.FhirPath, `${where}: "${r.path}": ${p}`, map.file);
+        if (p.type !== 'Reference')
+          throw new TemplateError(
+            TemplateErrorCode.FhirPath,
+            `${where}: ${segmentMap.resource}.${r.path} is a ${p.type}, not a Reference`,
+            map.file,
+          );
         return { path: p, instance: r.instance, scope: r.scope ?? 'nearest' };
       });
       return {
         ...def,
         segmentMap,
-        also: (def.also ?? []).map((a) => ({ segment: a.segment, scope: a.scope ?? 'siblings', map: this.segment(a.map, where, map.file) })),
+        also: (def.also ?? []).map((a) => ({
+          segment: a.segment,
+          scope: a.scope ?? 'siblings',
+          map: this.segment(a.map, where, map.file),
+        })),
         ...(def.when ? { when: this.condition(def.when, where, map.file) } : {}),
         referencePaths,
         keyValues: (def.key?.values ?? []).map(parseSource),
         ...(def.key?.identifiersFrom !== undefined
-          ? { identifiersFrom: { path: parseSource(def.key.identifiersFrom), map: this.datatype('CX[Identifier]', where, map.file) } }
+          ? {
+              identifiersFrom: {
+                path: parseSource(def.key.identifiersFrom),
+                map: this.datatype('CX[Identifier]', where, map.file),
+              },
+            }
           : {}),
       } as CompiledInstance;
     });
@@ -235,10 +321,14 @@ function encodeToken(system: string, value: string): string {
 
 /** The identifier query (`identifier=sys|v,sys2|v2`) of a resource, preferring identifiers of the given types. */
 export function identifierQuery(resource: Json, types?: string[]): string | undefined {
-  const ids = ((resource.identifier as Json[] | undefined) ?? []).filter((i) => typeof i.system === 'string' && typeof i.value === 'string');
+  const ids = ((resource.identifier as Json[] | undefined) ?? []).filter(
+    (i) => typeof i.system === 'string' && typeof i.value === 'string',
+  );
   let chosen = ids;
   if (types && types.length > 0) {
-    const typed = ids.filter((i) => ((i.type as Json | undefined)?.coding as Json[] | undefined)?.some((c) => types.includes(String(c.code))));
+    const typed = ids.filter((i) =>
+      ((i.type as Json | undefined)?.coding as Json[] | undefined)?.some((c) => types.includes(String(c.code))),
+    );
     if (typed.length > 0) chosen = typed;
   }
   if (chosen.length === 0) return undefined;
@@ -279,14 +369,22 @@ export class MappingRun {
           let others =
             also.scope === 'within'
               ? [...seg.group.segments()].filter((s) => s.name === also.segment)
-              : seg.group.children.filter((c): c is SourceSegment => !(c instanceof SourceGroupClass) && c.name === also.segment);
+              : seg.group.children.filter(
+                  (c): c is SourceSegment => !(c instanceof SourceGroupClass) && c.name === also.segment,
+                );
           if (others.length === 0) {
             const nearest = seg.group.nearest(also.segment);
             others = nearest ? [nearest] : [];
           }
           for (const other of others) this.applyRules(also.map.compiled, { seg: other, resource }, resource);
         }
-        const item: Produced = { key: `${instance.name}@${segmentLabel(seg)}`, resource, mode: instance.operation ? 'operation' : (instance.write ?? WriteMode.Upsert), instance, seg };
+        const item: Produced = {
+          key: `${instance.name}@${segmentLabel(seg)}`,
+          resource,
+          mode: instance.operation ? 'operation' : (instance.write ?? WriteMode.Upsert),
+          instance,
+          seg,
+        };
         this.produced.push(item);
         this.byKey.set(item.key, item);
         const list = this.byInstance.get(instance) ?? [];
@@ -320,7 +418,14 @@ export class MappingRun {
 
   private applyRule(rule: CompiledRule, scope: Scope, target: Json): void {
     // A rule reading an empty field does nothing (unless the value is required): skip its condition too.
-    if (rule.from !== undefined && !rule.required && rule.value === undefined && rule.context === undefined && this.allEmpty(rule.from, scope)) return;
+    if (
+      rule.from !== undefined &&
+      !rule.required &&
+      rule.value === undefined &&
+      rule.context === undefined &&
+      this.allEmpty(rule.from, scope)
+    )
+      return;
     if (rule.when && !this.test(rule.when, scope, target)) return;
     if (rule.value !== undefined) {
       this.write(rule, target, structuredClone(rule.value), scope);
@@ -380,11 +485,21 @@ export class MappingRun {
       return;
     }
     if (rule.expression) {
-      const value = this.evaluate(rule.expression, { ...scope, node }, rule.type === 'text' ? node.text() : node.value(), target);
+      const value = this.evaluate(
+        rule.expression,
+        { ...scope, node },
+        rule.type === 'text' ? node.text() : node.value(),
+        target,
+      );
       if (value !== undefined) this.write(rule, target, value, scope);
       return;
     }
-    let text = rule.type === 'text' ? (rule.join !== undefined ? leaves(node).join(rule.join) || undefined : node.text()) : node.value();
+    let text =
+      rule.type === 'text'
+        ? rule.join !== undefined
+          ? leaves(node).join(rule.join) || undefined
+          : node.text()
+        : node.value();
     if (text === undefined) return;
     if (rule.vocabulary) {
       const translated = this.translateCode(rule, text, node, target);
@@ -417,7 +532,9 @@ export class MappingRun {
   /** A code through a ConceptMap into a primitive code element; an unmapped one is kept in an extension and flagged. */
   private translateCode(rule: CompiledRule, code: string, node: V2Node, target: Json): string | undefined {
     if (rule.vocabulary === 'v2-coding-system-uri') return this.options.terminology.codingSystemUri(code).uri;
-    const match = this.options.terminology.translateOne(rule.vocabulary!, code) ?? this.options.terminology.translateOne(rule.vocabulary!, code.toUpperCase());
+    const match =
+      this.options.terminology.translateOne(rule.vocabulary!, code) ??
+      this.options.terminology.translateOne(rule.vocabulary!, code.toUpperCase());
     if (match) return match.code;
     this.issues.push({
       severity: 'warning',
@@ -465,20 +582,38 @@ export class MappingRun {
       });
       return;
     }
-    const all = Array.isArray(element.coding) ? (element.coding as Json[]) : isObject(element) && typeof element.code === 'string' ? [element] : [];
+    const all = Array.isArray(element.coding)
+      ? (element.coding as Json[])
+      : isObject(element) && typeof element.code === 'string'
+        ? [element]
+        : [];
     // Only codes the map is about: a coding already in the map's target system (LOINC for a local → LOINC map)
     // or in another system entirely is left as it is, unflagged.
     const sources = t.mapSources(rule.vocabulary!);
     const targets = t.mapTargets(rule.vocabulary!);
     if (all.some((c) => typeof c.system === 'string' && targets.has(c.system))) return;
-    const codings = all.filter((c) => typeof c.system !== 'string' || sources.size === 0 || sources.has(c.system) || !/^(https?:|urn:)/.test(c.system));
+    const codings = all.filter(
+      (c) =>
+        typeof c.system !== 'string' ||
+        sources.size === 0 ||
+        sources.has(c.system) ||
+        !/^(https?:|urn:)/.test(c.system),
+    );
     for (const coding of codings) {
       if (typeof coding.code !== 'string') continue;
-      const match = t.translateOne(rule.vocabulary!, coding.code, coding.system as string | undefined) ?? t.translateOne(rule.vocabulary!, coding.code.toUpperCase());
+      const match =
+        t.translateOne(rule.vocabulary!, coding.code, coding.system as string | undefined) ??
+        t.translateOne(rule.vocabulary!, coding.code.toUpperCase());
       if (match) {
-        const translated: Json = { ...(match.system ? { system: match.system } : {}), code: match.code, ...(match.display ? { display: match.display } : {}) };
+        const translated: Json = {
+          ...(match.system ? { system: match.system } : {}),
+          code: match.code,
+          ...(match.display ? { display: match.display } : {}),
+        };
         if (Array.isArray(element.coding)) {
-          const already = (element.coding as Json[]).some((c) => c.system === translated.system && c.code === translated.code);
+          const already = (element.coding as Json[]).some(
+            (c) => c.system === translated.system && c.code === translated.code,
+          );
           if (!already) (element.coding as Json[]).unshift(translated);
         } else Object.assign(element, translated);
         return;
@@ -498,9 +633,15 @@ export class MappingRun {
 
   /** FHIRPath on the element being built (`%resource` is the whole resource, `%value` the v2 value). */
   private evaluate(atom: FhirPathAtom, scope: Scope, value: string | undefined, target: Json): unknown {
-    const variables: Record<string, TypedValue> = { '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource } };
+    const variables: Record<string, TypedValue> = {
+      '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
+    };
     if (value !== undefined) variables['%value'] = { type: 'string', value };
-    const result = evalFhirPathTyped(atom, [{ type: String(target.resourceType ?? 'Element'), value: target }], variables);
+    const result = evalFhirPathTyped(
+      atom,
+      [{ type: String(target.resourceType ?? 'Element'), value: target }],
+      variables,
+    );
     const first = result[0];
     return first === undefined ? undefined : first.value;
   }
@@ -550,9 +691,13 @@ export class MappingRun {
       }
       case 'fhirpath': {
         const input = target ?? scope.resource;
-        const result = evalFhirPathTyped(c.atom, [{ type: String(scope.resource.resourceType ?? 'Element'), value: input }], {
-          '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
-        });
+        const result = evalFhirPathTyped(
+          c.atom,
+          [{ type: String(scope.resource.resourceType ?? 'Element'), value: input }],
+          {
+            '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
+          },
+        );
         return result.length > 0 && result.every((r) => r.value !== false);
       }
       case 'not':
@@ -602,7 +747,11 @@ export class MappingRun {
           for (const node of this.select(instance.identifiersFrom.path, { seg: item.seg!, resource: item.resource })) {
             if (node.isEmpty) continue;
             const element: Json = {};
-            this.applyRules(instance.identifiersFrom.map.compiled, { seg: item.seg!, node, resource: item.resource }, element);
+            this.applyRules(
+              instance.identifiersFrom.map.compiled,
+              { seg: item.seg!, node, resource: item.resource },
+              element,
+            );
             const pruned = prune(element);
             if (pruned) identifier.push(pruned);
           }
@@ -611,7 +760,9 @@ export class MappingRun {
         const query = useIdentifiers ? identifierQuery(keyResource, instance.key?.systems) : undefined;
         if (query) item.query = query;
         else {
-          const values = instance.keyValues.map((p) => this.select(p, { seg: item.seg!, resource: item.resource })[0]?.value() ?? '');
+          const values = instance.keyValues.map(
+            (p) => this.select(p, { seg: item.seg!, resource: item.resource })[0]?.value() ?? '',
+          );
           if (values.some((v) => v !== '')) item.idSeed = `${type}|${values.join('|')}`;
           else item.idSeed = `${type}|message|${this.context.messageId}|${item.key}`;
         }
@@ -637,12 +788,17 @@ export class MappingRun {
   private resolveReferences(): void {
     const urlOf = (key: string) => this.byKey.get(key)?.fullUrl;
     // References written by datatype maps (#produced:key) become fullUrls.
-    for (const item of this.produced) rewriteStrings(item.resource, (v) => (v.startsWith('#produced:') ? (urlOf(v.slice('#produced:'.length)) ?? v) : v));
+    for (const item of this.produced)
+      rewriteStrings(item.resource, (v) =>
+        v.startsWith('#produced:') ? (urlOf(v.slice('#produced:'.length)) ?? v) : v,
+      );
     for (const [instance, list] of this.byInstance) {
       for (const { seg, item } of list) {
         if ((item as { merged?: boolean }).merged) continue;
         for (const ref of instance.referencePaths) {
-          const targets = this.findInstances(ref.instance, seg, ref.scope).filter((t) => t !== item && t.fullUrl !== item.fullUrl);
+          const targets = this.findInstances(ref.instance, seg, ref.scope).filter(
+            (t) => t !== item && t.fullUrl !== item.fullUrl,
+          );
           const unique = [...new Map(targets.map((t) => [t.fullUrl, t])).values()];
           const last = ref.path.steps[ref.path.steps.length - 1]!;
           for (const t of last.isArray ? unique : unique.slice(0, 1)) {
@@ -697,7 +853,8 @@ export class MappingRun {
         continue;
       }
       let request: BundleEntry['request'];
-      if (item.query && item.mode === WriteMode.CreateIfAbsent) request = { method: 'POST', url: type, ifNoneExist: item.query };
+      if (item.query && item.mode === WriteMode.CreateIfAbsent)
+        request = { method: 'POST', url: type, ifNoneExist: item.query };
       else if (item.query) request = { method: 'PUT', url: `${type}?${item.query}` };
       else {
         const id = uuidV5(`${type}/${item.idSeed}`);
@@ -715,7 +872,11 @@ export class MappingRun {
     const url = instance.operation!.url;
     const parameter: Json[] = [];
     const sourceQuery = identifierQuery(resource, instance.key?.systems);
-    if (sourceQuery) parameter.push({ name: 'source-patient', valueReference: { reference: `${resource.resourceType}?${sourceQuery}` } });
+    if (sourceQuery)
+      parameter.push({
+        name: 'source-patient',
+        valueReference: { reference: `${resource.resourceType}?${sourceQuery}` },
+      });
     else {
       this.issues.push({
         severity: 'error',
@@ -727,7 +888,11 @@ export class MappingRun {
     for (const ref of instance.referencePaths) {
       const target = this.findInstances(ref.instance, item.seg!, ref.scope)[0];
       const query = target ? identifierQuery(target.resource, instance.key?.systems) : undefined;
-      if (target && query) parameter.push({ name: 'target-patient', valueReference: { reference: `${target.resource.resourceType}?${query}` } });
+      if (target && query)
+        parameter.push({
+          name: 'target-patient',
+          valueReference: { reference: `${target.resource.resourceType}?${query}` },
+        });
       else {
         this.issues.push({
           severity: 'error',
@@ -737,7 +902,11 @@ export class MappingRun {
         });
       }
     }
-    return { fullUrl: item.fullUrl!, resource: { resourceType: 'Parameters', parameter } as unknown as Resource, request: { method: 'POST', url } };
+    return {
+      fullUrl: item.fullUrl!,
+      resource: { resourceType: 'Parameters', parameter } as unknown as Resource,
+      request: { method: 'POST', url },
+    };
   }
 }
 
@@ -797,6 +966,10 @@ export function stableHash(value: unknown): string {
 
 function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (isObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stable(value[k])}`).join(',')}}`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable(value[k])}`)
+      .join(',')}}`;
   return JSON.stringify(value);
 }

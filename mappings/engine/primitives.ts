@@ -49,7 +49,8 @@ function parseDate(text: string): Hl7DateTime {
     const dt = parseHl7DateTime(text);
     if (!dt) throw new ConversionProblem('empty date');
     const year = Number(dt.iso.slice(0, 4));
-    if (year < 1800 || year > 2200) throw new ConversionProblem(`"${text.slice(0, 40)}" has the year ${year}, outside 1800–2200`);
+    if (year < 1800 || year > 2200)
+      throw new ConversionProblem(`"${text.slice(0, 40)}" has the year ${year}, outside 1800–2200`);
     return dt;
   } catch (error) {
     if (error instanceof Hl7Error) throw new ConversionProblem(error.message);
@@ -84,7 +85,8 @@ export function toInstant(text: string, timeZone: string): string {
 /** HL7 TM `HH[MM[SS[.S+]]][+/-ZZZZ]` → FHIR time `HH:MM:SS`. */
 export function toTime(text: string): string {
   const m = /^(\d{2})(\d{2})?(\d{2})?(?:\.\d{1,4})?(?:[+-]\d{4})?$/.exec(text.trim());
-  if (!m || Number(m[1]) > 23 || Number(m[2] ?? 0) > 59 || Number(m[3] ?? 0) > 59) throw new ConversionProblem(`"${text.slice(0, 40)}" is not an HL7 time (HHMM[SS])`);
+  if (!m || Number(m[1]) > 23 || Number(m[2] ?? 0) > 59 || Number(m[3] ?? 0) > 59)
+    throw new ConversionProblem(`"${text.slice(0, 40)}" is not an HL7 time (HHMM[SS])`);
   return `${m[1]}:${m[2] ?? '00'}:${m[3] ?? '00'}`;
 }
 
@@ -119,7 +121,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function toBase64(text: string): string {
   const compact = text.replace(/\s+/g, '');
-  if (compact.length % 4 !== 0 || !BASE64.test(compact)) throw new ConversionProblem('the value is not base64 (A–Z, a–z, 0–9, +, /, = padding, length a multiple of 4)');
+  if (compact.length % 4 !== 0 || !BASE64.test(compact))
+    throw new ConversionProblem('the value is not base64 (A–Z, a–z, 0–9, +, /, = padding, length a multiple of 4)');
   return compact;
 }
 

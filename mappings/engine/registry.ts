@@ -47,13 +47,20 @@ export function createTemplateRegistry(options: MapperRegistryOptions = {}): Map
   const terminology = options.terminology ?? new TerminologyService(options.terminologyOptions);
   const templates = loadTemplates(options.templateDirs ?? [join(MAPPINGS_DIR, 'hl7v2')]);
   const compiler = new TemplateCompiler(templates, terminology);
-  const interpreterOptions: InterpreterOptions = { terminology, ...(options.timeZone ? { timeZone: options.timeZone } : {}) };
+  const interpreterOptions: InterpreterOptions = {
+    terminology,
+    ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+  };
   const mappers = new Map<string, TemplateMapper>();
-  for (const map of templates.messages) mappers.set(map.id, new TemplateMapper(map.id, compiler.message(map), interpreterOptions));
+  for (const map of templates.messages)
+    mappers.set(map.id, new TemplateMapper(map.id, compiler.message(map), interpreterOptions));
   const forMessageType = (code: string, trigger: string) => {
     // An exact event beats a wildcard.
     const all = [...mappers.values()];
-    return all.find((m) => m.compiled.map.events.some((e) => e === `${code}^${trigger}`)) ?? all.find((m) => m.compiled.map.events.some((e) => matches(e, code, trigger)));
+    return (
+      all.find((m) => m.compiled.map.events.some((e) => e === `${code}^${trigger}`)) ??
+      all.find((m) => m.compiled.map.events.some((e) => matches(e, code, trigger)))
+    );
   };
   const dispatcher: Mapper<Hl7Message> = {
     id: 'hl7v2/default',

@@ -135,7 +135,8 @@ function splitField(s: SourceSegment, field: number): V2Node[] {
   if (f.isEmpty) return [];
   const count = f.isNull ? 1 : f.repetitions().length;
   const out: V2Node[] = [];
-  for (let r = 1; r <= count; r++) out.push(repetitionNode(s.segment, field, r, `${segmentLabel(s)}-${field}${count > 1 ? `[${r}]` : ''}`));
+  for (let r = 1; r <= count; r++)
+    out.push(repetitionNode(s.segment, field, r, `${segmentLabel(s)}-${field}${count > 1 ? `[${r}]` : ''}`));
   return out;
 }
 
@@ -186,7 +187,8 @@ export type StructureItem =
   | { kind: 'group'; name: string; optional: boolean; repeat: boolean; items: StructureItem[] };
 
 /** The template form: a string in the standard's notation, or a group object. */
-export type StructureTemplate = string | { group: string; optional?: boolean; repeat?: boolean; items: StructureTemplate[] };
+export type StructureTemplate =
+  string | { group: string; optional?: boolean; repeat?: boolean; items: StructureTemplate[] };
 
 export const SEGMENT_NOTATION = /^(\[)?(\{)?([A-Z][A-Z0-9]{2})(\})?(\])?$/;
 
@@ -196,7 +198,13 @@ export function compileStructure(items: StructureTemplate[]): StructureItem[] {
       const m = SEGMENT_NOTATION.exec(item)!;
       return { kind: 'segment', name: m[3]!, optional: m[1] === '[', repeat: m[2] === '{' };
     }
-    return { kind: 'group', name: item.group, optional: item.optional ?? false, repeat: item.repeat ?? false, items: compileStructure(item.items) };
+    return {
+      kind: 'group',
+      name: item.group,
+      optional: item.optional ?? false,
+      repeat: item.repeat ?? false,
+      items: compileStructure(item.items),
+    };
   });
 }
 
@@ -236,7 +244,13 @@ export function groupMessage(message: Hl7Message, structure: StructureItem[], is
 
   const take = (group: SourceGroup) => {
     const s = all[pos]!;
-    group.children.push({ segment: message.segmentAt(s.index)!, name: s.name, sequence: s.sequence, index: s.index, group });
+    group.children.push({
+      segment: message.segmentAt(s.index)!,
+      name: s.name,
+      sequence: s.sequence,
+      index: s.index,
+      group,
+    });
     pos++;
   };
 
