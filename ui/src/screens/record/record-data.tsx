@@ -5,98 +5,9 @@ import { createContext, useContext, useEffect, useMemo, useReducer, useState, ty
 import type { ApiClient } from '../../api/client.js';
 import { useSession } from '../../app/session.js';
 import { LineageIndex } from '../../lib/lineage.js';
+import { patientQuery, sectionQuery, SECTION_KEYS, type SectionKey } from '../../lib/record-queries.js';
 
-export const SECTIONS = {
-  encounters: {
-    type: 'Encounter',
-    patientParam: 'subject',
-    params: [
-      ['_count', '500'],
-      ['_sort', '-date'],
-    ],
-  },
-  observations: {
-    type: 'Observation',
-    patientParam: 'subject',
-    params: [
-      ['_count', '1000'],
-      ['_sort', '-date'],
-    ],
-  },
-  reports: {
-    type: 'DiagnosticReport',
-    patientParam: 'subject',
-    params: [
-      ['_count', '200'],
-      ['_sort', '-date'],
-    ],
-  },
-  documents: {
-    type: 'DocumentReference',
-    patientParam: 'subject',
-    params: [
-      ['_count', '200'],
-      ['_sort', '-date'],
-    ],
-  },
-  imaging: {
-    type: 'ImagingStudy',
-    patientParam: 'subject',
-    params: [
-      ['_count', '100'],
-      ['_sort', '-started'],
-    ],
-  },
-  orders: {
-    type: 'ServiceRequest',
-    patientParam: 'subject',
-    params: [
-      ['_count', '200'],
-      ['_sort', '-authored'],
-    ],
-  },
-  medications: {
-    type: 'MedicationRequest',
-    patientParam: 'subject',
-    params: [
-      ['_count', '200'],
-      ['_sort', '-authoredon'],
-    ],
-  },
-  appointments: {
-    type: 'Appointment',
-    patientParam: 'patient',
-    params: [
-      ['_count', '100'],
-      ['_sort', '-date'],
-    ],
-  },
-  allergies: { type: 'AllergyIntolerance', patientParam: 'patient', params: [['_count', '100']] },
-  conditions: { type: 'Condition', patientParam: 'subject', params: [['_count', '200']] },
-  procedures: {
-    type: 'Procedure',
-    patientParam: 'subject',
-    params: [
-      ['_count', '200'],
-      ['_sort', '-date'],
-    ],
-  },
-  charges: { type: 'ChargeItem', patientParam: 'subject', params: [['_count', '200']] },
-  immunizations: {
-    type: 'Immunization',
-    patientParam: 'patient',
-    params: [
-      ['_count', '100'],
-      ['_sort', '-date'],
-    ],
-  },
-} as const satisfies Record<
-  string,
-  { type: string; patientParam: string; params: readonly (readonly [string, string])[] }
->;
-
-export type SectionKey = keyof typeof SECTIONS;
-export const SECTION_KEYS = Object.keys(SECTIONS) as SectionKey[];
+export { SECTION_KEYS, type SectionKey } from '../../lib/record-queries.js';
 
 export type SectionState =
   { status: 'loading' } | { status: 'ok'; items: Resource[]; truncated: boolean } | { status: 'error'; error: Error };
@@ -227,16 +138,9 @@ export function RecordProvider({ patientId, children }: { patientId: string; chi
     const controller = new AbortController();
     const { signal } = controller;
     dispatch({ kind: 'reset' });
-    const reference = `Patient/${patientId}`;
+    const patient = patientQuery(patientId);
     api
-      .search<Patient>(
-        'Patient',
-        [
-          ['_id', patientId],
-          ['_revinclude', 'Provenance:target'],
-        ],
-        signal,
-      )
+      .search<Patient>(patient.type, patient.params, signal)
       .then((result) => {
         const patient = result.matches.find((p) => p.resourceType === 'Patient');
         if (!patient) throw Object.assign(new Error(`Patient/${patientId}`), { name: 'NotFound' });
@@ -249,14 +153,9 @@ export function RecordProvider({ patientId, children }: { patientId: string; chi
       .catch((error: Error) => !signal.aborted && dispatch({ kind: 'patient-error', error }));
     const loaded: Resource[] = [];
     const pending = SECTION_KEYS.map(async (key) => {
-      const section = SECTIONS[key];
       try {
-        const params: [string, string][] = [
-          [section.patientParam, reference],
-          ...section.params.map(([k, v]) => [k, v] as [string, string]),
-          ['_revinclude', 'Provenance:target'],
-        ];
-        const result = await api.search(section.type, params, signal);
+        const query = sectionQuery(key, patientId);
+        const result = await api.search(query.type, query.params, signal);
         loaded.push(...result.matches);
         if (!signal.aborted)
           dispatch({
