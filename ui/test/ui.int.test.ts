@@ -212,6 +212,9 @@ describe.skipIf(!hasService('chromium'))('the UI in a browser, on the demo data 
     if (await cda.count()) {
       await page.getByText('Conclusion').first().waitFor();
       expect(await cda.locator('script, iframe, object, [onclick], [style]').count()).toBe(0);
+      // The document's own outline sits under the page's (patient h1, document title h2): its h1 becomes h3.
+      expect(await cda.locator('h1, h2').count()).toBe(0);
+      await cda.getByRole('heading', { level: 3, name: 'Compte rendu de consultation de cardiologie' }).waitFor();
       await screenshot(page, '08-report-cda');
       await expectAccessible('cda report');
     }

@@ -100,6 +100,11 @@ export interface SanitizeReport {
   removedAttributes: number;
 }
 
+export interface CopyOptions {
+  /** Added to heading levels (h1 → h3 with 2), so that the document's outline fits under the page's (max h6). */
+  headingShift?: number;
+}
+
 /** Copies the allowed part of `source` (a parsed document's body) into `target`, in `doc`. */
 export function copySafe(
   source: Node,
@@ -107,6 +112,7 @@ export function copySafe(
   doc: Document,
   report: SanitizeReport = { removedElements: 0, removedAttributes: 0 },
   depth = 0,
+  options: CopyOptions = {},
 ): SanitizeReport {
   if (depth > 100) return report;
   for (const child of Array.from(source.childNodes)) {
@@ -124,10 +130,13 @@ export function copySafe(
     if (!ELEMENTS.has(name)) {
       // Unknown element: keep its content, not the element.
       report.removedElements++;
-      copySafe(element, target, doc, report, depth + 1);
+      copySafe(element, target, doc, report, depth + 1, options);
       continue;
     }
-    const copy = doc.createElement(name);
+    const heading = /^h([1-6])$/.exec(name);
+    const copy = doc.createElement(
+      heading ? `h${Math.min(6, Number(heading[1]) + (options.headingShift ?? 0))}` : name,
+    );
     for (const attribute of Array.from(element.attributes)) {
       const check = ATTRIBUTES[attribute.name.toLowerCase()];
       const value = check?.(attribute.value, name);
@@ -139,7 +148,7 @@ export function copySafe(
       target.appendChild(doc.createTextNode(element.getAttribute('alt') ?? ''));
       continue;
     }
-    copySafe(element, copy, doc, report, depth + 1);
+    copySafe(element, copy, doc, report, depth + 1, options);
     target.appendChild(copy);
   }
   return report;

@@ -11,7 +11,7 @@ import { MessageStatusBadge } from '../../components/badges.js';
 import { Dialog } from '../../components/dialog.js';
 import { PageHeading } from '../../components/page.js';
 import { ErrorState, Loading } from '../../components/states.js';
-import { useI18n } from '../../i18n/i18n.js';
+import { useI18n, type Translate } from '../../i18n/i18n.js';
 import { ConsoleNav } from './console-nav.js';
 import { IssuesTable } from './issues-table.js';
 
@@ -81,13 +81,15 @@ export function MessageScreen({ messageId }: { messageId: string }) {
         <dt>{t('messages.controlId')}</dt>
         <dd className="mono">{m.controlId ?? '—'}</dd>
         <dt>{t('messages.patient')}</dt>
-        <dd className="mono small">{m.patientIds.slice(0, 3).join(' · ') || '—'}</dd>
+        <dd className="mono small">{patientNumbers(m.patientIds).join(' · ') || '—'}</dd>
         <dt>{t('message.size')}</dt>
         <dd>{t('message.bytes', { count: fmt.number(m.rawSize) })}</dd>
         <dt>sha256</dt>
         <dd className="mono small break">{m.rawSha256}</dd>
         <dt>{t('message.store')}</dt>
-        <dd>{m.store ? `${m.store.state}${m.store.httpStatus ? ` (${m.store.httpStatus})` : ''}` : '—'}</dd>
+        <dd>
+          {m.store ? `${storeState(t, m.store.state)}${m.store.httpStatus ? ` (${m.store.httpStatus})` : ''}` : '—'}
+        </dd>
         {m.duplicates > 0 && (
           <>
             <dt>{t('message.duplicates')}</dt>
@@ -217,6 +219,17 @@ export function MessageScreen({ messageId }: { messageId: string }) {
       </Dialog>
     </section>
   );
+}
+
+/** The patient's numbers as the message carries them (IPP, INS), without the `authority|id` search keys that
+ *  repeat them. */
+function patientNumbers(ids: string[]): string[] {
+  const bare = [...new Set(ids.filter((id) => !id.includes('|')))];
+  return (bare.length > 0 ? bare : ids).slice(0, 4);
+}
+
+function storeState(t: Translate, state: string): string {
+  return state === 'applied' || state === 'rejected' || state === 'pending' ? t(`store.state.${state}`) : state;
 }
 
 function tabFor(type: string): string {
@@ -349,7 +362,9 @@ function Responses({ message }: { message: MessageDetail }) {
     <>
       <p className="small">
         <strong>{t('message.storeDestination')}</strong> :{' '}
-        {message.store ? `${message.store.state} ${message.store.httpStatus ?? ''}` : t('message.notStored')}
+        {message.store
+          ? `${storeState(t, message.store.state)} ${message.store.httpStatus ?? ''}`
+          : t('message.notStored')}
       </p>
       {message.deliveries.length === 0 ? (
         <p className="muted">{t('message.noDeliveries')}</p>

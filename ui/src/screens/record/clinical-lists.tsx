@@ -182,7 +182,9 @@ export function AppointmentsList() {
             {a.minutesDuration ? ` · ${t('appointments.minutes', { count: a.minutesDuration })}` : ''}
             {a.participant
               ?.filter((p) => p.actor?.reference && !p.actor.reference.startsWith('Patient/'))
-              .map((p) => ` · ${referenceLabel(p.actor, state.referenced) ?? ''}`)
+              .map((p) => referenceLabel(p.actor, state.referenced))
+              .filter(Boolean)
+              .map((label) => ` · ${label}`)
               .join('')}
           </span>
         </div>

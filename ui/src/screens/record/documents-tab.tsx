@@ -180,7 +180,7 @@ function CdaView({ doc }: { doc: DocumentReference }) {
     if (!target || html.status !== 'ok') return;
     target.replaceChildren();
     const parsed = new DOMParser().parseFromString(html.data, 'text/html');
-    copySafe(parsed.body, target, document);
+    copySafe(parsed.body, target, document, undefined, 0, { headingShift: 2 });
   }, [html.status, html.data]);
   if (html.status === 'loading') return <Loading label={t('documents.rendering')} />;
   if (html.status === 'error') {
