@@ -88,16 +88,17 @@ describe('documents configuration', () => {
       /DMP_URL is not set.*default/,
     );
     expect(issuesOf('destinations: [\n')[0]!.message).toMatch(/YAML syntax/);
-    expect(
-      issuesOf(
-        'destinations:\n  - { kind: xds, name: a, url: "http://x" }\nmailboxes:\n  - { kind: imap, name: a, host: h, port: 1, secure: true, user: u, password: p }',
-      )[0]!.message,
-    ).toMatch(/used twice/);
+    const twice = issuesOf(
+      'destinations:\n  - { kind: xds, name: a, url: "http://x" }\nmailboxes:\n  - { kind: imap, name: a, host: h, port: 1, secure: true, user: u, password: p }',
+    );
+    expect(twice[0]).toMatchObject({ line: 4, message: expect.stringMatching(/used twice/) });
     await writeFile(
       join(dir, 'bad.yaml'),
-      'destinations:\n  - { kind: xds, name: dmp, url: "https://x", tls: { ca: missing.pem } }\n',
+      'destinations:\n  - kind: xds\n    name: dmp\n    url: "https://x"\n    tls:\n      ca: missing.pem\n',
     );
-    expect(() => loadDocumentsConfig(join(dir, 'bad.yaml'), {})).toThrow(/missing\.pem cannot be read/);
+    expect(() => loadDocumentsConfig(join(dir, 'bad.yaml'), {})).toThrow(
+      /bad\.yaml:6 dmp\.tls\.ca: .*missing\.pem cannot be read/,
+    );
     expect(() => loadDocumentsConfig(join(dir, 'nope.yaml'), {})).toThrow(/cannot be read.*KENEY_DOCUMENTS_CONFIG/);
   });
 });

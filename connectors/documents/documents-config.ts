@@ -222,18 +222,22 @@ export function parseDocumentsConfig(
     throw new DocumentsConfigError(issues);
   }
   const names = new Set<string>();
-  for (const d of [...(value.destinations ?? []), ...(value.mailboxes ?? [])]) {
+  const named = [
+    ...(value.destinations ?? []).map((d, i) => ({ d, pointer: `/destinations/${i}/name` })),
+    ...(value.mailboxes ?? []).map((d, i) => ({ d, pointer: `/mailboxes/${i}/name` })),
+  ];
+  for (const { d, pointer } of named) {
     if (names.has(d.name))
       issues.push({
         file,
-        line: 0,
+        line: lineOf(nodeAt(doc, pointer)?.range?.[0]),
         path: d.name,
         message: `the name "${d.name}" is used twice: destinations and mailboxes need distinct names`,
       });
     names.add(d.name);
   }
   if (issues.length) throw new DocumentsConfigError(issues);
-  return resolvePem(value, dirname(file), file);
+  return resolvePem(value, dirname(file), file, (pointer) => lineOf(nodeAt(doc, pointer)?.range?.[0]));
 }
 
 export function loadDocumentsConfig(
@@ -285,8 +289,13 @@ function nodeAt(doc: Document, pointer: string): Node | undefined {
 }
 
 /** TLS values: PEM text stays; anything else is a file path (relative to the configuration file). */
-function resolvePem(config: DocumentsConfig, base: string, file: string): DocumentsConfig {
-  const read = (value: string | undefined, where: string): string | undefined => {
+function resolvePem(
+  config: DocumentsConfig,
+  base: string,
+  file: string,
+  lineAt: (pointer: string) => number,
+): DocumentsConfig {
+  const read = (value: string | undefined, where: string, pointer: string): string | undefined => {
     if (value === undefined || value.includes('-----BEGIN')) return value;
     const path = isAbsolute(value) ? value : resolve(base, value);
     try {
@@ -295,27 +304,27 @@ function resolvePem(config: DocumentsConfig, base: string, file: string): Docume
       throw new DocumentsConfigError([
         {
           file,
-          line: 0,
+          line: lineAt(pointer),
           path: where,
           message: `${path} cannot be read (${(error as Error).message}): give PEM text or a readable file`,
         },
       ]);
     }
   };
-  const fix = <T extends { name: string; tls?: Record<string, unknown> }>(item: T): T => {
+  const fix = <T extends { name: string; tls?: Record<string, unknown> }>(item: T, pointer: string): T => {
     if (!item.tls) return item;
     const tls = { ...item.tls };
     for (const k of ['ca', 'cert', 'key'] as const)
-      if (typeof tls[k] === 'string') tls[k] = read(tls[k] as string, `${item.name}.tls.${k}`);
+      if (typeof tls[k] === 'string') tls[k] = read(tls[k] as string, `${item.name}.tls.${k}`, `${pointer}/tls/${k}`);
     return { ...item, tls };
   };
   return {
     ...config,
-    ...(config.destinations ? { destinations: config.destinations.map(fix) } : {}),
+    ...(config.destinations ? { destinations: config.destinations.map((d, i) => fix(d, `/destinations/${i}`)) } : {}),
     ...(config.mailboxes
       ? {
-          mailboxes: config.mailboxes.map((m) =>
-            fix(m as MailboxConfig & { tls?: Record<string, unknown> }),
+          mailboxes: config.mailboxes.map((m, i) =>
+            fix(m as MailboxConfig & { tls?: Record<string, unknown> }, `/mailboxes/${i}`),
           ) as MailboxConfig[],
         }
       : {}),
