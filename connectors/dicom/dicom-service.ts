@@ -79,6 +79,8 @@ export interface InstanceStoredEvent {
   source: InstanceSource;
   /** The parsed data set, for mappings that read more than the metadata (SR, encapsulated PDF). */
   dataSet: StoredInstance['dataSet'];
+  /** The Part-10 file as received (STOW-RS) or as built around the received data set (DIMSE): the raw message. */
+  file: Buffer;
 }
 
 export type InstanceStoredHandler = (event: InstanceStoredEvent) => void | Promise<void>;
@@ -188,6 +190,7 @@ export class DicomService {
       version: stored.version,
       source: stored.source,
       dataSet: stored.dataSet,
+      file: stored.file,
     };
     for (const handler of this.handlers) await handler(event);
     return stored;

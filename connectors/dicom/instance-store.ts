@@ -87,6 +87,8 @@ export interface StoredInstance {
   source: InstanceSource;
   /** The parsed data set (for mappings that need more than the metadata: SR, encapsulated documents). */
   dataSet: DataSet;
+  /** The Part-10 file as received (STOW-RS) or as built around the received data set (DIMSE). */
+  file: Buffer;
 }
 
 export interface InstanceStoreOptions {
@@ -178,7 +180,7 @@ export class InstanceStore {
     }
     const metadata = extractMetadata(dataSet);
     const dataSetSha256 = createHash('sha256').update(dataSetBytes).digest('hex');
-    const base = { identity, metadata, transferSyntaxUid, dataSetSha256, source: received.source, dataSet };
+    const base = { identity, metadata, transferSyntaxUid, dataSetSha256, source: received.source, dataSet, file };
 
     const existing = await this.index.findInstance(identity.sopInstanceUid).catch((error) => {
       throw new StoreError(StoreErrorCode.Unavailable, `The DICOM index cannot be read: ${(error as Error).message}`, {

@@ -107,10 +107,13 @@ export class InstanceIndex {
     studyInstanceUid?: string;
     seriesInstanceUid?: string;
     sopInstanceUid?: string;
+    /** Only the instances the canonical record has. */
+    inRecord?: boolean;
     limit?: number;
   }): Promise<IndexedInstance[]> {
     const where: string[] = [];
     const params: unknown[] = [];
+    if (filter.inRecord) where.push('i.in_record');
     if (filter.studyInstanceUid) where.push(`i.study_instance_uid = $${params.push(filter.studyInstanceUid)}`);
     if (filter.seriesInstanceUid) where.push(`i.series_instance_uid = $${params.push(filter.seriesInstanceUid)}`);
     if (filter.sopInstanceUid) where.push(`i.sop_instance_uid = $${params.push(filter.sopInstanceUid)}`);
@@ -122,6 +125,14 @@ export class InstanceIndex {
       params,
     );
     return rows.map(toInstance);
+  }
+
+  /** Marks an instance as part of the canonical record (or not, when its record failed). */
+  async setInRecord(sopInstanceUid: string, inRecord: boolean): Promise<void> {
+    await this.sql.query('UPDATE dicom_instances SET in_record = $2 WHERE sop_instance_uid = $1', [
+      sopInstanceUid,
+      inRecord,
+    ]);
   }
 
   /** Instances matched by a C-MOVE / C-GET identifier (level and unique keys). */

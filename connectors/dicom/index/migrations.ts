@@ -77,4 +77,13 @@ CREATE TABLE dicom_instance_versions (
 );
 `,
   },
+  {
+    // Which instances the canonical record has (a DICOM channel with a store destination took them): the
+    // ImagingStudy lists those, whatever else the archive holds.
+    id: 'dicom-0002-in-record',
+    sql: `
+ALTER TABLE dicom_instances ADD COLUMN in_record boolean NOT NULL DEFAULT false;
+CREATE INDEX dicom_instances_in_record ON dicom_instances (study_instance_uid) WHERE in_record;
+`,
+  },
 ];

@@ -55,8 +55,10 @@ export interface RecordContext {
   messageId?: string;
   /** The channel that received it (default: the recorder's). */
   channel?: string;
-  /** The change set id (default: derived from nothing, random): give a stable one to make a retry idempotent. */
+  /** The change set id (default: random): give a stable one to make a retry idempotent. */
   changeSetId?: string;
+  /** sha256 of the raw message (default: the archived file's). */
+  rawSha256?: string;
 }
 
 export interface RecordResult {
@@ -80,6 +82,12 @@ export interface StudyRecorderDeps {
   onRecorded?: (event: { studyInstanceUid: string; result: RecordResult }) => void;
 }
 
+interface Appended {
+  outcome: Promise<ChangeSetOutcome>;
+  bundle: Bundle;
+  issues: MappingIssue[];
+}
+
 export class StudyRecorder {
   private readonly chains = new Map<string, Promise<unknown>>();
 
@@ -97,9 +105,15 @@ export class StudyRecorder {
     const studyUid = event.identity.studyInstanceUid;
     const changeSetId = context.changeSetId ?? randomUUID();
     const timeoutMs = this.options.outcomeTimeoutMs ?? 10_000;
-    const { outcome, bundle, issues } = await this.serialized(studyUid, () =>
-      this.appendStudy(event, context, changeSetId, timeoutMs),
-    );
+    let appended: Appended;
+    try {
+      appended = await this.serialized(studyUid, () => this.appendStudy(event, context, changeSetId, timeoutMs));
+    } catch (error) {
+      await this.notInRecord(event);
+      throw error;
+    }
+    const { outcome, bundle, issues } = appended;
+
     let result: ChangeSetOutcome;
     try {
       result = await outcome;
@@ -116,6 +130,7 @@ export class StudyRecorder {
       throw error;
     }
     if (result.status === 'rejected') {
+      await this.notInRecord(event);
       const reason = outcomeText(result.response as OperationOutcome);
       throw new InstanceProcessingError(
         RecordErrorCode.Refused,
@@ -140,15 +155,24 @@ export class StudyRecorder {
     return recorded;
   }
 
+  /** The record did not take the instance: later change sets of its study leave it out. */
+  private async notInRecord(event: InstanceStoredEvent): Promise<void> {
+    await this.deps.index.setInRecord(event.identity.sopInstanceUid, false).catch(() => undefined);
+  }
+
   /** Builds and appends under the study lock; resolves once durable, with the pending outcome. */
   private async appendStudy(
     event: InstanceStoredEvent,
     context: RecordContext,
     changeSetId: string,
     timeoutMs: number,
-  ): Promise<{ outcome: Promise<ChangeSetOutcome>; bundle: Bundle; issues: MappingIssue[] }> {
+  ): Promise<Appended> {
     const studyUid = event.identity.studyInstanceUid;
-    const study = (await this.deps.index.instances({ studyInstanceUid: studyUid })).map((i) => i.metadata);
+    // The study as the record has it: the instances recorded before, and this one.
+    await this.deps.index.setInRecord(event.identity.sopInstanceUid, true);
+    const study = (await this.deps.index.instances({ studyInstanceUid: studyUid, inRecord: true })).map(
+      (i) => i.metadata,
+    );
     const built = studyBundle({ instance: event.metadata, dataSet: event.dataSet, study }, this.options);
     for (const resource of bundleResources(built.bundle)) {
       try {
@@ -170,7 +194,7 @@ export class StudyRecorder {
       actor: channel,
       channel,
       controlId: event.identity.sopInstanceUid,
-      rawSha256: event.blob.sha256,
+      rawSha256: context.rawSha256 ?? event.blob.sha256,
       ...(context.messageId ? { messageId: context.messageId } : {}),
       ...(sender ? { sender } : {}),
     };
