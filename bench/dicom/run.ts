@@ -144,7 +144,7 @@ async function main(): Promise<void> {
                 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
                 accept: 'application/dicom+json',
               },
-              body,
+              body: new Uint8Array(body),
             }),
           ),
         );

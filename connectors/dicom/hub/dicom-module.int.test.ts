@@ -12,6 +12,7 @@ import type {
   Endpoint,
   ImagingStudy,
   Patient,
+  Provenance,
   Resource,
 } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,9 @@ import { hasService } from '../../../test/services.js';
 import { parseMultipart, parseMediaType } from '../dicomweb/multipart.js';
 import { INS_TEST_OID, insElements, pdfInstance, SAMPLE_PDF, syntheticStudy, testNir } from '../record/test-support.js';
 import { runTool } from '../test-support.js';
+import { channelsModule } from '../../../engine/module.js';
+import { staticRegistry } from '../../../engine/mapper-registry.js';
+import { LINEAGE } from '../../../store/fhir/lineage.js';
 import { dicomModule, type DicomModule } from './dicom-module.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'dicom');
@@ -34,10 +38,17 @@ for (const { profile, available } of HUB_PROFILES) {
     let work: string;
 
     beforeAll(async () => {
-      module = dicomModule({ port: 0, host: '127.0.0.1' });
-      t = await openTestHub(profile, { modules: [module] });
-      port = module.dimsePort!;
       work = await mkdtemp(join(tmpdir(), 'keney-dicom-hub-'));
+      // As in production: the channel engine (no HL7 channel here) and the DICOM module sharing its statistics.
+      const channels = channelsModule({
+        channelsDir: join(work, 'no-channels'),
+        mappers: staticRegistry([]),
+        env: {},
+        watch: false,
+      });
+      module = dicomModule({ port: 0, host: '127.0.0.1', channels, channelsDir: join(work, 'no-dicom-channels') });
+      t = await openTestHub(profile, { modules: [channels, module] });
+      port = module.dimsePort!;
     }, 120_000);
     afterAll(async () => {
       await t?.close();
@@ -60,6 +71,16 @@ for (const { profile, available } of HUB_PROFILES) {
       const { status, body } = await fhir<Bundle>(query);
       expect(status, JSON.stringify(body)).toBe(200);
       return (body.entry ?? []).map((e) => e.resource as T);
+    };
+    const admin = async <T>(url: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<T> => {
+      const response = await t.hub.app.inject({
+        method,
+        url,
+        headers: t.auth,
+        ...(body !== undefined ? { payload: body as object } : {}),
+      });
+      expect(response.statusCode, response.body).toBeLessThan(300);
+      return JSON.parse(response.body) as T;
     };
     const storescu = async (files: Buffer[] | string[], ...args: string[]) => {
       const paths: string[] = [];
@@ -131,9 +152,29 @@ for (const { profile, available } of HUB_PROFILES) {
       );
       for (const instance of study) expect(byUid.get(instance.sopInstanceUid)!.equals(instance.dataSet)).toBe(true);
 
-      // Each instance has its Provenance: channel, sender, SOP Instance UID.
-      const provenance = await searchAll<Resource>(`Provenance?target=ImagingStudy/${imaging!.id}`);
+      // Each instance is a message of the (built-in) DICOM channel, and the Provenance of each change leads to it.
+      const listed = await admin<{
+        messages: { id: string; status: string; messageType: string; controlId: string; sender: string }[];
+      }>(`/admin/messages?channel=dicom&text=${encodeURIComponent('acc-a3')}`);
+      expect(listed.messages.map((m) => m.controlId).sort()).toEqual(study.map((i) => i.sopInstanceUid).sort());
+      expect(listed.messages.every((m) => m.status === 'sent' && m.sender === 'CT_SALLE_1')).toBe(true);
+      expect(listed.messages.map((m) => m.messageType).sort()).toEqual([
+        'DICOM^CT',
+        'DICOM^CT',
+        'DICOM^MR',
+        'DICOM^MR',
+      ]);
+      const provenance = await searchAll<Provenance>(`Provenance?target=ImagingStudy/${imaging!.id}`);
       expect(provenance.length).toBe(4);
+      const sources = provenance.map((p) => p.entity?.[0]?.what.identifier);
+      expect(sources.every((i) => i?.system === LINEAGE.messageSystem)).toBe(true);
+      expect(sources.map((i) => i!.value).sort()).toEqual(listed.messages.map((m) => m.id).sort());
+      const raw = await t.hub.app.inject({
+        method: 'GET',
+        url: `/admin/messages/${listed.messages[0]!.id}/raw`,
+        headers: t.auth,
+      });
+      expect(readPart10(raw.rawPayload).dataSet.string(Tag.SOPInstanceUID)).toBe(listed.messages[0]!.controlId);
 
       // The read was audited, with the patient whose data it was.
       const audit = await t.hub.app.inject({

@@ -4,6 +4,7 @@
 // ServiceRequest, DiagnosticReport for SR, DocumentReference for encapsulated PDF/CDA) before the sender is
 // answered. DIMSE reads (C-FIND, C-MOVE, C-GET) are audited too.
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { TlsOptions } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
@@ -15,9 +16,17 @@ import { AuditAction, type AuditEventInput } from '../../../store/audit/audit-tr
 import { OriginKind } from '../../../store/change-set.js';
 import { isFhirError } from '../../../store/fhir/outcome.js';
 import { parseSearch } from '../../../store/search/search-query.js';
-import { DicomService, type DimseAccess, type InstanceStoredEvent } from '../dicom-service.js';
+import { DicomService, InstanceProcessingError, type DimseAccess, type InstanceStoredEvent } from '../dicom-service.js';
 import { dicomWebPlugin } from '../dicomweb/plugin.js';
 import type { RemoteAe } from '../dimse/scu.js';
+import { ChannelStats } from '../../../engine/channel-stats.js';
+import { PostgresDestinationLocks } from '../../../engine/destination-locks.js';
+import { formatIssue } from '../../../engine/errors.js';
+import type { ChannelsModule } from '../../../engine/module.js';
+import { engineMigrations, MessageStore } from '../../../engine/message-store.js';
+import { PostgresClient } from '../../../store/sql/postgres-client.js';
+import { DEFAULT_DICOM_CHANNEL, loadDicomChannels, type DicomChannelsLoad } from '../channels/config.js';
+import { DicomChannels } from '../channels/router.js';
 import { dicomMigrations } from '../index/migrations.js';
 import { dicomWebEndpoint } from '../record/endpoint.js';
 import { uuidV5 } from '../../../store/uuid.js';
@@ -40,6 +49,8 @@ export interface DicomSettings {
   maxInstanceBytes?: number;
   /** How instances become the record (KENEY_DICOM_DEFAULT_ISSUER, KENEY_DICOM_ACCESSION_SYSTEM, KENEY_DICOM_TIME_ZONE). */
   record: StudyRecorderOptions;
+  /** Where the DICOM channel files are (KENEY_DICOM_CHANNELS_DIR, default <KENEY_CHANNELS_DIR or ./channels>/dicom). */
+  channelsDir: string;
 }
 
 export interface DicomModuleOptions extends Partial<DicomSettings> {
@@ -48,12 +59,23 @@ export interface DicomModuleOptions extends Partial<DicomSettings> {
   port?: number;
   /** Start the DIMSE listener (default true). */
   dimse?: boolean;
+  /**
+   * The hub's channel engine module, when it runs in the same hub: its tables are then already there and the
+   * DICOM channels count in its statistics (/metrics). Without it, this module brings the message store tables.
+   */
+  channels?: ChannelsModule;
+  /** Variables for ${VAR} in DICOM channel files (default: the process environment). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Delivery workers look for work queued by another instance this often (default 1 s). */
+  deliveryPollMs?: number;
 }
 
 export interface DicomModule extends HubModule {
   /** The DICOM service (after register). */
   readonly service: DicomService | undefined;
   readonly recorder: StudyRecorder | undefined;
+  /** The DICOM channels (after start). */
+  readonly channels: DicomChannels | undefined;
   /** The DIMSE port actually listened on (after start). */
   readonly dimsePort: number | undefined;
 }
@@ -134,6 +156,9 @@ export function dicomSettingsFromEnv(env: NodeJS.ProcessEnv): DicomSettings {
   const defaultIssuer = env.KENEY_DICOM_DEFAULT_ISSUER?.trim();
   return {
     host: env.KENEY_DICOM_HOST?.trim() || '0.0.0.0',
+    channelsDir: resolve(
+      env.KENEY_DICOM_CHANNELS_DIR?.trim() || join(env.KENEY_CHANNELS_DIR?.trim() || 'channels', 'dicom'),
+    ),
     ...(allowed?.length
       ? { allowedCallingAeTitles: allowed.map((a) => checkAeTitle('KENEY_DICOM_ALLOWED_AES', a)) }
       : {}),
@@ -192,6 +217,9 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
   let logger: Logger | undefined;
   let started = false;
   let dimseError: string | undefined;
+  let router: DicomChannels | undefined;
+  let loadedChannels: DicomChannelsLoad = { loaded: [], failed: [] };
+  let settings: DicomSettings | undefined;
   const studyPatients = new StudyPatients();
   let instances: Counter<'protocol' | 'outcome'> | undefined;
 
@@ -240,13 +268,21 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     });
   };
 
-  const record = async (event: InstanceStoredEvent): Promise<void> => {
+  const route = async (event: InstanceStoredEvent): Promise<void> => {
     const protocol = event.source.protocol;
+    if (!router) {
+      throw new InstanceProcessingError(
+        'DICOM_NOT_STARTED',
+        'The hub is starting or stopping: send again in a moment.',
+        0xa700,
+        {
+          comment: 'Hub starting, send again later',
+        },
+      );
+    }
     try {
-      const result = await recorder!.record(event);
-      instances?.inc({ protocol, outcome: result.applied ? 'recorded' : 'durable' });
-      for (const issue of result.issues)
-        logger?.warn({ code: issue.code, study: event.identity.studyInstanceUid }, issue.message);
+      const results = await router.route(event);
+      instances?.inc({ protocol, outcome: results.some((r) => r.changeSetId) ? 'recorded' : 'archived' });
     } catch (error) {
       instances?.inc({
         protocol,
@@ -266,12 +302,15 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
 
   const module: DicomModule = {
     name: 'dicom',
-    migrations: dicomMigrations,
+    migrations: [...dicomMigrations, ...(options.channels ? [] : engineMigrations)],
     get service() {
       return service;
     },
     get recorder() {
       return recorder;
+    },
+    get channels() {
+      return router;
     },
     get dimsePort() {
       return service?.dimsePort;
@@ -280,7 +319,7 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     async register(app: FastifyInstance, hub: HubContext) {
       hubContext = hub;
       logger = hub.logger.child({ component: 'dicom' });
-      const settings: DicomSettings = { ...dicomSettingsFromEnv({}), ...options, record: { ...options.record } };
+      settings = { ...dicomSettingsFromEnv({}), ...options, record: { ...options.record } };
       const aeTitle = checkAeTitle('KENEY_DICOM_AE_TITLE', options.aeTitle ?? hub.config.dicomAeTitle);
       instances = new Counter({
         name: 'keney_dicom_instances_total',
@@ -349,11 +388,12 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
         },
         { outcomeTimeoutMs: Math.min(hub.config.applyTimeoutMs, 10_000), ...settings.record },
       );
-      service.onInstanceStored(record);
+      service.onInstanceStored(route);
 
       // What an administrator asks first: is DIMSE listening, as whom, and what does the archive hold.
       app.get('/admin/dicom', async (request) => {
         hub.requireRole(hub.principalOf(request), Role.Admin);
+        await router?.refreshQueueDepths();
         return {
           aeTitle,
           dimse: {
@@ -361,13 +401,59 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
             listening: service?.dimsePort !== undefined,
             port: service?.dimsePort ?? null,
             error: dimseError ?? null,
-            allowedCallingAeTitles: settings.allowedCallingAeTitles ?? null,
-            remoteAes: Object.keys(settings.remoteAes ?? {}),
+            allowedCallingAeTitles: settings!.allowedCallingAeTitles ?? null,
+            remoteAes: Object.keys(settings!.remoteAes ?? {}),
           },
           dicomweb: DICOMWEB_PATH,
           archive: await service!.index.counts(),
+          channelsDir: settings!.channelsDir,
+          channels: router?.view() ?? [],
+          invalidChannels: loadedChannels.failed.map((f) => ({
+            file: f.file,
+            error: f.error.message,
+            issues: f.error.issues,
+          })),
         };
       });
+      // Replay a DICOM message: the whole channel again, or one destination (`store` = the record only).
+      app.post<{ Params: { id: string }; Body: { destination?: string } | undefined }>(
+        '/admin/dicom/messages/:id/replay',
+        async (request, reply) => {
+          const principal = hub.principalOf(request);
+          hub.requireRole(principal, Role.Admin, Role.Write);
+          if (!router)
+            return reply.code(503).send({
+              error: {
+                code: 'DICOM_NOT_STARTED',
+                message: 'The DICOM module is starting or stopping; retry in a moment.',
+              },
+            });
+          try {
+            const result = await router.replay(request.params.id, {
+              ...(request.body?.destination ? { destination: request.body.destination } : {}),
+              by: principal.name,
+            });
+            await hub.audit.record({
+              actor: principal.id,
+              action: AuditAction.Operation,
+              query: `replay DICOM message ${request.params.id}${request.body?.destination ? ` to ${request.body.destination}` : ''}`,
+              outcome: 200,
+              sourceIp: request.ip,
+              requestId: String(request.id),
+            });
+            const { error, ...rest } = result;
+            return { ...rest, ...(error ? { error: { code: error.code, message: error.message } } : {}) };
+          } catch (error) {
+            const status = (error as { statusCode?: number }).statusCode ?? 500;
+            return reply.code(status).send({
+              error: {
+                code: status === 404 ? 'DICOM_NOT_FOUND' : status === 409 ? 'DICOM_CONFLICT' : 'DICOM_REPLAY_FAILED',
+                message: (error as Error).message,
+              },
+            });
+          }
+        },
+      );
 
       await app.register(
         async (scope) => {
@@ -444,6 +530,37 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
         origin: { kind: OriginKind.System, actor: 'dicom', reason: 'DICOMweb endpoint of the hub' },
       });
       await hub.store.append(changeSet);
+
+      // The DICOM channels: the files of channels/dicom/, or the built-in one (everything into the record).
+      loadedChannels = await loadDicomChannels(settings!.channelsDir, options.env ?? process.env);
+      for (const failure of loadedChannels.failed) {
+        logger?.error(
+          { file: failure.file },
+          `${failure.error.issues.map(formatIssue).join('\n') || failure.error.message}\nThis DICOM channel is not running until the file is fixed (restart the hub to reload).`,
+        );
+      }
+      const channelsToRun =
+        loadedChannels.loaded.length > 0 || loadedChannels.failed.length > 0
+          ? loadedChannels.loaded
+          : [{ config: DEFAULT_DICOM_CHANNEL }];
+      // Raw messages always in the blob store: the same bytes as the archived file, kept once.
+      const messages = new MessageStore(hub.sql, hub.blobs, { inlineRawLimit: 0 });
+      await messages.ensurePartitions();
+      const engineStats = options.channels?.engine?.stats;
+      const postgres = hub.sql instanceof PostgresClient ? hub.sql : undefined;
+      router = new DicomChannels(channelsToRun, {
+        messages,
+        recorder: recorder!,
+        archive: service!,
+        stats: engineStats ?? ownStats(hub),
+        logger: logger!,
+        aeTitle: service!.aeTitle,
+        instanceId: hub.config.instanceId,
+        ...(postgres ? { locks: new PostgresDestinationLocks(postgres, logger!) } : {}),
+        ...(options.deliveryPollMs ? { deliveryPollMs: options.deliveryPollMs } : {}),
+      });
+      await router.start();
+      logger?.info({ channels: router.ids() }, 'DICOM channels running');
       started = true;
       if (options.dimse !== false) await listen();
     },
@@ -453,12 +570,27 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = undefined;
       await service?.stop();
+      await router?.stop();
+      router = undefined;
     },
 
     // The hub serves (API, DICOMweb) even when the DIMSE port cannot be bound; /admin/dicom says why, the log too.
     async ready() {
       return started ? { ok: true } : { ok: false, reason: 'starting' };
     },
+  };
+
+  /** Channel statistics of our own when the engine's are not shared (registered on /metrics once). */
+  let stats: ChannelStats | undefined;
+  const ownStats = (hub: HubContext): ChannelStats => {
+    if (stats) return stats;
+    try {
+      stats = new ChannelStats(hub.metrics.registry);
+    } catch {
+      // The engine registered the same metrics (it runs in this hub but was not given to us): count without exporting.
+      stats = new ChannelStats();
+    }
+    return stats;
   };
 
   let retryTimer: NodeJS.Timeout | undefined;
