@@ -15,7 +15,10 @@ const part = (p: Parameters, name: string) => p.parameter?.find((x) => x.name ==
 
 describe('TerminologyService', () => {
   it('translates an HL7 table code with the IG ConceptMap, and says when a code has no equivalent', () => {
-    expect(terminology.translateOne('AdministrativeSex', 'F')).toMatchObject({ system: 'http://hl7.org/fhir/administrative-gender', code: 'female' });
+    expect(terminology.translateOne('AdministrativeSex', 'F')).toMatchObject({
+      system: 'http://hl7.org/fhir/administrative-gender',
+      code: 'female',
+    });
     expect(terminology.translateOne('ObservationResultStatusCodesInterpretation', 'I')).toBeUndefined();
     expect(terminology.translate('ObservationResultStatusCodesInterpretation', 'I')[0]!.equivalence).toBe('unmatched');
     expect(terminology.translate('AdministrativeSex', 'ZZ')).toEqual([]);
@@ -33,10 +36,36 @@ describe('TerminologyService', () => {
     expect(terminology.codingSystemUri('CIM10').uri).toBe(terminology.systems.cim10);
     expect(terminology.codingSystemUri('MYLAB')).toEqual({ uri: 'MYLAB', known: false });
   });
+  it('a ConceptMap added later is used at once: answers already given are forgotten, and never shared for changing', () => {
+    const t = new TerminologyService();
+    expect(t.translateOne('lab-local-to-loinc', 'ZZTEST')).toBeUndefined();
+    expect(t.toUcum('zzunit')).toBeUndefined();
+    t.addConceptMap({
+      resourceType: 'ConceptMap',
+      id: 'lab-local-to-loinc',
+      status: 'active',
+      group: [
+        {
+          source: 'urn:keney:lab',
+          target: 'http://loinc.org',
+          element: [{ code: 'ZZTEST', target: [{ code: '2823-3', equivalence: 'equivalent' }] }],
+        },
+      ],
+    });
+    expect(t.translateOne('lab-local-to-loinc', 'ZZTEST')).toMatchObject({
+      system: 'http://loinc.org',
+      code: '2823-3',
+    });
+    expect(t.mapTargets('lab-local-to-loinc').has('http://loinc.org')).toBe(true);
+    expect(t.toUcum('mmol/l')).toEqual(t.toUcum('mmol/l'));
+  });
   it('uses configured system URIs', () => {
     const custom = new TerminologyService({ systems: { cim10: 'urn:example:cim10' } });
     expect(custom.codingSystemUri('CIM10').uri).toBe('urn:example:cim10');
-    expect(custom.translateOne('diagnosis-local-to-cim10', 'DIAB2')).toMatchObject({ system: 'urn:example:cim10', code: 'E11' });
+    expect(custom.translateOne('diagnosis-local-to-cim10', 'DIAB2')).toMatchObject({
+      system: 'urn:example:cim10',
+      code: 'E11',
+    });
   });
 });
 
@@ -66,13 +95,20 @@ describe('$translate and $lookup on the API', () => {
   afterAll(() => t?.close());
 
   it('refuses an anonymous caller with an OperationOutcome', async () => {
-    const res = await t.hub.app.inject({ method: 'GET', url: '/fhir/ConceptMap/$translate?url=AdministrativeSex&code=F' });
+    const res = await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/ConceptMap/$translate?url=AdministrativeSex&code=F',
+    });
     expect(res.statusCode).toBe(401);
     expect((res.json() as OperationOutcome).resourceType).toBe('OperationOutcome');
   });
 
   it('GET $translate answers Parameters with the match', async () => {
-    const res = await t.hub.app.inject({ method: 'GET', url: '/fhir/ConceptMap/$translate?url=https://keney.health/fhir/ConceptMap/AdministrativeSex&system=http://terminology.hl7.org/CodeSystem/v2-0001&code=F', headers: t.auth });
+    const res = await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/ConceptMap/$translate?url=https://keney.health/fhir/ConceptMap/AdministrativeSex&system=http://terminology.hl7.org/CodeSystem/v2-0001&code=F',
+      headers: t.auth,
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/application\/fhir\+json/);
     const body = res.json() as Parameters;
@@ -85,32 +121,74 @@ describe('$translate and $lookup on the API', () => {
       method: 'POST',
       url: '/fhir/ConceptMap/$translate',
       headers: { ...t.auth, 'content-type': 'application/fhir+json' },
-      payload: { resourceType: 'Parameters', parameter: [{ name: 'url', valueUri: 'lab-local-to-loinc' }, { name: 'coding', valueCoding: { code: 'NOPE' } }] },
+      payload: {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'url', valueUri: 'lab-local-to-loinc' },
+          { name: 'coding', valueCoding: { code: 'NOPE' } },
+        ],
+      },
     });
     expect(res.statusCode).toBe(200);
     expect(part(res.json() as Parameters, 'result')?.valueBoolean).toBe(false);
   });
 
   it('$translate with a bad body or an unknown map: OperationOutcome with what to do', async () => {
-    const bad = await t.hub.app.inject({ method: 'POST', url: '/fhir/ConceptMap/$translate', headers: { ...t.auth, 'content-type': 'application/fhir+json' }, payload: '{not json' });
+    const bad = await t.hub.app.inject({
+      method: 'POST',
+      url: '/fhir/ConceptMap/$translate',
+      headers: { ...t.auth, 'content-type': 'application/fhir+json' },
+      payload: '{not json',
+    });
     expect(bad.statusCode).toBe(400);
     expect((bad.json() as OperationOutcome).issue[0]!.details?.text).toMatch(/not valid JSON/);
-    const unknown = await t.hub.app.inject({ method: 'GET', url: '/fhir/ConceptMap/$translate?url=nope&code=F', headers: t.auth });
+    const unknown = await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/ConceptMap/$translate?url=nope&code=F',
+      headers: t.auth,
+    });
     expect(unknown.statusCode).toBe(404);
   });
 
   it('$lookup: UCUM, an HL7 table, SNOMED CT refused (no descriptions ship), CIM-10 after loading a file', async () => {
-    const ucum = await t.hub.app.inject({ method: 'GET', url: '/fhir/CodeSystem/$lookup?system=http://unitsofmeasure.org&code=mmol/L', headers: t.auth });
+    const ucum = await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/CodeSystem/$lookup?system=http://unitsofmeasure.org&code=mmol/L',
+      headers: t.auth,
+    });
     expect(part(ucum.json() as Parameters, 'display')?.valueString).toMatch(/millimole/i);
-    const sex = await t.hub.app.inject({ method: 'GET', url: '/fhir/CodeSystem/$lookup?system=http://terminology.hl7.org/CodeSystem/v2-0001&code=F', headers: t.auth });
+    const sex = await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/CodeSystem/$lookup?system=http://terminology.hl7.org/CodeSystem/v2-0001&code=F',
+      headers: t.auth,
+    });
     expect(part(sex.json() as Parameters, 'display')?.valueString).toBe('Female');
-    const snomed = await t.hub.app.inject({ method: 'GET', url: '/fhir/CodeSystem/$lookup?system=http://snomed.info/sct&code=22298006', headers: t.auth });
+    const snomed = await t.hub.app.inject({
+      method: 'GET',
+      url: '/fhir/CodeSystem/$lookup?system=http://snomed.info/sct&code=22298006',
+      headers: t.auth,
+    });
     expect(snomed.statusCode).toBe(404);
-    const before = await t.hub.app.inject({ method: 'GET', url: `/fhir/CodeSystem/$lookup?system=${encodeURIComponent(terminology.systems.cim10)}&code=E11.9`, headers: t.auth });
+    const before = await t.hub.app.inject({
+      method: 'GET',
+      url: `/fhir/CodeSystem/$lookup?system=${encodeURIComponent(terminology.systems.cim10)}&code=E11.9`,
+      headers: t.auth,
+    });
     expect(before.statusCode).toBe(404);
     expect((before.json() as OperationOutcome).issue[0]!.details?.text).toMatch(/load-cli/);
     expect(await loadCodeSystem(t.hub.context.sql, terminology.systems, 'cim10', SAMPLE, { version: 'test' })).toBe(4);
-    const after = await t.hub.app.inject({ method: 'POST', url: '/fhir/CodeSystem/$lookup', headers: { ...t.auth, 'content-type': 'application/fhir+json' }, payload: { resourceType: 'Parameters', parameter: [{ name: 'system', valueUri: terminology.systems.cim10 }, { name: 'code', valueCode: 'E11.9' }] } });
+    const after = await t.hub.app.inject({
+      method: 'POST',
+      url: '/fhir/CodeSystem/$lookup',
+      headers: { ...t.auth, 'content-type': 'application/fhir+json' },
+      payload: {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'system', valueUri: terminology.systems.cim10 },
+          { name: 'code', valueCode: 'E11.9' },
+        ],
+      },
+    });
     expect(after.statusCode).toBe(200);
     expect(part(after.json() as Parameters, 'display')?.valueString).toBe('Libelle d essai E11.9 (fictif)');
   });

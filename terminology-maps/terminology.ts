@@ -112,6 +112,20 @@ export class TerminologyService {
     Map<string, { group: ConceptMapGroup; source?: string; targets: TranslateMatch[] }[]>
   >();
   private readonly concepts = new Map<string, Map<string, Concept>>();
+  /**
+   * Answers already given (a mapping asks the same few units and codes for every OBX): translateOne, toUcum,
+   * codingSystemUri, mapSources/mapTargets. Emptied when a ConceptMap is added; bounded. The values are shared:
+   * callers read them, never change them.
+   */
+  private readonly memo = new Map<string, unknown>();
+
+  private remember<T>(key: string, compute: () => T): T {
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    const value = compute();
+    if (this.memo.size >= 50_000) this.memo.clear();
+    this.memo.set(key, value);
+    return value;
+  }
 
   constructor(options: TerminologyOptions = {}) {
     this.systems = { ...defaultSystems, ...options.systems };
@@ -140,6 +154,7 @@ export class TerminologyService {
   }
 
   addConceptMap(map: ConceptMap): void {
+    this.memo.clear();
     const resolved: ConceptMap = {
       ...map,
       group: (map.group ?? []).map(
@@ -204,12 +219,20 @@ export class TerminologyService {
   }
 
   /** Source systems of a ConceptMap's groups. */
-  mapSources(mapId: string): Set<string> {
+  mapSources(mapId: string): ReadonlySet<string> {
+    return this.remember(`sources\u0000${mapId}`, () => this.mapSourcesUncached(mapId));
+  }
+
+  private mapSourcesUncached(mapId: string): Set<string> {
     return new Set((this.conceptMap(mapId)?.group ?? []).map((g) => g.source).filter((x): x is string => !!x));
   }
 
   /** Target systems of a ConceptMap's groups. */
-  mapTargets(mapId: string): Set<string> {
+  mapTargets(mapId: string): ReadonlySet<string> {
+    return this.remember(`targets\u0000${mapId}`, () => this.mapTargetsUncached(mapId));
+  }
+
+  private mapTargetsUncached(mapId: string): Set<string> {
     return new Set((this.conceptMap(mapId)?.group ?? []).map((g) => g.target).filter((x): x is string => !!x));
   }
 
@@ -231,6 +254,14 @@ export class TerminologyService {
 
   /** The first usable (not unmatched) translation, or undefined. */
   translateOne(mapId: string, code: string, sourceSystem?: string): TranslateMatch | undefined {
+    if (code.length > 200) return this.translateOneUncached(mapId, code, sourceSystem);
+    return this.remember(
+      `one\u0000${mapId}\u0000${sourceSystem ?? ''}\u0001${sourceSystem === undefined ? 'u' : 'd'}\u0000${code}`,
+      () => this.translateOneUncached(mapId, code, sourceSystem),
+    );
+  }
+
+  private translateOneUncached(mapId: string, code: string, sourceSystem?: string): TranslateMatch | undefined {
     return this.translate(mapId, code, sourceSystem).find(
       (m) => m.equivalence !== 'unmatched' && m.equivalence !== 'disjoint' && m.code !== '',
     );
@@ -254,6 +285,11 @@ export class TerminologyService {
    * the string itself when the UCUM library says it is valid UCUM. Undefined when neither knows it.
    */
   toUcum(unit: string): { code: string; display?: string } | undefined {
+    if (unit.length > 200) return this.toUcumUncached(unit);
+    return this.remember(`ucum\u0000${unit}`, () => this.toUcumUncached(unit));
+  }
+
+  private toUcumUncached(unit: string): { code: string; display?: string } | undefined {
     const text = unit.trim();
     if (text === '') return undefined;
     const mapped = this.translateOne('units-to-ucum', text) ?? this.translateOne('units-to-ucum', text.toLowerCase());
@@ -288,6 +324,11 @@ export class TerminologyService {
 
   /** HL7 table 0396 (and common spellings) → a system URI; unknown names come back as they are. */
   codingSystemUri(name: string): { uri: string; known: boolean } {
+    if (name.length > 200) return this.codingSystemUriUncached(name);
+    return this.remember(`system\u0000${name}`, () => this.codingSystemUriUncached(name));
+  }
+
+  private codingSystemUriUncached(name: string): { uri: string; known: boolean } {
     const n = name.trim();
     const table = /^HL7(\d{4})$/i.exec(n);
     if (table) return { uri: `${this.systems.v2Table}${table[1]}`, known: true };

@@ -137,7 +137,8 @@ type Json = Record<string, unknown>;
 /** The object that holds the last step, created on the way (the last element of an array unless indexed). */
 function parentFor(target: Json, steps: PathStep[]): Json {
   let node = target;
-  for (const step of steps.slice(0, -1)) {
+  for (let s = 0, end = steps.length - 1; s < end; s++) {
+    const step = steps[s]!;
     if (step.isArray) {
       let array = node[step.key] as Json[] | undefined;
       if (!array) node[step.key] = array = [];
@@ -153,22 +154,27 @@ function parentFor(target: Json, steps: PathStep[]): Json {
   return node;
 }
 
-/** Writes `value` at `path`: appended to a repeating element (or at its index), merged into an existing object. */
+/**
+ * Writes `value` at `path`: appended to a repeating element (or at its index), merged into an existing object (its
+ * keys keep their places, new ones come after: what `{ ...existing, ...value }` gives, without the copy).
+ */
 export function writeValue(target: Json, path: CompiledPath, value: unknown): void {
   const last = path.steps[path.steps.length - 1]!;
-  const parent = parentFor(target, path.steps);
+  const parent = path.steps.length === 1 ? target : parentFor(target, path.steps);
   if (last.isArray) {
     let array = parent[last.key] as unknown[] | undefined;
     if (!array) parent[last.key] = array = [];
     if (last.index !== undefined) {
       while (array.length < last.index) array.push(undefined);
       const existing = array[last.index - 1];
-      array[last.index - 1] = isObject(existing) && isObject(value) ? { ...existing, ...value } : value;
+      if (isObject(existing) && isObject(value)) Object.assign(existing, value);
+      else array[last.index - 1] = value;
     } else array.push(value);
     return;
   }
   const existing = parent[last.key];
-  parent[last.key] = isObject(existing) && isObject(value) ? { ...existing, ...value } : value;
+  if (isObject(existing) && isObject(value)) Object.assign(existing, value);
+  else parent[last.key] = value;
 }
 
 /** Writes an extension on a primitive (`_gender.extension`), used to keep a code that could not be mapped. */
@@ -186,16 +192,39 @@ export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Removes empty objects, empty arrays, undefined holes; returns undefined when nothing is left. */
+/**
+ * Removes empty objects, empty arrays, undefined holes, '' and null; returns undefined when nothing is left. A value
+ * with nothing to remove is returned as it is (no copy); otherwise a pruned copy.
+ */
 export function prune<T>(value: T): T | undefined {
+  return isClean(value) ? value : pruneCopy(value);
+}
+
+/** True when prune would keep everything (and the value itself is not empty). */
+function isClean(value: unknown): boolean {
   if (Array.isArray(value)) {
-    const out = value.map((v) => prune(v)).filter((v) => v !== undefined);
+    if (value.length === 0) return false;
+    for (const v of value) if (!isClean(v)) return false;
+    return true;
+  }
+  if (isObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return false;
+    for (const k of keys) if (!isClean(value[k])) return false;
+    return true;
+  }
+  return value !== '' && value !== null && value !== undefined;
+}
+
+function pruneCopy<T>(value: T): T | undefined {
+  if (Array.isArray(value)) {
+    const out = value.map((v) => pruneCopy(v)).filter((v) => v !== undefined);
     return (out.length > 0 ? out : undefined) as T | undefined;
   }
   if (isObject(value)) {
     const out: Json = {};
     for (const [k, v] of Object.entries(value)) {
-      const p = prune(v);
+      const p = pruneCopy(v);
       if (p !== undefined) out[k] = p;
     }
     return (Object.keys(out).length > 0 ? out : undefined) as T | undefined;

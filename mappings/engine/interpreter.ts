@@ -1,15 +1,22 @@
 // The interpreter: runs a message map over a decoded HL7 v2 message and returns one FHIR transaction Bundle whose
 // entries are conditional on business identifiers (so a replay converges), plus the issues met on the way.
 // Pure: no I/O, no clock (context.receivedAt is the only "now"), ids derived from the message id and the content.
-import { evalFhirPathTyped, parseFhirPath, type FhirPathAtom, type TypedValue } from '@medplum/core';
+//
+// Speed (bench/mapping): templates are compiled once, when the registry is created — each rule knows its kind, its
+// source path, how many values it writes, its condition as a closure and its FHIRPath as closures (fast-fhirpath.ts);
+// v2 nodes are split once per message and cache their values (source.ts); ConceptMap, UCUM and date conversions are
+// cached; resources are copied only when they hold something to prune. The output is byte for byte what the
+// straightforward reading of the templates gives (mappings/output-digest.test.ts).
+import { parseFhirPath, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Hl7Message } from '../../adapters/hl7v2/index.js';
-import { uuidV5 } from '../../store/uuid.js';
 import type { TerminologyService } from '../../terminology-maps/terminology.js';
 import type { MappingContext, MappingIssue, MappingResult } from '../mapper.js';
+import { compileFhirPath, type CompiledFhirPath } from './fast-fhirpath.js';
 import { compilePath, isObject, prune, writePrimitiveExtension, writeValue, type CompiledPath } from './fhir-target.js';
+import { nameUuid } from './ids.js';
 import { TemplateError, TemplateErrorCode, type LoadedTemplates } from './load.js';
-import { ConversionProblem, PRIMITIVE_TYPES, toPrimitive } from './primitives.js';
+import { ConversionProblem, PRIMITIVE_TYPES, toPrimitiveCached } from './primitives.js';
 import {
   compileStructure,
   fieldRepetitions,
@@ -49,13 +56,24 @@ export interface InterpreterOptions {
 
 // ---- compilation ---------------------------------------------------------------------------------------------
 
+const RuleKind = { Value: 'value', Context: 'context', Expression: 'expression', From: 'from' } as const;
+type RuleKind = (typeof RuleKind)[keyof typeof RuleKind];
+
 interface CompiledRule extends Omit<Rule, 'with' | 'from' | 'when'> {
+  kind: RuleKind;
   from?: ParsedSource;
   when?: CompiledCondition;
   path?: CompiledPath;
   datatype?: DatatypeMap & { compiled: CompiledRule[] };
   with?: CompiledRule[];
   expression?: FhirPathAtom;
+  fast?: CompiledFhirPath;
+  /** An empty source skips the rule (and its condition). */
+  skipWhenEmpty: boolean;
+  /** Writes every repetition (a repeating target without an index, and not `repeat: first`). */
+  many: boolean;
+  /** The constant of a `value:` rule, copied when it is an object. */
+  constant: () => unknown;
   /** FHIR type of the element the rule writes (or the current element when `to` is absent). */
   targetType: string;
   where: string;
@@ -64,18 +82,13 @@ interface CompiledRule extends Omit<Rule, 'with' | 'from' | 'when'> {
 interface ParsedSource {
   segment?: string;
   parts: number[];
+  /** The parts after the first (components, subcomponents). */
+  rest: number[];
   text: string;
 }
 
-type CompiledCondition =
-  | { kind: 'valued'; path: ParsedSource }
-  | { kind: 'equals'; path: ParsedSource; values: string[] }
-  | { kind: 'event'; events: string[] }
-  | { kind: 'longer'; path: ParsedSource; than: number }
-  | { kind: 'fhirpath'; atom: FhirPathAtom }
-  | { kind: 'not'; inner: CompiledCondition }
-  | { kind: 'all'; inner: CompiledCondition[] }
-  | { kind: 'any'; inner: CompiledCondition[] };
+/** A compiled condition: decides from the source (scope) and the element being built. */
+type CompiledCondition = (run: MappingRun, scope: Scope, target: Json | undefined) => boolean;
 
 interface CompiledInstance extends Omit<InstanceDef, 'when' | 'also'> {
   segmentMap: SegmentMap & { compiled: CompiledRule[] };
@@ -95,13 +108,15 @@ export interface CompiledMessageMap {
 function parseSource(path: SourcePath): ParsedSource {
   const text = String(path);
   const m = /^(?:([A-Z][A-Z0-9]{2})-)?(.*)$/.exec(text)!;
-  return { ...(m[1] ? { segment: m[1] } : {}), parts: m[2]!.split('.').map(Number), text };
+  const parts = m[2]!.split('.').map(Number);
+  return { ...(m[1] ? { segment: m[1] } : {}), parts, rest: parts.slice(1), text };
 }
 
-const atoms = new Map<string, FhirPathAtom>();
-function fhirPathAtom(expression: string, where: string, file: string): FhirPathAtom {
-  let atom = atoms.get(expression);
-  if (!atom) {
+const atoms = new Map<string, { atom: FhirPathAtom; fast: CompiledFhirPath }>();
+function fhirPathAtom(expression: string, where: string, file: string): { atom: FhirPathAtom; fast: CompiledFhirPath } {
+  let entry = atoms.get(expression);
+  if (!entry) {
+    let atom: FhirPathAtom;
     try {
       atom = parseFhirPath(expression);
     } catch (error) {
@@ -111,9 +126,26 @@ function fhirPathAtom(expression: string, where: string, file: string): FhirPath
         file,
       );
     }
-    atoms.set(expression, atom);
+    entry = { atom, fast: compileFhirPath(atom) };
+    atoms.set(expression, entry);
   }
-  return atom;
+  return entry;
+}
+
+/** JSON constants of templates (YAML scalars, objects, arrays) copied for each write. */
+function copyJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyJson);
+  if (value !== null && typeof value === 'object') {
+    const out: Json = {};
+    for (const key of Object.keys(value)) out[key] = copyJson((value as Json)[key]);
+    return out;
+  }
+  return value;
+}
+
+function constantOf(value: unknown): () => unknown {
+  if (value !== null && typeof value === 'object') return () => copyJson(value);
+  return () => value;
 }
 
 export class TemplateCompiler {
@@ -126,15 +158,63 @@ export class TemplateCompiler {
   ) {}
 
   private condition(c: Condition, where: string, file: string): CompiledCondition {
-    if ('valued' in c) return { kind: 'valued', path: parseSource(c.valued) };
-    if ('equals' in c) return { kind: 'equals', path: parseSource(c.equals.path), values: [c.equals.value] };
-    if ('in' in c) return { kind: 'equals', path: parseSource(c.in.path), values: c.in.values };
-    if ('event' in c) return { kind: 'event', events: c.event };
-    if ('longer' in c) return { kind: 'longer', path: parseSource(c.longer.path), than: c.longer.than };
-    if ('fhirpath' in c) return { kind: 'fhirpath', atom: fhirPathAtom(c.fhirpath, where, file) };
-    if ('not' in c) return { kind: 'not', inner: this.condition(c.not, where, file) };
-    if ('all' in c) return { kind: 'all', inner: c.all.map((x) => this.condition(x, where, file)) };
-    return { kind: 'any', inner: c.any.map((x) => this.condition(x, where, file)) };
+    if ('valued' in c) {
+      const path = parseSource(c.valued);
+      return (_run, scope) => anyValued(path, scope);
+    }
+    if ('equals' in c || 'in' in c) {
+      const path = parseSource('equals' in c ? c.equals.path : c.in.path);
+      const values = 'equals' in c ? [c.equals.value] : c.in.values;
+      if (values.length === 1) {
+        const only = values[0];
+        return (_run, scope) => firstNode(path, scope)?.value() === only;
+      }
+      const set = new Set(values);
+      return (_run, scope) => {
+        const v = firstNode(path, scope)?.value();
+        return v !== undefined && set.has(v);
+      };
+    }
+    if ('event' in c) {
+      const events = new Set(c.event);
+      return (run) => {
+        const trigger = run.trigger();
+        return trigger !== undefined && trigger !== null && events.has(trigger);
+      };
+    }
+    if ('longer' in c) {
+      const path = parseSource(c.longer.path);
+      const than = c.longer.than;
+      return (_run, scope) => (firstNode(path, scope)?.text()?.trim().length ?? 0) > than;
+    }
+    if ('fhirpath' in c) {
+      const { fast } = fhirPathAtom(c.fhirpath, where, file);
+      return (_run, scope, target) => {
+        const type = String(scope.resource.resourceType ?? 'Element');
+        const result = fast([{ type, value: target ?? scope.resource }], {
+          '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
+        });
+        if (result.length === 0) return false;
+        for (const r of result) if (r.value === false) return false;
+        return true;
+      };
+    }
+    if ('not' in c) {
+      const inner = this.condition(c.not, where, file);
+      return (run, scope, target) => !inner(run, scope, target);
+    }
+    if ('all' in c) {
+      const inner = c.all.map((x) => this.condition(x, where, file));
+      return (run, scope, target) => {
+        for (const x of inner) if (!x(run, scope, target)) return false;
+        return true;
+      };
+    }
+    const inner = c.any.map((x) => this.condition(x, where, file));
+    return (run, scope, target) => {
+      for (const x of inner) if (x(run, scope, target)) return true;
+      return false;
+    };
   }
 
   datatype(name: string, where: string, file: string): DatatypeMap & { compiled: CompiledRule[] } {
@@ -223,14 +303,29 @@ export class TemplateCompiler {
       );
     }
     const withType = datatype?.resource ? datatype.fhirType : targetType;
+    const expression = rule.fhirpath ? fhirPathAtom(rule.fhirpath, where, file) : undefined;
+    const kind: RuleKind =
+      rule.value !== undefined
+        ? RuleKind.Value
+        : rule.context !== undefined
+          ? RuleKind.Context
+          : rule.from === undefined
+            ? RuleKind.Expression
+            : RuleKind.From;
+    const lastStep = path?.steps[path.steps.length - 1];
     const compiled: CompiledRule = {
       ...rule,
+      kind,
       ...(rule.from !== undefined ? { from: parseSource(rule.from) } : {}),
       ...(rule.when ? { when: this.condition(rule.when, where, file) } : {}),
       ...(path ? { path } : {}),
       ...(datatype ? { datatype } : {}),
-      ...(rule.fhirpath ? { expression: fhirPathAtom(rule.fhirpath, where, file) } : {}),
+      ...(expression ? { expression: expression.atom, fast: expression.fast } : {}),
       ...(rule.with ? { with: rule.with.map((r, i) => this.rule(r, withType, `${where} / with ${i + 1}`, file)) } : {}),
+      skipWhenEmpty:
+        rule.from !== undefined && !rule.required && rule.value === undefined && rule.context === undefined,
+      many: rule.repeat !== 'first' && (lastStep ? lastStep.isArray && lastStep.index === undefined : false),
+      constant: constantOf(rule.value),
       targetType,
       where,
     } as CompiledRule;
@@ -292,7 +387,7 @@ export class TemplateCompiler {
   }
 }
 
-// ---- running -------------------------------------------------------------------------------------------------
+// ---- source paths ----------------------------------------------------------------------------------------------
 
 interface Scope {
   seg: SourceSegment;
@@ -301,6 +396,77 @@ interface Scope {
   /** The resource being built (FHIRPath input). */
   resource: Json;
 }
+
+const NO_NODES: V2Node[] = [];
+
+function sourceSegment(path: ParsedSource, scope: Scope): SourceSegment | undefined {
+  const name = path.segment!;
+  return name === scope.seg.name ? scope.seg : scope.seg.group.nearest(name);
+}
+
+function descend(node: V2Node, rest: number[]): V2Node {
+  let n = node;
+  for (const c of rest) n = n.child(c);
+  return n;
+}
+
+/** Every node a path names (one per repetition of its field). */
+function select(path: ParsedSource, scope: Scope): V2Node[] {
+  const first = path.parts[0]!;
+  let nodes: V2Node[];
+  if (path.segment) {
+    const seg = sourceSegment(path, scope);
+    if (!seg) return NO_NODES;
+    nodes = fieldRepetitions(seg, first);
+  } else if (scope.node) {
+    return [descend(first === 0 ? scope.node : scope.node.child(first), path.rest)];
+  } else {
+    nodes = fieldRepetitions(scope.seg, first);
+  }
+  if (path.rest.length === 0) return nodes;
+  return nodes.map((node) => descend(node, path.rest));
+}
+
+/** The first node a path names (valued or not), without building the list. */
+function firstNode(path: ParsedSource, scope: Scope): V2Node | undefined {
+  const first = path.parts[0]!;
+  let base: V2Node | undefined;
+  if (path.segment) {
+    const seg = sourceSegment(path, scope);
+    if (!seg) return undefined;
+    base = fieldRepetitions(seg, first)[0];
+  } else if (scope.node) {
+    base = first === 0 ? scope.node : scope.node.child(first);
+  } else {
+    base = fieldRepetitions(scope.seg, first)[0];
+  }
+  return base && descend(base, path.rest);
+}
+
+/** Whether any node a path names has a value. */
+function anyValued(path: ParsedSource, scope: Scope): boolean {
+  const first = path.parts[0]!;
+  let nodes: V2Node[];
+  if (path.segment) {
+    const seg = sourceSegment(path, scope);
+    if (!seg) return false;
+    nodes = fieldRepetitions(seg, first);
+  } else if (scope.node) {
+    return !descend(first === 0 ? scope.node : scope.node.child(first), path.rest).isEmpty;
+  } else {
+    nodes = fieldRepetitions(scope.seg, first);
+  }
+  for (const node of nodes) if (!descend(node, path.rest).isEmpty) return true;
+  return false;
+}
+
+function locationOf(path: ParsedSource, scope: Scope): string {
+  if (path.segment) return `${path.segment}-${path.parts.join('.')}`;
+  if (scope.node) return `${scope.node.location}.${path.parts.join('.')}`;
+  return `${segmentLabel(scope.seg)}-${path.parts.join('.')}`;
+}
+
+// ---- running -------------------------------------------------------------------------------------------------
 
 interface Produced {
   key: string;
@@ -313,6 +479,10 @@ interface Produced {
   instance?: CompiledInstance;
   seg?: SourceSegment;
   operationUrl?: string;
+  /** Merged into an earlier entry naming the same resource: not written. */
+  merged?: boolean;
+  /** Holds `#produced:` references to resolve. */
+  hasMarkers?: boolean;
 }
 
 function encodeToken(system: string, value: string): string {
@@ -335,6 +505,8 @@ export function identifierQuery(resource: Json, types?: string[]): string | unde
   return `identifier=${chosen.map((i) => encodeToken(String(i.system), String(i.value))).join(',')}`;
 }
 
+const PRODUCED_PREFIX = '#produced:';
+
 export class MappingRun {
   readonly issues: MappingIssue[] = [];
   private readonly produced: Produced[] = [];
@@ -344,6 +516,9 @@ export class MappingRun {
   private groupIndex: Map<string, { first: Map<SourceGroup, Produced>; all: Map<SourceGroup, Produced[]> }> | undefined;
   private readonly timeZone: string;
   private root!: SourceGroup;
+  private triggerEvent: string | null | undefined | false = false;
+  /** References to resources made by datatype maps, written as `#produced:key` until their fullUrl is known. */
+  private producedReferences = 0;
 
   constructor(
     private readonly message: Hl7Message,
@@ -354,14 +529,22 @@ export class MappingRun {
     this.timeZone = options.timeZone ?? 'Europe/Paris';
   }
 
+  /** MSH-9.2, read once. */
+  trigger(): string | null | undefined {
+    if (this.triggerEvent === false) this.triggerEvent = this.message.get('MSH-9.2');
+    return this.triggerEvent;
+  }
+
   run(): MappingResult {
     this.root = groupMessage(this.message, this.compiled.structure, this.issues);
+    const segments = [...this.root.segments()];
     for (const instance of this.compiled.instances) {
-      for (const seg of this.root.segments()) {
+      for (const seg of segments) {
         if (seg.name !== instance.segment) continue;
         const resource: Json = { resourceType: instance.segmentMap.resource };
         const scope: Scope = { seg, resource };
-        if (instance.when && !this.test(instance.when, scope)) continue;
+        if (instance.when && !instance.when(this, scope, undefined)) continue;
+        const markersBefore = this.producedReferences;
         this.applyRules(instance.segmentMap.compiled, scope, resource);
         for (const also of instance.also) {
           // Siblings: the segments of that name in the same group (PV2 next to PV1, NTEs after an OBX); within: the
@@ -385,11 +568,12 @@ export class MappingRun {
           instance,
           seg,
         };
+        if (this.producedReferences !== markersBefore) item.hasMarkers = true;
         this.produced.push(item);
         this.byKey.set(item.key, item);
-        const list = this.byInstance.get(instance) ?? [];
-        list.push({ seg, item });
-        this.byInstance.set(instance, list);
+        const list = this.byInstance.get(instance);
+        if (list) list.push({ seg, item });
+        else this.byInstance.set(instance, [{ seg, item }]);
       }
     }
     this.assignRequests();
@@ -418,45 +602,44 @@ export class MappingRun {
 
   private applyRule(rule: CompiledRule, scope: Scope, target: Json): void {
     // A rule reading an empty field does nothing (unless the value is required): skip its condition too.
-    if (
-      rule.from !== undefined &&
-      !rule.required &&
-      rule.value === undefined &&
-      rule.context === undefined &&
-      this.allEmpty(rule.from, scope)
-    )
-      return;
-    if (rule.when && !this.test(rule.when, scope, target)) return;
-    if (rule.value !== undefined) {
-      this.write(rule, target, structuredClone(rule.value), scope);
-      return;
-    }
-    if (rule.context !== undefined) {
-      const text = this.context[rule.context];
-      this.writeText(rule, scope, target, textNode(text, `context.${rule.context}`));
-      return;
-    }
-    if (rule.from === undefined) {
-      const value = this.evaluate(rule.expression!, scope, undefined, target);
-      if (value !== undefined) this.write(rule, target, value, scope);
-      return;
-    }
-    const nodes = this.select(rule.from, scope).filter((n) => !n.isEmpty);
-    if (nodes.length === 0) {
-      if (rule.required) {
-        this.issues.push({
-          severity: 'error',
-          code: 'REQUIRED_MISSING',
-          message: `${this.locationOf(rule.from, scope)} is required to map ${rule.to ?? rule.targetType} but is empty; the sender must value it.`,
-          location: this.locationOf(rule.from, scope),
-          rule: rule.where,
-        });
+    if (rule.skipWhenEmpty && !anyValued(rule.from!, scope)) return;
+    if (rule.when && !rule.when(this, scope, target)) return;
+    switch (rule.kind) {
+      case RuleKind.Value:
+        this.write(rule, target, rule.constant());
+        return;
+      case RuleKind.Context:
+        this.writeText(rule, scope, target, textNode(this.context[rule.context!], `context.${rule.context}`));
+        return;
+      case RuleKind.Expression: {
+        const value = this.evaluate(rule, scope, undefined, target);
+        if (value !== undefined) this.write(rule, target, value);
+        return;
       }
-      return;
+      case RuleKind.From: {
+        const nodes = select(rule.from!, scope);
+        let written = 0;
+        for (const node of nodes) {
+          if (node.isEmpty) continue;
+          written++;
+          this.writeText(rule, scope, target, node);
+          if (!rule.many) return;
+        }
+        if (written === 0 && rule.required) {
+          const location = locationOf(rule.from!, scope);
+          this.issues.push({
+            severity: 'error',
+            code: 'REQUIRED_MISSING',
+            message: `${location} is required to map ${rule.to ?? rule.targetType} but is empty; the sender must value it.`,
+            location,
+            rule: rule.where,
+          });
+        }
+        return;
+      }
+      default:
+        rule.kind satisfies never;
     }
-    const lastStep = rule.path?.steps[rule.path.steps.length - 1];
-    const many = rule.repeat !== 'first' && (lastStep ? lastStep.isArray && lastStep.index === undefined : false);
-    for (const node of many ? nodes : nodes.slice(0, 1)) this.writeText(rule, scope, target, node);
   }
 
   private writeText(rule: CompiledRule, scope: Scope, target: Json, node: V2Node): void {
@@ -465,12 +648,14 @@ export class MappingRun {
       if (dt.resource) {
         const resource: Json = { resourceType: dt.fhirType };
         const inner: Scope = { seg: scope.seg, node, resource };
+        const markersBefore = this.producedReferences;
         this.applyRules(dt.compiled, inner, resource);
         if (rule.with) this.applyRules(rule.with, inner, resource);
         const pruned = prune(resource);
         if (!pruned || Object.keys(pruned).length <= 1) return;
-        const item = this.produceFromDatatype(pruned, node);
-        this.write(rule, target, { reference: `#produced:${item.key}` }, scope);
+        const item = this.produceFromDatatype(pruned, this.producedReferences !== markersBefore);
+        this.producedReferences++;
+        this.write(rule, target, { reference: `${PRODUCED_PREFIX}${item.key}` });
         return;
       }
       const element: Json = rule.path ? {} : target;
@@ -480,18 +665,13 @@ export class MappingRun {
       if (rule.with) this.applyRules(rule.with, inner, element);
       if (rule.path) {
         const pruned = prune(element);
-        if (pruned) this.write(rule, target, pruned, scope);
+        if (pruned) this.write(rule, target, pruned);
       }
       return;
     }
-    if (rule.expression) {
-      const value = this.evaluate(
-        rule.expression,
-        { ...scope, node },
-        rule.type === 'text' ? node.text() : node.value(),
-        target,
-      );
-      if (value !== undefined) this.write(rule, target, value, scope);
+    if (rule.fast) {
+      const value = this.evaluate(rule, { ...scope, node }, rule.type === 'text' ? node.text() : node.value(), target);
+      if (value !== undefined) this.write(rule, target, value);
       return;
     }
     let text =
@@ -508,7 +688,7 @@ export class MappingRun {
     }
     let value: string | number | boolean;
     try {
-      value = toPrimitive(rule.targetType, text, this.timeZone);
+      value = toPrimitiveCached(rule.targetType, text, this.timeZone);
     } catch (error) {
       if (!(error instanceof ConversionProblem)) throw error;
       this.issues.push({
@@ -520,13 +700,12 @@ export class MappingRun {
       });
       return;
     }
-    this.write(rule, target, value, scope);
+    this.write(rule, target, value);
   }
 
-  private write(rule: CompiledRule, target: Json, value: unknown, scope: Scope): void {
+  private write(rule: CompiledRule, target: Json, value: unknown): void {
     if (rule.path) writeValue(target, rule.path, value);
     else if (isObject(value)) Object.assign(target, value);
-    void scope;
   }
 
   /** A code through a ConceptMap into a primitive code element; an unmapped one is kept in an extension and flagged. */
@@ -632,99 +811,32 @@ export class MappingRun {
   }
 
   /** FHIRPath on the element being built (`%resource` is the whole resource, `%value` the v2 value). */
-  private evaluate(atom: FhirPathAtom, scope: Scope, value: string | undefined, target: Json): unknown {
+  private evaluate(rule: CompiledRule, scope: Scope, value: string | undefined, target: Json): unknown {
     const variables: Record<string, TypedValue> = {
       '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
     };
     if (value !== undefined) variables['%value'] = { type: 'string', value };
-    const result = evalFhirPathTyped(
-      atom,
-      [{ type: String(target.resourceType ?? 'Element'), value: target }],
-      variables,
-    );
+    const result = rule.fast!([{ type: String(target.resourceType ?? 'Element'), value: target }], variables);
     const first = result[0];
     return first === undefined ? undefined : first.value;
   }
 
-  // -- source paths --
-
-  private select(path: ParsedSource, scope: Scope): V2Node[] {
-    const [first, ...rest] = path.parts;
-    let nodes: V2Node[];
-    if (path.segment) {
-      const seg = path.segment === scope.seg.name ? scope.seg : scope.seg.group.nearest(path.segment);
-      if (!seg) return [];
-      nodes = fieldRepetitions(seg, first!);
-    } else if (scope.node) {
-      nodes = [first === 0 ? scope.node : scope.node.child(first!)];
-    } else {
-      nodes = fieldRepetitions(scope.seg, first!);
-    }
-    for (const n of rest) nodes = nodes.map((node) => node.child(n));
-    return nodes;
-  }
-
-  private allEmpty(path: ParsedSource, scope: Scope): boolean {
-    for (const node of this.select(path, scope)) if (!node.isEmpty) return false;
-    return true;
-  }
-
-  private locationOf(path: ParsedSource, scope: Scope): string {
-    if (path.segment) return `${path.segment}-${path.parts.join('.')}`;
-    if (scope.node) return `${scope.node.location}.${path.parts.join('.')}`;
-    return `${segmentLabel(scope.seg)}-${path.parts.join('.')}`;
-  }
-
-  private test(c: CompiledCondition, scope: Scope, target?: Json): boolean {
-    switch (c.kind) {
-      case 'valued':
-        return this.select(c.path, scope).some((n) => !n.isEmpty);
-      case 'equals': {
-        const v = this.select(c.path, scope)[0]?.value();
-        return v !== undefined && c.values.includes(v);
-      }
-      case 'longer':
-        return (this.select(c.path, scope)[0]?.text()?.trim().length ?? 0) > c.than;
-      case 'event': {
-        const trigger = this.message.get('MSH-9.2');
-        return trigger !== undefined && trigger !== null && c.events.includes(trigger);
-      }
-      case 'fhirpath': {
-        const input = target ?? scope.resource;
-        const result = evalFhirPathTyped(
-          c.atom,
-          [{ type: String(scope.resource.resourceType ?? 'Element'), value: input }],
-          {
-            '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
-          },
-        );
-        return result.length > 0 && result.every((r) => r.value !== false);
-      }
-      case 'not':
-        return !this.test(c.inner, scope, target);
-      case 'all':
-        return c.inner.every((x) => this.test(x, scope, target));
-      case 'any':
-        return c.inner.some((x) => this.test(x, scope, target));
-      default:
-        return c satisfies never;
-    }
-  }
-
   // -- produced resources --
 
-  private produceFromDatatype(resource: Json, node: V2Node): Produced {
+  private produceFromDatatype(resource: Json, hasMarkers: boolean): Produced {
     const query = identifierQuery(resource);
-    const key = query ? `${resource.resourceType}?${query}` : `${resource.resourceType}#${stableHash(resource)}`;
+    const hash = query ? undefined : stableHash(resource);
+    const key = query ? `${resource.resourceType}?${query}` : `${resource.resourceType}#${hash}`;
     const existing = this.byKey.get(key);
     if (existing) {
       mergeInto(existing.resource, resource);
+      if (hasMarkers) existing.hasMarkers = true;
       return existing;
     }
     const item: Produced = query
       ? { key, resource, mode: WriteMode.CreateIfAbsent, query }
-      : { key, resource, mode: WriteMode.Upsert, idSeed: `content:${stableHash(resource)}` };
-    void node;
+      : { key, resource, mode: WriteMode.Upsert, idSeed: `content:${hash}` };
+    if (hasMarkers) item.hasMarkers = true;
     this.produced.push(item);
     this.byKey.set(key, item);
     return item;
@@ -744,7 +856,7 @@ export class MappingRun {
         let keyResource = item.resource;
         if (instance.identifiersFrom) {
           const identifier: Json[] = [];
-          for (const node of this.select(instance.identifiersFrom.path, { seg: item.seg!, resource: item.resource })) {
+          for (const node of select(instance.identifiersFrom.path, { seg: item.seg!, resource: item.resource })) {
             if (node.isEmpty) continue;
             const element: Json = {};
             this.applyRules(
@@ -761,7 +873,7 @@ export class MappingRun {
         if (query) item.query = query;
         else {
           const values = instance.keyValues.map(
-            (p) => this.select(p, { seg: item.seg!, resource: item.resource })[0]?.value() ?? '',
+            (p) => firstNode(p, { seg: item.seg!, resource: item.resource })?.value() ?? '',
           );
           if (values.some((v) => v !== '')) item.idSeed = `${type}|${values.join('|')}`;
           else item.idSeed = `${type}|message|${this.context.messageId}|${item.key}`;
@@ -773,28 +885,30 @@ export class MappingRun {
         if (item.query) {
           // The same real-world resource named twice: one entry, both references lead to it.
           mergeInto(previous.resource, item.resource);
+          if (item.hasMarkers) previous.hasMarkers = true;
           item.fullUrl = previous.fullUrl;
           item.resource = previous.resource;
-          (item as { merged?: boolean }).merged = true;
+          item.merged = true;
           continue;
         }
         item.idSeed = `${item.idSeed}|${item.key}`;
       }
       seen.set(item.query ? dedupeKey : `${type}/${item.idSeed}`, item);
-      item.fullUrl = `urn:uuid:${uuidV5(`${this.context.messageId}|${item.query ? `${type}?${item.query}` : `${type}/${item.idSeed}`}|${item.mode}`)}`;
+      item.fullUrl = `urn:uuid:${nameUuid(`${this.context.messageId}|${item.query ? `${type}?${item.query}` : `${type}/${item.idSeed}`}|${item.mode}`)}`;
     }
   }
 
   private resolveReferences(): void {
-    const urlOf = (key: string) => this.byKey.get(key)?.fullUrl;
     // References written by datatype maps (#produced:key) become fullUrls.
-    for (const item of this.produced)
-      rewriteStrings(item.resource, (v) =>
-        v.startsWith('#produced:') ? (urlOf(v.slice('#produced:'.length)) ?? v) : v,
-      );
+    if (this.producedReferences > 0) {
+      const urlOf = (key: string) => this.byKey.get(key)?.fullUrl;
+      for (const item of this.produced)
+        if (item.hasMarkers && !item.merged) rewriteProducedReferences(item.resource, urlOf);
+    }
     for (const [instance, list] of this.byInstance) {
+      if (instance.referencePaths.length === 0) continue;
       for (const { seg, item } of list) {
-        if ((item as { merged?: boolean }).merged) continue;
+        if (item.merged) continue;
         for (const ref of instance.referencePaths) {
           const targets = this.findInstances(ref.instance, seg, ref.scope).filter(
             (t) => t !== item && t.fullUrl !== item.fullUrl,
@@ -832,9 +946,9 @@ export class MappingRun {
       for (const { seg, item } of [...list].sort((a, b) => a.seg.index - b.seg.index)) {
         for (let g: SourceGroup | undefined = seg.group; g; g = g.parent) {
           if (!entry.first.has(g)) entry.first.set(g, item);
-          const all = entry.all.get(g) ?? [];
-          all.push(item);
-          entry.all.set(g, all);
+          const all = entry.all.get(g);
+          if (all) all.push(item);
+          else entry.all.set(g, [item]);
         }
       }
     }
@@ -845,7 +959,7 @@ export class MappingRun {
   private bundle(): Bundle {
     const entries: BundleEntry[] = [];
     for (const item of this.produced) {
-      if ((item as { merged?: boolean }).merged) continue;
+      if (item.merged) continue;
       const type = String(item.resource.resourceType);
       const resource = (prune(item.resource) ?? { resourceType: type }) as Json;
       if (item.mode === 'operation') {
@@ -857,7 +971,7 @@ export class MappingRun {
         request = { method: 'POST', url: type, ifNoneExist: item.query };
       else if (item.query) request = { method: 'PUT', url: `${type}?${item.query}` };
       else {
-        const id = uuidV5(`${type}/${item.idSeed}`);
+        const id = nameUuid(`${type}/${item.idSeed}`);
         resource.id = id;
         request = { method: 'PUT', url: `${type}/${id}` };
       }
@@ -934,16 +1048,17 @@ function leaves(node: V2Node): string[] {
   return out;
 }
 
-function rewriteStrings(node: unknown, fn: (v: string) => string): void {
+/** `#produced:key` markers (only ever written as a `reference`) → the fullUrl of the resource made for that key. */
+function rewriteProducedReferences(node: unknown, urlOf: (key: string) => string | undefined): void {
   if (Array.isArray(node)) {
-    node.forEach((v, i) => {
-      if (typeof v === 'string') node[i] = fn(v);
-      else rewriteStrings(v, fn);
-    });
-  } else if (isObject(node)) {
-    for (const [k, v] of Object.entries(node)) {
-      if (typeof v === 'string') node[k] = fn(v);
-      else rewriteStrings(v, fn);
+    for (const v of node) if (v !== null && typeof v === 'object') rewriteProducedReferences(v, urlOf);
+  } else if (node !== null && typeof node === 'object') {
+    const o = node as Json;
+    for (const k in o) {
+      const v = o[k];
+      if (typeof v === 'string') {
+        if (k === 'reference' && v.startsWith(PRODUCED_PREFIX)) o[k] = urlOf(v.slice(PRODUCED_PREFIX.length)) ?? v;
+      } else if (v !== null && typeof v === 'object') rewriteProducedReferences(v, urlOf);
     }
   }
 }
@@ -954,14 +1069,19 @@ function mergeInto(into: Json, from: Json): void {
     const existing = into[k];
     if (existing === undefined) into[k] = v;
     else if (Array.isArray(existing) && Array.isArray(v)) {
-      for (const item of v) if (!existing.some((e) => stableHash(e) === stableHash(item))) existing.push(item);
+      const present = new Set(existing.map(stable));
+      for (const item of v) {
+        const text = stable(item);
+        if (present.has(text)) continue;
+        present.add(text);
+        existing.push(item);
+      }
     } else if (isObject(existing) && isObject(v)) mergeInto(existing, v);
   }
 }
 
 export function stableHash(value: unknown): string {
-  const text = stable(value);
-  return uuidV5(text);
+  return nameUuid(stable(value));
 }
 
 function stable(value: unknown): string {

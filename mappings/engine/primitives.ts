@@ -183,3 +183,26 @@ export const PRIMITIVE_TYPES = new Set([
   'base64Binary',
   'xhtml',
 ]);
+
+/** Types whose conversion parses (dates, numbers): worth remembering, a message repeats the same dates. */
+const CACHED_TYPES = new Set(['date', 'dateTime', 'instant', 'time', 'decimal']);
+const conversions = new Map<string, string | number | boolean | ConversionProblem>();
+
+/** toPrimitive with the results of dates and numbers kept (bounded; a conversion is a pure function of its inputs). */
+export function toPrimitiveCached(type: string, text: string, timeZone: string): string | number | boolean {
+  if (!CACHED_TYPES.has(type) || text.length > 64) return toPrimitive(type, text, timeZone);
+  const key = `${type}\u0000${timeZone}\u0000${text}`;
+  let hit = conversions.get(key);
+  if (hit === undefined) {
+    try {
+      hit = toPrimitive(type, text, timeZone);
+    } catch (error) {
+      if (!(error instanceof ConversionProblem)) throw error;
+      hit = error;
+    }
+    if (conversions.size >= 20_000) conversions.clear();
+    conversions.set(key, hit);
+  }
+  if (hit instanceof ConversionProblem) throw new ConversionProblem(hit.message);
+  return hit;
+}

@@ -54,6 +54,8 @@ export function createTemplateRegistry(options: MapperRegistryOptions = {}): Map
   const mappers = new Map<string, TemplateMapper>();
   for (const map of templates.messages)
     mappers.set(map.id, new TemplateMapper(map.id, compiler.message(map), interpreterOptions));
+  // The NLM UCUM library loads its tables on first use (≈ 0.1 s): do it now rather than in the first message.
+  terminology.toUcum('mmol/L');
   const forMessageType = (code: string, trigger: string) => {
     // An exact event beats a wildcard.
     const all = [...mappers.values()];

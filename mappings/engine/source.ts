@@ -1,7 +1,7 @@
 // The source side of a mapping: an HL7 v2 message seen as a tree of groups (from the message structure in the
 // template, in the standard's bracket notation) holding segments, and each segment's fields, repetitions,
 // components and subcomponents as uniform nodes that templates address with numbers from 1 (like PID-3.4.2).
-import type { Hl7Message, Hl7Segment } from '../../adapters/hl7v2/index.js';
+import type { Hl7Component, Hl7Delimiters, Hl7Message, Hl7Repetition, Hl7Segment } from '../../adapters/hl7v2/index.js';
 import type { MappingIssue } from '../mapper.js';
 
 /** One element of a v2 value at any depth: a repetition, a component, a subcomponent. */
@@ -20,88 +20,133 @@ export interface V2Node {
   readonly location: string;
 }
 
-const EMPTY_TEXT = '';
+// Nodes are made once per message and keep what they computed: a template reads the same field many times (a
+// `when:` on OBX-2 for each OBX rule), so children, values and texts are cached, and locations are built only
+// when an issue needs one.
 
+/** A leaf: a subcomponent, or a constant (textNode). */
 class LeafNode implements V2Node {
+  readonly isEmpty: boolean;
+  #location: string | undefined;
   constructor(
     private readonly raw: string | null | undefined,
-    readonly location: string,
-  ) {}
-  get isEmpty(): boolean {
-    return this.raw === undefined || this.raw === EMPTY_TEXT || this.raw === null;
+    private readonly parent: V2Node | undefined,
+    private readonly n: number,
+    location?: string,
+  ) {
+    this.isEmpty = raw === undefined || raw === '' || raw === null;
+    this.#location = location;
+  }
+  get location(): string {
+    return (this.#location ??= `${this.parent!.location}.${this.n}`);
   }
   get isNull(): boolean {
     return this.raw === null;
   }
   value(): string | undefined {
-    return this.raw === null || this.raw === undefined || this.raw === '' ? undefined : this.raw;
+    return this.isEmpty ? undefined : (this.raw as string);
   }
   text(): string | undefined {
     return this.value();
   }
   child(n: number): V2Node {
-    return n === 1 ? this : new LeafNode(undefined, `${this.location}.${n}`);
+    return n === 1 ? this : new LeafNode(undefined, this, n);
   }
 }
 
-/** A repetition (children: components) or a component (children: subcomponents). */
-class CompositeNode implements V2Node {
+/** A component: children are its subcomponents. */
+class ComponentNode implements V2Node {
+  readonly isEmpty: boolean;
+  readonly isNull: boolean;
+  #children: LeafNode[] | undefined;
+  #value: string | undefined | null = null;
   constructor(
-    private readonly parts: (n: number) => V2Node,
-    private readonly first: () => string | null | undefined,
-    private readonly whole: () => string,
-    private readonly rawText: string,
-    readonly location: string,
-  ) {}
-  get isEmpty(): boolean {
-    return this.rawText === '' || this.rawText === '""';
+    private readonly component: Hl7Component,
+    private readonly subcomponentSeparator: string,
+    private readonly parent: V2Node,
+    private readonly n: number,
+  ) {
+    const raw = component.raw;
+    this.isEmpty = raw === '' || raw === '""';
+    this.isNull = raw === '""';
   }
-  get isNull(): boolean {
-    return this.rawText === '""';
+  get location(): string {
+    return `${this.parent.location}.${this.n}`;
   }
   value(): string | undefined {
-    const v = this.first();
-    return v === null || v === undefined || v === '' ? undefined : v;
+    if (this.#value === null) {
+      const v = this.component.subcomponent(1);
+      this.#value = v === null || v === undefined || v === '' ? undefined : v;
+    }
+    return this.#value;
   }
   text(): string | undefined {
     if (this.isEmpty) return undefined;
-    const t = this.whole();
+    const t = this.component.text(this.subcomponentSeparator);
     return t === '' ? undefined : t;
   }
   child(n: number): V2Node {
-    return this.parts(n);
+    const children = (this.#children ??= []);
+    return (children[n] ??= new LeafNode(this.component.subcomponent(n), this, n));
   }
 }
 
-export function repetitionNode(segment: Hl7Segment, field: number, repetition: number, location: string): V2Node {
-  const rep = segment.field(field).repetition(repetition);
-  const d = segment.ctx.d;
-  return new CompositeNode(
-    (c) => {
-      const comp = rep.component(c);
-      return new CompositeNode(
-        (s) => new LeafNode(comp.subcomponent(s), `${location}.${c}.${s}`),
-        () => comp.subcomponent(1),
-        () => comp.text(d.subcomponent),
-        comp.raw,
-        `${location}.${c}`,
-      );
-    },
-    () => rep.get(1, 1),
-    () =>
-      rep
+/** A repetition of a field: children are its components. */
+class RepetitionNode implements V2Node {
+  readonly isEmpty: boolean;
+  readonly isNull: boolean;
+  #children: ComponentNode[] | undefined;
+  #value: string | undefined | null = null;
+  #text: string | undefined | null = null;
+  constructor(
+    private readonly repetition: Hl7Repetition,
+    private readonly d: Hl7Delimiters,
+    readonly location: string,
+  ) {
+    const raw = repetition.raw;
+    this.isEmpty = raw === '' || raw === '""';
+    this.isNull = raw === '""';
+  }
+  value(): string | undefined {
+    if (this.#value === null) {
+      const v = this.repetition.get(1, 1);
+      this.#value = v === null || v === undefined || v === '' ? undefined : v;
+    }
+    return this.#value;
+  }
+  text(): string | undefined {
+    if (this.isEmpty) return undefined;
+    if (this.#text === null) {
+      const d = this.d;
+      const t = this.repetition
         .components()
         .map((c) => c.text(d.subcomponent))
         .join(d.component)
-        .replace(new RegExp(`\\${d.component}+$`), ''),
-    rep.raw,
-    location,
-  );
+        .replace(trailing(d.component), '');
+      this.#text = t === '' ? undefined : t;
+    }
+    return this.#text;
+  }
+  child(n: number): V2Node {
+    const children = (this.#children ??= []);
+    return (children[n] ??= new ComponentNode(this.repetition.component(n), this.d.subcomponent, this, n));
+  }
+}
+
+const trailingPatterns = new Map<string, RegExp>();
+function trailing(separator: string): RegExp {
+  let re = trailingPatterns.get(separator);
+  if (!re) trailingPatterns.set(separator, (re = new RegExp(`\\${separator}+$`)));
+  return re;
+}
+
+export function repetitionNode(segment: Hl7Segment, field: number, repetition: number, location: string): V2Node {
+  return new RepetitionNode(segment.field(field).repetition(repetition), segment.ctx.d, location);
 }
 
 /** A constant as a node (for values that come from the context rather than the message). */
 export function textNode(text: string | undefined, location: string): V2Node {
-  return new LeafNode(text, location);
+  return new LeafNode(text, undefined, 1, location);
 }
 
 /** A segment found in the message, with its position for error locations. */
@@ -113,31 +158,29 @@ export interface SourceSegment {
   /** 1-based position in the message. */
   readonly index: number;
   readonly group: SourceGroup;
+  /** Field number → its repetitions as nodes, split once (see fieldRepetitions). */
+  readonly fields: (V2Node[] | undefined)[];
 }
 
 export function segmentLabel(s: SourceSegment): string {
   return `${s.name}[${s.sequence}]`;
 }
 
-const repetitionCache = new WeakMap<SourceSegment, Map<number, V2Node[]>>();
+const NO_NODES: V2Node[] = [];
 
 /** All repetitions of field `n` of a segment as nodes (none when the field is empty); split once per segment. */
 export function fieldRepetitions(s: SourceSegment, field: number): V2Node[] {
-  let cache = repetitionCache.get(s);
-  if (!cache) repetitionCache.set(s, (cache = new Map()));
-  let nodes = cache.get(field);
-  if (!nodes) cache.set(field, (nodes = splitField(s, field)));
-  return nodes;
+  return (s.fields[field] ??= splitField(s, field));
 }
 
 function splitField(s: SourceSegment, field: number): V2Node[] {
   const f = s.segment.field(field);
-  if (f.isEmpty) return [];
-  const count = f.isNull ? 1 : f.repetitions().length;
-  const out: V2Node[] = [];
-  for (let r = 1; r <= count; r++)
-    out.push(repetitionNode(s.segment, field, r, `${segmentLabel(s)}-${field}${count > 1 ? `[${r}]` : ''}`));
-  return out;
+  if (f.isEmpty) return NO_NODES;
+  const repetitions = f.isNull ? [f.repetition(1)] : f.repetitions();
+  const count = repetitions.length;
+  const d = s.segment.ctx.d;
+  const label = `${segmentLabel(s)}-${field}`;
+  return repetitions.map((r, i) => new RepetitionNode(r, d, count > 1 ? `${label}[${i + 1}]` : label));
 }
 
 /** A group of the message structure (`PATIENT_RESULT`, `ORDER_OBSERVATION`…); the root is the message. */
@@ -250,6 +293,7 @@ export function groupMessage(message: Hl7Message, structure: StructureItem[], is
       sequence: s.sequence,
       index: s.index,
       group,
+      fields: [],
     });
     pos++;
   };
