@@ -83,6 +83,8 @@ CREATE TABLE dicom_instance_versions (
     id: 'dicom-0002-in-record',
     sql: `
 ALTER TABLE dicom_instances ADD COLUMN in_record boolean NOT NULL DEFAULT false;
+-- Before channels every archived instance went to the record: keep them in their studies.
+UPDATE dicom_instances SET in_record = true;
 CREATE INDEX dicom_instances_in_record ON dicom_instances (study_instance_uid) WHERE in_record;
 `,
   },
