@@ -6,7 +6,7 @@ import { readPart10 } from '../../../adapters/dicom/part10.js';
 import { Tag } from '../../../adapters/dicom/tags.js';
 import { syntheticInstance } from '../../../adapters/dicom/test-support.js';
 import { EngineError } from '../../../engine/errors.js';
-import { loadDicomChannels, parseDicomChannel } from './config.js';
+import { loadDicomChannels, parseDicomChannel, refuseTakenIds } from './config.js';
 import { applyDicomFilters } from './filters.js';
 
 const parse = (text: string, env: Record<string, string> = {}) =>
@@ -131,6 +131,21 @@ destinations:
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('DICOM channel ids', () => {
+  it('refuses a DICOM channel whose id an HL7 v2 channel has (they would share messages and statistics)', () => {
+    const ct = parseDicomChannel('destinations: [{ type: store }]\n', 'channels/dicom/ct.channel.yaml', {});
+    const lab = parseDicomChannel('destinations: [{ type: store }]\n', 'channels/dicom/lab.channel.yaml', {});
+    const { loaded, failed } = refuseTakenIds({ loaded: [ct, lab], failed: [] }, ['lab', 'default-inbound']);
+    expect(loaded.map((l) => l.config.id)).toEqual(['ct']);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.file).toBe('channels/dicom/lab.channel.yaml');
+    expect(failed[0]!.error.issues[0]).toMatchObject({
+      path: 'id',
+      message: expect.stringMatching(/already an HL7 v2 channel's/),
+    });
   });
 });
 

@@ -335,6 +335,36 @@ export async function loadDicomChannels(
   return result;
 }
 
+/**
+ * Moves to `failed` the DICOM channels whose id an HL7 v2 channel of the same hub already has: both kinds
+ * share the message store, the statistics and the destination locks, all keyed by channel id.
+ */
+export function refuseTakenIds(load: DicomChannelsLoad, takenIds: readonly string[]): DicomChannelsLoad {
+  const taken = new Set(takenIds);
+  const result: DicomChannelsLoad = { loaded: [], failed: [...load.failed] };
+  for (const loaded of load.loaded) {
+    if (!taken.has(loaded.config.id)) {
+      result.loaded.push(loaded);
+      continue;
+    }
+    const file = loaded.file ?? loaded.config.id;
+    result.failed.push({
+      file,
+      error: channelConfigError([
+        {
+          file,
+          line: 1,
+          column: 1,
+          path: 'id',
+          message: `The id "${loaded.config.id}" is already an HL7 v2 channel's: the two would share their messages and statistics.`,
+          fix: 'Give this DICOM channel its own id (id: …, or rename the file).',
+        },
+      ]),
+    });
+  }
+  return result;
+}
+
 /** A stable digest of a channel's settings (what a reload compares). */
 export function channelDigest(config: DicomChannelConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex');

@@ -25,7 +25,12 @@ import { formatIssue } from '../../../engine/errors.js';
 import type { ChannelsModule } from '../../../engine/module.js';
 import { engineMigrations, MessageStore } from '../../../engine/message-store.js';
 import { PostgresClient } from '../../../store/sql/postgres-client.js';
-import { DEFAULT_DICOM_CHANNEL, loadDicomChannels, type DicomChannelsLoad } from '../channels/config.js';
+import {
+  DEFAULT_DICOM_CHANNEL,
+  loadDicomChannels,
+  refuseTakenIds,
+  type DicomChannelsLoad,
+} from '../channels/config.js';
 import { DicomChannels } from '../channels/router.js';
 import { dicomMigrations } from '../index/migrations.js';
 import { dicomWebEndpoint } from '../record/endpoint.js';
@@ -532,7 +537,10 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       await hub.store.append(changeSet);
 
       // The DICOM channels: the files of channels/dicom/, or the built-in one (everything into the record).
-      loadedChannels = await loadDicomChannels(settings!.channelsDir, options.env ?? process.env);
+      loadedChannels = refuseTakenIds(
+        await loadDicomChannels(settings!.channelsDir, options.env ?? process.env),
+        options.channels?.engine?.ids() ?? [],
+      );
       for (const failure of loadedChannels.failed) {
         logger?.error(
           { file: failure.file },
