@@ -13,16 +13,26 @@ import { compileStructure, groupMessage, type SourceGroup } from './engine/sourc
 import { createMapperRegistry, type KeneyMapperRegistry, type MappingIssue } from './index.js';
 import { MAPPINGS_DIR } from './engine/registry.js';
 
-const context = { channelId: 'lab-in', messageId: 'm-1', rawSha256: '0'.repeat(64), receivedAt: '2024-03-05T09:00:00Z' };
-const MSH = 'MSH|^~\\&|LAB|CHU^1.2.250.1.999.1^ISO|KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C1|P|2.5|||AL|NE|FRA|UNICODE UTF-8';
+const context = {
+  channelId: 'lab-in',
+  messageId: 'm-1',
+  rawSha256: '0'.repeat(64),
+  receivedAt: '2024-03-05T09:00:00Z',
+};
+const MSH =
+  'MSH|^~\\&|LAB|CHU^1.2.250.1.999.1^ISO|KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C1|P|2.5|||AL|NE|FRA|UNICODE UTF-8';
 const PID = 'PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TEST^ANNE||19800115|F';
 const OBR = 'OBR|1|CMD1^SIH|RES1^LAB|24326-1^Ionogramme^LN|||20240305080000+0100|||||||||||||||20240305110000+0100|||F';
 
 let registry: KeneyMapperRegistry;
 function map(segments: string[]): { bundle: Bundle; issues: MappingIssue[] } {
-  return registry.get('hl7v2/default')!.map(parseHl7Message(segments.join('\r')), context) as { bundle: Bundle; issues: MappingIssue[] };
+  return registry.get('hl7v2/default')!.map(parseHl7Message(segments.join('\r')), context) as {
+    bundle: Bundle;
+    issues: MappingIssue[];
+  };
 }
-const resources = <T>(b: Bundle, type: string) => (b.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === type) as T[];
+const resources = <T>(b: Bundle, type: string) =>
+  (b.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === type) as T[];
 
 beforeAll(() => {
   registry = createMapperRegistry();
@@ -30,7 +40,8 @@ beforeAll(() => {
 
 describe('templates are checked when loaded', () => {
   it('names the file and the line of an unknown key, and says what is allowed', () => {
-    const text = 'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 3, to: identifier, typ: "CX[Identifier]" }\n';
+    const text =
+      'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 3, to: identifier, typ: "CX[Identifier]" }\n';
     expect(() => parseTemplateText(text, 'site/pid.yaml')).toThrow(/site\/pid\.yaml:5: .*unknown key "typ"/);
   });
 
@@ -38,9 +49,16 @@ describe('templates are checked when loaded', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keney-tpl-'));
     try {
       mkdirSync(join(dir, 'segments'));
-      writeFileSync(join(dir, 'segments', 'pid.yaml'), 'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 8, to: sex }\n');
-      expect(() => createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology })).toThrow(TemplateError);
-      expect(() => createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology })).toThrow(/PID\[Patient\] rule 1 .*"sex" is not an R4 path of Patient/);
+      writeFileSync(
+        join(dir, 'segments', 'pid.yaml'),
+        'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 8, to: sex }\n',
+      );
+      expect(() =>
+        createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology }),
+      ).toThrow(TemplateError);
+      expect(() =>
+        createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology }),
+      ).toThrow(/PID\[Patient\] rule 1 .*"sex" is not an R4 path of Patient/);
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -49,29 +67,50 @@ describe('templates are checked when loaded', () => {
   it('refuses a reference to a ConceptMap that does not exist', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keney-tpl-'));
     try {
-      writeFileSync(join(dir, 'pid.yaml'), 'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 8, to: gender, vocabulary: NoSuchMap }\n');
-      expect(() => createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology })).toThrow(/no ConceptMap "NoSuchMap"/);
+      writeFileSync(
+        join(dir, 'pid.yaml'),
+        'segments:\n  PID[Patient]:\n    resource: Patient\n    rules:\n      - { from: 8, to: gender, vocabulary: NoSuchMap }\n',
+      );
+      expect(() =>
+        createMapperRegistry({ templateDirs: [join(MAPPINGS_DIR, 'hl7v2'), dir], terminology: registry.terminology }),
+      ).toThrow(/no ConceptMap "NoSuchMap"/);
     } finally {
       rmSync(dir, { recursive: true });
     }
   });
 
   it('keeps source paths like 3.10 as written (component 10, not the decimal 3.1)', () => {
-    const parsed = parseTemplateText('datatypes:\n  XX[HumanName]:\n    fhirType: HumanName\n    rules:\n      - { from: 3.10, to: family }\n', 'x.yaml');
-    expect(((parsed.content.datatypes as Record<string, { rules: { from: unknown }[] }>)['XX[HumanName]']!.rules[0]!.from)).toBe('3.10');
+    const parsed = parseTemplateText(
+      'datatypes:\n  XX[HumanName]:\n    fhirType: HumanName\n    rules:\n      - { from: 3.10, to: family }\n',
+      'x.yaml',
+    );
+    expect(
+      (parsed.content.datatypes as Record<string, { rules: { from: unknown }[] }>)['XX[HumanName]']!.rules[0]!.from,
+    ).toBe('3.10');
   });
 });
 
 describe('message structure', () => {
-  const names = (g: SourceGroup): unknown[] => g.children.map((c) => ('children' in c ? { [c.name]: names(c) } : c.name));
+  const names = (g: SourceGroup): unknown[] =>
+    g.children.map((c) => ('children' in c ? { [c.name]: names(c) } : c.name));
   it('groups an ORU into patient, orders and observations, Z-segments with the group being read', () => {
     const structure = compileStructure([
       'MSH',
       { group: 'PATIENT', optional: true, items: ['PID', '[PD1]'] },
-      { group: 'ORDER', repeat: true, items: ['[ORC]', 'OBR', '[{NTE}]', { group: 'OBS', optional: true, repeat: true, items: ['OBX', '[{NTE}]'] }] },
+      {
+        group: 'ORDER',
+        repeat: true,
+        items: ['[ORC]', 'OBR', '[{NTE}]', { group: 'OBS', optional: true, repeat: true, items: ['OBX', '[{NTE}]'] }],
+      },
     ]);
     const issues: MappingIssue[] = [];
-    const root = groupMessage(parseHl7Message([MSH, PID, 'ORC|NW', OBR, 'NTE|1||n', 'OBX|1|NM|x', 'ZXX|1', 'NTE|2||n', 'OBX|2|NM|y', OBR].join('\r')), structure, issues);
+    const root = groupMessage(
+      parseHl7Message(
+        [MSH, PID, 'ORC|NW', OBR, 'NTE|1||n', 'OBX|1|NM|x', 'ZXX|1', 'NTE|2||n', 'OBX|2|NM|y', OBR].join('\r'),
+      ),
+      structure,
+      issues,
+    );
     expect(names(root)).toEqual([
       'MSH',
       { PATIENT: ['PID'] },
@@ -107,12 +146,29 @@ describe('v2 → FHIR primitives', () => {
 
 describe('mapping results', () => {
   it('maps an ORU: numeric result with UCUM unit, reference range, interpretation, status, effective time', () => {
-    const { bundle, issues } = map([MSH, PID, OBR, 'OBX|1|NM|2823-3^Potassium^LN||4.2|mmol/l^mmol/l^L|3.5-5.1|H|||F|||20240305080000+0100']);
+    const { bundle, issues } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|NM|2823-3^Potassium^LN||4.2|mmol/l^mmol/l^L|3.5-5.1|H|||F|||20240305080000+0100',
+    ]);
     expect(issues.filter((i) => i.severity !== 'information')).toEqual([]);
     const [obs] = resources<Observation>(bundle, 'Observation');
-    expect(obs!.valueQuantity).toEqual({ value: 4.2, unit: 'mmol/l', system: 'http://unitsofmeasure.org', code: 'mmol/L' });
-    expect(obs!.referenceRange?.[0]).toMatchObject({ text: '3.5-5.1', low: { value: 3.5, code: 'mmol/L' }, high: { value: 5.1, code: 'mmol/L' } });
-    expect(obs!.interpretation?.[0]?.coding?.[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'H' });
+    expect(obs!.valueQuantity).toEqual({
+      value: 4.2,
+      unit: 'mmol/l',
+      system: 'http://unitsofmeasure.org',
+      code: 'mmol/L',
+    });
+    expect(obs!.referenceRange?.[0]).toMatchObject({
+      text: '3.5-5.1',
+      low: { value: 3.5, code: 'mmol/L' },
+      high: { value: 5.1, code: 'mmol/L' },
+    });
+    expect(obs!.interpretation?.[0]?.coding?.[0]).toMatchObject({
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
+      code: 'H',
+    });
     expect(obs!.status).toBe('final');
     expect(obs!.effectiveDateTime).toBe('2024-03-05T08:00:00+01:00');
     const entry = bundle.entry!.find((e) => e.resource === obs)!;
@@ -120,7 +176,14 @@ describe('mapping results', () => {
   });
 
   it('maps SN values to Quantity with comparator, Range and Ratio', () => {
-    const { bundle } = map([MSH, PID, OBR, 'OBX|1|SN|1^a^LN||<^0.5|g/L^g/L^UCUM||||F|||202403050800', 'OBX|2|SN|2^b^LN||^10^-^20|g/L|||||F|||202403050800', 'OBX|3|SN|3^c^LN||^1^:^128||||F|||202403050800']);
+    const { bundle } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|SN|1^a^LN||<^0.5|g/L^g/L^UCUM||||F|||202403050800',
+      'OBX|2|SN|2^b^LN||^10^-^20|g/L|||||F|||202403050800',
+      'OBX|3|SN|3^c^LN||^1^:^128||||F|||202403050800',
+    ]);
     const [q, r, ratio] = resources<Observation>(bundle, 'Observation');
     expect(q!.valueQuantity).toMatchObject({ comparator: '<', value: 0.5, code: 'g/L' });
     expect(r!.valueRange).toMatchObject({ low: { value: 10 }, high: { value: 20 } });
@@ -128,7 +191,12 @@ describe('mapping results', () => {
   });
 
   it('keeps an unmapped local code and a non-UCUM unit, and flags both', () => {
-    const { bundle, issues } = map([MSH, PID, OBR, 'OBX|1|NM|ZZTOP^Local test^L||7|bananas^bananas^L||ZZ|||F|||202403050800']);
+    const { bundle, issues } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|NM|ZZTOP^Local test^L||7|bananas^bananas^L||ZZ|||F|||202403050800',
+    ]);
     const [obs] = resources<Observation>(bundle, 'Observation');
     expect(obs!.code.coding?.[0]).toMatchObject({ code: 'ZZTOP' });
     expect(obs!.valueQuantity).toEqual({ value: 7, unit: 'bananas' });
@@ -139,7 +207,10 @@ describe('mapping results', () => {
   it('translates a local lab code to LOINC and keeps the local coding', () => {
     const { bundle } = map([MSH, PID, OBR, 'OBX|1|NM|K^Potassium^L||4.2|mmol/L^mmol/L^UCUM||N|||F|||202403050800']);
     const [obs] = resources<Observation>(bundle, 'Observation');
-    expect(obs!.code.coding?.map((c) => `${c.system}|${c.code}`)).toEqual(['http://loinc.org|2823-3', 'https://terminology.hl7.org/CodeSystem-v2-0396.html#v2-0396-99zzzorL|K']);
+    expect(obs!.code.coding?.map((c) => `${c.system}|${c.code}`)).toEqual([
+      'http://loinc.org|2823-3',
+      'https://terminology.hl7.org/CodeSystem-v2-0396.html#v2-0396-99zzzorL|K',
+    ]);
   });
 
   it('is deterministic: the same message maps to the same Bundle', () => {
@@ -163,11 +234,18 @@ describe('hostile input gives precise issues, never a crash', () => {
 
   it('an OBX without OBX-3 is an error at OBX[1]-3 (the result has no meaning without its code)', () => {
     const { issues } = map([MSH, PID, OBR, 'OBX|1|NM|||4.2']);
-    expect(issues).toContainEqual(expect.objectContaining({ severity: 'error', code: 'REQUIRED_MISSING', location: 'OBX[1]-3' }));
+    expect(issues).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'REQUIRED_MISSING', location: 'OBX[1]-3' }),
+    );
   });
 
   it('wrong datatypes and absurd dates: warnings at the exact location, the value left out', () => {
-    const { bundle, issues } = map([MSH, 'PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TEST^ANNE||19801345|F', OBR, 'OBX|1|NM|2823-3^K^LN||four point two|mmol/L^mmol/L^UCUM||N|||F|||99999999']);
+    const { bundle, issues } = map([
+      MSH,
+      'PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TEST^ANNE||19801345|F',
+      OBR,
+      'OBX|1|NM|2823-3^K^LN||four point two|mmol/L^mmol/L^UCUM||N|||F|||99999999',
+    ]);
     expect(issues).toContainEqual(expect.objectContaining({ code: 'BAD_VALUE', location: 'PID[1]-7' }));
     expect(issues).toContainEqual(expect.objectContaining({ code: 'BAD_VALUE', location: 'OBX[1]-5' }));
     expect(issues).toContainEqual(expect.objectContaining({ code: 'BAD_VALUE', location: 'OBX[1]-14' }));
@@ -176,7 +254,10 @@ describe('hostile input gives precise issues, never a crash', () => {
   });
 
   it('5,000 OBX map to 5,000 distinct Observations referenced by the report', () => {
-    const obx = Array.from({ length: 5000 }, (_, i) => `OBX|${i + 1}|NM|2823-3^K^LN|${i}|4.${i % 10}|mmol/L^mmol/L^UCUM||N|||F|||202403050800`);
+    const obx = Array.from(
+      { length: 5000 },
+      (_, i) => `OBX|${i + 1}|NM|2823-3^K^LN|${i}|4.${i % 10}|mmol/L^mmol/L^UCUM||N|||F|||202403050800`,
+    );
     const { bundle, issues } = map([MSH, PID, OBR, ...obx]);
     expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
     const observations = resources<Observation>(bundle, 'Observation');
@@ -190,5 +271,30 @@ describe('hostile input gives precise issues, never a crash', () => {
     const big = 'x'.repeat(200_000);
     const { bundle } = map([MSH, PID, OBR, `OBX|1|TX|1^a^L||${big}\\F\\${big}||||||F|||202403050800`]);
     expect(resources<Observation>(bundle, 'Observation')[0]!.valueString).toHaveLength(400_001);
+  });
+});
+
+describe('person names (XPN → HumanName, IG XPN[HumanName])', () => {
+  const ADT =
+    'MSH|^~\\&|SIH|CHU^1.2.250.1.999.1^ISO|KENEY|HUB|20240305100000+0100||ADT^A28^ADT_A05|C2|P|2.5^FRA^2.11|||AL|NE|FRA|UNICODE UTF-8';
+  const names = (pid5: string) =>
+    resources<Patient>(
+      map([ADT, 'EVN||20240305100000', `PID|1||IPP9^^^CHU&1.2.250.1.999.1.1&ISO^PI||${pid5}||19850312|F`]).bundle,
+      'Patient',
+    )[0]!.name;
+
+  it('PAM-FR: XPN-3 lists every birth given name, the first (XPN-2) included: it is given once, then the others', () => {
+    expect(names('TESTDUPRÉ^HÉLÈNE^HÉLÈNE BÉRÉNICE^^^^L~TESTMARTIN^HÉLÈNE^^^^^D')).toEqual([
+      { family: 'TESTDUPRÉ', given: ['HÉLÈNE', 'BÉRÉNICE'], use: 'official' },
+      { family: 'TESTMARTIN', given: ['HÉLÈNE'], use: 'usual' },
+    ]);
+    expect(names('TESTDUPRÉ^HÉLÈNE^HÉLÈNE  BÉRÉNICE ANNE^^^^L')![0]!.given).toEqual(['HÉLÈNE', 'BÉRÉNICE ANNE']);
+    expect(names('TESTDUPRÉ^HÉLÈNE^HÉLÈNE^^^^L')![0]!.given).toEqual(['HÉLÈNE']);
+  });
+
+  it('a plain second given name (a middle name) is kept after the first, even when it starts like it', () => {
+    expect(names('SMITH^JOHN^QUINCY^^^^L')![0]!.given).toEqual(['JOHN', 'QUINCY']);
+    expect(names('SMITH^JO^JOHN PAUL^^^^L')![0]!.given).toEqual(['JO', 'JOHN PAUL']);
+    expect(names('SMITH^^QUINCY^^^^L')![0]!.given).toEqual(['QUINCY']);
   });
 });

@@ -810,13 +810,18 @@ export class MappingRun {
     }
   }
 
-  /** FHIRPath on the element being built (`%resource` is the whole resource, `%value` the v2 value). */
+  /**
+   * FHIRPath on the element being built (`%resource` is the whole resource, `%value` the v2 value, `%context` the
+   * element being built: FHIRPath's name for the evaluation's input, which stays reachable inside function arguments).
+   */
   private evaluate(rule: CompiledRule, scope: Scope, value: string | undefined, target: Json): unknown {
+    const element: TypedValue = { type: String(target.resourceType ?? 'Element'), value: target };
     const variables: Record<string, TypedValue> = {
       '%resource': { type: String(scope.resource.resourceType ?? 'Resource'), value: scope.resource },
+      '%context': element,
     };
     if (value !== undefined) variables['%value'] = { type: 'string', value };
-    const result = rule.fast!([{ type: String(target.resourceType ?? 'Element'), value: target }], variables);
+    const result = rule.fast!([element], variables);
     const first = result[0];
     return first === undefined ? undefined : first.value;
   }

@@ -19,7 +19,7 @@ if (values.dump) {
       `${JSON.stringify(JSON.parse(m.output), null, 1)}\n`,
     );
 }
-if (!values.check) writeFileSync(DIGESTS_FILE, `${JSON.stringify(digests, null, 1)}\n`);
+if (!values.check) writeFileSync(DIGESTS_FILE, `${JSON.stringify(digests, null, 2)}\n`);
 process.stdout.write(
   `${mapped.length} inputs mapped; ${changed.length} outputs differ from the recorded digests${changed.length ? `:\n  ${changed.join('\n  ')}` : ''}\n`,
 );
