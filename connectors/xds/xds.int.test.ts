@@ -381,6 +381,27 @@ for (const { profile, available } of HUB_PROFILES) {
           (e) => (e.resource as List).identifier?.find((i) => i.use === 'usual')?.value,
         ),
       ).toContain(`urn:oid:${uniqueId}.1`);
+
+      // In the patient's record with Provenance, pointing to the Bundle kept in the message store (channel mhd).
+      const provenance = await t.hub.app.inject({
+        method: 'GET',
+        url: `/fhir/Provenance?target=DocumentReference/${doc.id}`,
+        headers: t.auth,
+      });
+      const prov = (provenance.json() as Bundle).entry?.[0]?.resource as Provenance;
+      expect(prov).toBeDefined();
+      const messageId = prov.entity
+        ?.flatMap((e) => (e.what.identifier ? [e.what.identifier] : []))
+        .find((i) => i.system === 'urn:keney:message')?.value;
+      expect(messageId).toBeDefined();
+      expect(await documents.messages!.get(messageId!)).toMatchObject({
+        channel: 'mhd',
+        messageType: 'ITI-65',
+        status: 'sent',
+      });
+      const kept = JSON.parse((await documents.messages!.raw(messageId!)).toString('utf8')) as Bundle;
+      const keptBinary = kept.entry!.find((e) => e.resource?.resourceType === 'Binary')!.resource as { data: string };
+      expect(Buffer.from(keptBinary.data, 'base64').equals(pdf)).toBe(true);
     });
   });
 }
