@@ -12,7 +12,7 @@ import { compareBundles } from './testing/semantic-facts.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'shared', 'corpus', 'hl7v2', 'cdc-prime-reportstream');
 /** The rates reached when this test was last tuned; the suite fails if a change makes them worse. Target: 90 %. */
-const FLOOR = { strict: 0.44, bundle: 0.57 };
+const FLOOR = { strict: 0.47, bundle: 0.58 };
 
 describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (semantic comparison)', () => {
   let registry: KeneyMapperRegistry;
@@ -22,7 +22,11 @@ describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (se
   });
 
   it('maps every input without crashing, compares with the expected Bundle and prints the pass rate', () => {
-    const rows = readFileSync(join(DIR, 'PAIRS.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t') as [string, string, string]);
+    const rows = readFileSync(join(DIR, 'PAIRS.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t') as [string, string, string]);
     expect(rows.length).toBe(268);
     let passed = 0;
     let passedAnywhere = 0;
@@ -41,12 +45,18 @@ describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (se
       const comparison = compareBundles(expectedBundle, result.bundle, options);
       if (comparison.pass) passed++;
       if (compareBundles(expectedBundle, result.bundle, { ...options, scope: 'bundle' }).pass) passedAnywhere++;
-      for (const type of comparison.missingTypes) classes.set(`missing resource ${type}`, (classes.get(`missing resource ${type}`) ?? 0) + 1);
-      for (const kind of new Set(comparison.missingFacts.map((f) => f.slice(0, f.indexOf(':'))))) classes.set(`missing ${kind}`, (classes.get(`missing ${kind}`) ?? 0) + 1);
+      for (const type of comparison.missingTypes)
+        classes.set(`missing resource ${type}`, (classes.get(`missing resource ${type}`) ?? 0) + 1);
+      for (const kind of new Set(comparison.missingFacts.map((f) => f.slice(0, f.indexOf(':')))))
+        classes.set(`missing ${kind}`, (classes.get(`missing ${kind}`) ?? 0) + 1);
     }
     const rate = passed / rows.length;
     const rateAnywhere = passedAnywhere / rows.length;
-    const top = [...classes].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `  ${String(n).padStart(3)}  ${k}`).join('\n');
+    const top = [...classes]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([k, n]) => `  ${String(n).padStart(3)}  ${k}`)
+      .join('\n');
     process.stdout.write(
       `\nCDC ReportStream pairs (target 90 %): ${passed}/${rows.length} = ${(100 * rate).toFixed(1)} % with each fact in a resource of the same type; ` +
         `${passedAnywhere}/${rows.length} = ${(100 * rateAnywhere).toFixed(1)} % with each fact anywhere in the Bundle\nFailure classes, same-type comparison (pairs affected):\n${top}\n`,

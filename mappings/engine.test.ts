@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, MessageHeader, Observation, Patient } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseHl7Message } from '../adapters/hl7v2/index.js';
 import { parseTemplateText, TemplateError } from './engine/load.js';
@@ -12,6 +12,7 @@ import { offsetOf, toDateTime, toDate, toTime } from './engine/primitives.js';
 import { compileStructure, groupMessage, type SourceGroup } from './engine/source.js';
 import { createMapperRegistry, type KeneyMapperRegistry, type MappingIssue } from './index.js';
 import { MAPPINGS_DIR } from './engine/registry.js';
+import { validateForWrite } from '../store/fhir/validate.js';
 
 const context = {
   channelId: 'lab-in',
@@ -296,5 +297,33 @@ describe('person names (XPN → HumanName, IG XPN[HumanName])', () => {
     expect(names('SMITH^JOHN^QUINCY^^^^L')![0]!.given).toEqual(['JOHN', 'QUINCY']);
     expect(names('SMITH^JO^JOHN PAUL^^^^L')![0]!.given).toEqual(['JO', 'JOHN PAUL']);
     expect(names('SMITH^^QUINCY^^^^L')![0]!.given).toEqual(['QUINCY']);
+  });
+});
+
+describe('MessageHeader.source (IG MSH[MessageHeader], MSH-3 and MSH-24 rows)', () => {
+  const header = (msh: string) =>
+    resources<MessageHeader>(
+      map([msh, PID, OBR, 'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F|||20240305080000+0100']).bundle,
+      'MessageHeader',
+    )[0]!;
+
+  it('neither MSH-3 nor MSH-24: no endpoint invented, the data-absent-reason "unknown" instead (still R4-valid)', () => {
+    const h = header('MSH|^~\\&|||KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C9|P|2.5');
+    expect(h.source).toEqual({
+      _endpoint: {
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }],
+      },
+    });
+    expect(() => validateForWrite(h)).not.toThrow();
+  });
+
+  it('MSH-3 with a namespace only: the channel that received the message is the endpoint; with an OID, the OID', () => {
+    expect(header('MSH|^~\\&|LAB||KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C9|P|2.5').source).toEqual({
+      name: 'LAB',
+      endpoint: 'urn:keney:channel:lab-in',
+    });
+    expect(
+      header('MSH|^~\\&|LAB^1.2.250.1.999.7^ISO||KENEY|HUB|20240305100000+0100||ORU^R01^ORU_R01|C9|P|2.5').source,
+    ).toEqual({ name: 'LAB', endpoint: 'urn:oid:1.2.250.1.999.7' });
   });
 });
