@@ -1,9 +1,11 @@
 // MHD ITI-65 Provide Document Bundle on POST /fhir (the store's transaction endpoint): a transaction Bundle with a
-// SubmissionSet List is recognized and handled here — checked against the XDS metadata rules (the same validation
-// and registry checks as ITI-41, errors as OperationOutcomes that name the XDS code), Binaries' bytes moved to the
-// blob store, entryUUIDs given — then appended as one change set. Any other transaction goes on to the store.
+// SubmissionSet List is recognized and handled here — kept in the message store as received, checked against the XDS
+// metadata rules (the same validation and registry checks as ITI-41, errors as OperationOutcomes that name the XDS
+// code), Binaries' bytes moved to the blob store, entryUUIDs given — then appended as one change set. Any other
+// transaction goes on to the store.
 // ITI-66 (List search), ITI-67 (DocumentReference search) are the store's own searches; ITI-68 is GET Binary/<id>.
 import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import type {
   Binary,
   Bundle,
@@ -102,8 +104,26 @@ function statusFor(issues: readonly XdsIssue[]): number {
   return 422;
 }
 
+/** The bytes of each POST /fhir body as received, copied while the FHIR routes' parser reads them. */
+const receivedBodies = new WeakMap<FastifyRequest, Buffer[]>();
+
 /** Registers the ITI-65 interception on POST /fhir. */
 export function registerMhd(app: FastifyInstance, options: MhdOptions): void {
+  // The message store keeps what the sender sent, byte for byte (not the Bundle re-serialized): a tap on the body
+  // stream, so the parser still enforces the body limit and nothing is buffered beyond what it reads.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    if (request.method !== 'POST' || request.url.split('?')[0]!.replace(/\/+$/, '') !== '/fhir') return payload;
+    const chunks: Buffer[] = [];
+    receivedBodies.set(request, chunks);
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        callback(null, chunk);
+      },
+    });
+    payload.on('error', (error) => tap.destroy(error));
+    return payload.pipe(tap);
+  });
   app.addHook('preHandler', async (request, reply) => {
     if (request.method !== 'POST') return;
     const path = request.url.split('?')[0]!.replace(/\/+$/, '');
@@ -132,7 +152,8 @@ async function provideDocumentBundle(
 ): Promise<Bundle> {
   const journal = options.journal();
   const registry = options.registry();
-  const raw = Buffer.from(JSON.stringify(bundle), 'utf8');
+  const received = receivedBodies.get(request);
+  const raw = received?.length ? Buffer.concat(received) : Buffer.from(JSON.stringify(bundle), 'utf8');
   const set = (bundle.entry ?? []).find(
     (e) => e.resource?.resourceType === 'List' && listKind(e.resource) === 'submissionset',
   )?.resource as List | undefined;
