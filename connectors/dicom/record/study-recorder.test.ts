@@ -17,7 +17,7 @@ import { parseSearch } from '../../../store/search/search-query.js';
 import { openTestStore, type TestStore } from '../../../test/store-harness.js';
 import { DicomService, InstanceProcessingError } from '../dicom-service.js';
 import { dicomMigrations } from '../index/migrations.js';
-import { RecordErrorCode, StudyRecorder } from './study-recorder.js';
+import { RecordErrorCode, StudyRecorder, type RecordResult } from './study-recorder.js';
 import { INS_TEST_OID, insElements, studyInstance, syntheticStudy, testNir } from './test-support.js';
 
 let t: TestStore;
@@ -49,7 +49,7 @@ beforeAll(async () => {
   blobDir = await mkdtemp(join(tmpdir(), 'keney-dicom-record-'));
   dicom = await DicomService.create({ sql: t.sql, blobs: new FsBlobStore(blobDir), migrate: false });
   recorder = new StudyRecorder({ store: t.store, index: dicom.index, sql: t.sql }, { outcomeTimeoutMs: 10_000 });
-  dicom.onInstanceStored((event) => recorder.record(event).then(() => undefined));
+  dicom.onInstanceStored((event) => recorder.record(event).then(projected));
 });
 
 afterAll(async () => {
@@ -65,6 +65,17 @@ afterEach(() => {
 async function search<T extends Resource>(type: string, params: Record<string, string>): Promise<T[]> {
   const result = await t.store.search(parseSearch(type, new URLSearchParams(params), { strict: true }));
   return result.matches.map((m) => JSON.parse(m.content) as T);
+}
+
+/**
+ * The recorder answers once the change set is durable, and says whether it was applied within its wait
+ * (outcomeTimeoutMs); on a loaded machine it may not be yet. The tests read the record right after, so they
+ * wait for the projection here rather than count on it being faster than a timeout.
+ */
+async function projected(result: RecordResult): Promise<void> {
+  if (result.applied) return;
+  const [done] = await t.store.outcomes.fetch([result.changeSetId]);
+  if (!done) await t.store.outcomes.expect(result.changeSetId, 25_000);
 }
 
 const studyOf = (uid: string) => search<ImagingStudy>('ImagingStudy', { identifier: `urn:dicom:uid|urn:oid:${uid}` });
@@ -101,9 +112,11 @@ describe('StudyRecorder', () => {
     const study = syntheticStudy(2, 4, { patientId: 'IPP-CONV', issuer: 'CH-TEST', accession: 'ACC-CONV' });
     await Promise.all(
       study.map(async (i) =>
-        racing.record(
-          await dicom.store.store({ file: i.file, source: { protocol: 'dimse', callingAeTitle: 'CT_SALLE_1' } }),
-        ),
+        racing
+          .record(
+            await dicom.store.store({ file: i.file, source: { protocol: 'dimse', callingAeTitle: 'CT_SALLE_1' } }),
+          )
+          .then(projected),
       ),
     );
     const [imaging, ...more] = await studyOf(study[0]!.studyInstanceUid);
