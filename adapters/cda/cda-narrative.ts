@@ -271,10 +271,24 @@ class Renderer {
   }
 }
 
+/**
+ * An HL7 v3 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][±ZZZZ]`) as a reader expects it on a French report: `15/07/1977`,
+ * `02/01/2024 10:30 (UTC+01:00)`. Whatever is not a TS is shown as written, so nothing is hidden.
+ */
+export function formatCdaTime(value: string): string {
+  const m = /^(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(\d{2})?(?:\d{2}(?:\.\d+)?)?)?([+-]\d{4})?$/.exec(value.trim());
+  if (!m) return value;
+  const [, year, month, day, hour, minute, zone] = m;
+  const date = [day, month, year].filter(Boolean).join('/');
+  const time = hour ? ` ${hour}:${minute ?? '00'}` : '';
+  const offset = zone && hour ? ` (UTC${zone.slice(0, 3)}:${zone.slice(3)})` : '';
+  return `${date}${time}${offset}`;
+}
+
 function headerHtml(header: CdaHeader): string {
   const rows: [string, string | undefined][] = [
     ['Patient', header.patient.name?.text],
-    ['Né(e) le', header.patient.birthTime],
+    ['Né(e) le', header.patient.birthTime && formatCdaTime(header.patient.birthTime)],
     [
       'Auteur',
       header.authors
@@ -282,7 +296,7 @@ function headerHtml(header: CdaHeader): string {
         .filter(Boolean)
         .join(', ') || undefined,
     ],
-    ['Date', header.effectiveTime],
+    ['Date', header.effectiveTime && formatCdaTime(header.effectiveTime)],
     ['Établissement', header.custodian?.name],
   ];
   return (

@@ -14,6 +14,7 @@ import {
   readCdaHeader,
   readNonXmlBody,
   renderCdaHtml,
+  formatCdaTime,
   type CdaError,
 } from './index.js';
 
@@ -281,7 +282,19 @@ describe('CDA narrative → safe HTML', () => {
     );
     expect(html).toContain('<h3>Conclusion</h3>');
     expect(html).toContain('<dd>Marie TEST</dd>');
+    // Dates as a reader expects them, not the raw HL7 v3 timestamps.
+    expect(html).toContain('<dt>Né(e) le</dt><dd>15/07/1977</dd>');
+    expect(html).toContain('<dt>Date</dt><dd>02/01/2024 10:30 (UTC+01:00)</dd>');
     assertSafeHtml(html);
+  });
+
+  it('shows header timestamps at their precision, and anything that is not a timestamp as written', () => {
+    expect(formatCdaTime('1977')).toBe('1977');
+    expect(formatCdaTime('197707')).toBe('07/1977');
+    expect(formatCdaTime('20261025103000+0000')).toBe('25/10/2026 10:30 (UTC+00:00)');
+    expect(formatCdaTime('202610251030-0500')).toBe('25/10/2026 10:30 (UTC-05:00)');
+    expect(formatCdaTime('20261025103000.1234')).toBe('25/10/2026 10:30');
+    expect(formatCdaTime('<script>')).toBe('<script>');
   });
 
   it('neutralizes a hostile CDA: no script, handler, style, javascript:, external fetch', () => {

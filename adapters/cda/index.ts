@@ -20,6 +20,7 @@ export {
 } from './cda-header.js';
 export {
   escapeHtml,
+  formatCdaTime,
   readNonXmlBody,
   renderCdaHtml,
   type NonXmlBody,
