@@ -327,3 +327,17 @@ describe('MessageHeader.source (IG MSH[MessageHeader], MSH-3 and MSH-24 rows)', 
     ).toEqual({ name: 'LAB', endpoint: 'urn:oid:1.2.250.1.999.7' });
   });
 });
+
+describe('ServiceRequest.status from ORC (IG ORC[ServiceRequest], OrderControlCode map)', () => {
+  const status = (orc: string) => {
+    const { bundle } = map(['MSH|^~\\&|LIS||KENEY|HUB|20240305100000+0100||OML^O21^OML_O21|C7|P|2.5', PID, orc, OBR]);
+    return resources<{ status?: string; _status?: unknown }>(bundle, 'ServiceRequest')[0]!;
+  };
+  it('an ORC-1 the IG map gives no status (RE) and no ORC-5: status unknown (1..1 in R4), the code kept in an extension', () => {
+    expect(status('ORC|RE|CMD1')).toMatchObject({ status: 'unknown', _status: { extension: [{ valueString: 'RE' }] } });
+  });
+  it('an ORC-1 the IG map knows, or an ORC-5, gives the status', () => {
+    expect(status('ORC|NW|CMD1').status).toBe('active');
+    expect(status('ORC|RE|CMD1|||CM').status).toBe('completed');
+  });
+});

@@ -5,8 +5,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evalFhirPathTyped, parseFhirPath, type TypedValue } from '@medplum/core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createMapperRegistry } from '../index.js';
 import { compileFhirPath } from './fast-fhirpath.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -87,6 +88,11 @@ function outcome(fn: () => TypedValue[]): Outcome {
 }
 
 describe('compiled FHIRPath gives what medplum gives', () => {
+  // As in production: the registry indexes the R4 definitions of the types the templates write, which changes how
+  // properties resolve (choice types, a primitive holding only an extension).
+  beforeAll(() => {
+    createMapperRegistry();
+  });
   const expressions = templateExpressions();
 
   it('on every expression of the shipped templates, over every fixture resource and element', () => {
@@ -138,11 +144,17 @@ describe('compiled FHIRPath gives what medplum gives', () => {
       "'a' & {} & 'b'",
       "'a' + {}",
       '%nothing.exists()',
+      'status.empty()',
+      'status.hasValue()',
     ];
     const inputsHere: TypedValue[] = [
       { type: 'HumanName', value: { family: 'DUPRÉ', given: ['Hélène', 'Bérénice'] } },
       { type: 'HumanName', value: { given: [] } },
       { type: 'Element', value: { family: 'X' } },
+      {
+        type: 'ServiceRequest',
+        value: { resourceType: 'ServiceRequest', _status: { extension: [{ url: 'urn:x', valueString: 'RE' }] } },
+      },
     ];
     for (const expression of cases) {
       const atom = parseFhirPath(expression);
