@@ -341,3 +341,24 @@ describe('ServiceRequest.status from ORC (IG ORC[ServiceRequest], OrderControlCo
     expect(status('ORC|RE|CMD1|||CM').status).toBe('completed');
   });
 });
+
+describe('status codes the IG maps leave without a target (OBX-11, OBR-25)', () => {
+  it('status unknown (1..1 in R4), the sent code kept in _status; OBX-11 N also gives dataAbsentReason not-asked', () => {
+    const { bundle } = map([
+      MSH,
+      PID,
+      OBR.replace(/\|F$/, '|A'),
+      'OBX|1|NM|2823-3^K^LN||||||||N|||20240305080000+0100',
+    ]);
+    const observation = resources<Observation & { _status?: unknown }>(bundle, 'Observation')[0]!;
+    expect(observation).toMatchObject({
+      status: 'unknown',
+      _status: { extension: [{ valueString: 'N' }] },
+      dataAbsentReason: { coding: [{ code: 'not-asked' }] },
+    });
+    expect(resources<{ status?: string }>(bundle, 'DiagnosticReport')[0]!.status).toBe('unknown');
+    const final = map([MSH, PID, OBR, 'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F|||20240305080000+0100']).bundle;
+    expect(resources<Observation>(final, 'Observation')[0]!.status).toBe('final');
+    expect(resources<{ status?: string }>(final, 'DiagnosticReport')[0]!.status).toBe('final');
+  });
+});
