@@ -362,3 +362,29 @@ describe('status codes the IG maps leave without a target (OBX-11, OBR-25)', () 
     expect(resources<{ status?: string }>(final, 'DiagnosticReport')[0]!.status).toBe('final');
   });
 });
+
+describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson', () => {
+  it('one contact per NK1 with a name, address or telecom; an NK1 with none gives no contact (R4 pat-1); R4-valid', () => {
+    const { bundle } = map([
+      'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A08^ADT_A01|C1|P|2.5',
+      'EVN|A08|20240305100000',
+      'PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TESTDUPRÉ^HÉLÈNE||19800115|F',
+      'NK1|1|TESTDUPRÉ^PAUL|SPO^Spouse^HL70063|||||20200101',
+      'NK1|2|||||||20200101',
+      'NK1||^MARC|||0601020304^PRN^CP',
+    ]);
+    const patient = resources<Patient>(bundle, 'Patient')[0]!;
+    expect(patient.contact).toEqual([
+      {
+        name: { family: 'TESTDUPRÉ', given: ['PAUL'] },
+        relationship: [
+          { coding: [{ code: 'SPO', display: 'Spouse', system: 'http://terminology.hl7.org/CodeSystem/v2-0063' }] },
+        ],
+        period: { start: '2020-01-01' },
+      },
+      { name: { given: ['MARC'] }, telecom: [{ use: 'home', system: 'mobile', value: '0601020304' }] },
+    ]);
+    expect(() => validateForWrite(patient)).not.toThrow();
+    expect(resources(bundle, 'RelatedPerson').length).toBeGreaterThanOrEqual(2);
+  });
+});
