@@ -251,14 +251,24 @@ export class KafkaChangeLog implements ChangeLog {
       }
     }
 
-    // Wait until every partition has a leader (a new topic takes a moment to spread).
-    let metadata = await this.client.topicMetadata(this.topic, true);
+    // Wait until every partition has a leader (a new topic takes a moment to spread: a broker that has not heard of
+    // it yet answers "unknown topic", which the client reports as final — here it only means "not yet").
+    const readMetadata = async () => {
+      try {
+        return await this.client.topicMetadata(this.topic, true);
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('Unknown topic ')) return undefined;
+        throw error;
+      }
+    };
+    let metadata = await readMetadata();
     for (let attempt = 0; ; attempt++) {
-      const partitions = metadata.topics.get(this.topic)?.partitions ?? [];
-      if (partitions.length > 0 && partitions.every((p) => p && p.leader >= 0)) break;
-      if (attempt > 100) throw new Error(`topic ${this.topic} has partitions without a leader`);
+      const partitions = metadata?.topics.get(this.topic)?.partitions ?? [];
+      if (metadata && partitions.length > 0 && partitions.every((p) => p && p.leader >= 0)) break;
+      if (attempt > 100)
+        throw new Error(`topic ${this.topic} is unknown to the brokers or has partitions without a leader`);
       await sleep(backoff(attempt));
-      metadata = await this.client.topicMetadata(this.topic, true);
+      metadata = await readMetadata();
     }
     const topicMetadata = metadata.topics.get(this.topic)!;
     if (topicMetadata.partitionsCount !== this.partitions) {
@@ -842,7 +852,19 @@ export class KafkaChangeLog implements ChangeLog {
     let bounds = '';
     let advice = 'The projection does not match this log.';
     try {
-      const [earliest, latest] = await Promise.all([this.listOffsets(EARLIEST), this.listOffsets(LATEST)]);
+      // Best effort, but worth a retry: a busy broker or a metadata refresh can fail one ListOffsets, and the bounds
+      // are what tells the operator which of the two causes it is.
+      let offsets: [number[], number[]] | undefined;
+      for (let attempt = 0; !offsets; attempt++) {
+        try {
+          offsets = await Promise.all([this.listOffsets(EARLIEST), this.listOffsets(LATEST)]);
+        } catch (error) {
+          if (attempt >= 3) throw error;
+          this.client.clearMetadata();
+          await sleep(backoff(attempt + 1));
+        }
+      }
+      const [earliest, latest] = offsets;
       const start = earliest[partition]!;
       const end = latest[partition]!;
       bounds = ` (the partition holds offsets ${start} to ${end - 1})`;
