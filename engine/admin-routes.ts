@@ -54,7 +54,8 @@ function invalid(message: string): EngineError {
 function date(value: string | undefined, name: string): Date | undefined {
   if (value === undefined || value === '') return undefined;
   const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw invalid(`${name}=${value} is not a date: use ISO-8601, e.g. 2026-01-24T08:00:00Z.`);
+  if (Number.isNaN(parsed.getTime()))
+    throw invalid(`${name}=${value} is not a date: use ISO-8601, e.g. 2026-01-24T08:00:00Z.`);
   return parsed;
 }
 
@@ -69,7 +70,8 @@ function statuses(value: string | undefined): MessageStatus[] | undefined {
 /** The search parameters of GET /admin/messages (also the selection of a time-range replay). */
 export function messageQuery(q: Record<string, string | undefined>): MessageQuery {
   const limit = q.limit !== undefined ? Number(q.limit) : undefined;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) throw invalid('limit must be an integer from 1 to 1000.');
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000))
+    throw invalid('limit must be an integer from 1 to 1000.');
   const query: MessageQuery = {};
   if (q.channel) query.channel = q.channel;
   const s = statuses(q.status);
@@ -92,11 +94,16 @@ export function messageQuery(q: Record<string, string | undefined>): MessageQuer
 }
 
 /** Segments and fields of a message, for the console (values as sent, escapes kept). */
-export function decodedView(message: Hl7Message): { segments: { index: number; name: string; fields: { position: number; value: string }[] }[] } {
+export function decodedView(message: Hl7Message): {
+  segments: { index: number; name: string; fields: { position: number; value: string }[] }[];
+} {
   const segments = message.segments().map((segment, i) => ({
     index: i + 1,
     name: segment.name,
-    fields: Array.from({ length: segment.fieldCount }, (_, f) => ({ position: f + 1, value: segment.rawField(f + 1) })).filter((f) => f.value !== ''),
+    fields: Array.from({ length: segment.fieldCount }, (_, f) => ({
+      position: f + 1,
+      value: segment.rawField(f + 1),
+    })).filter((f) => f.value !== ''),
   }));
   return { segments };
 }
@@ -117,16 +124,26 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
   return async (app: FastifyInstance, { hub }) => {
     app.setErrorHandler((error: unknown, request, reply) => {
       if (isEngineError(error)) {
-        return reply.code(error.status).send({ ...adminError(error.status, error.code, error.message), ...(error.issues.length ? { issues: error.issues } : {}) });
+        return reply
+          .code(error.status)
+          .send({
+            ...adminError(error.status, error.code, error.message),
+            ...(error.issues.length ? { issues: error.issues } : {}),
+          });
       }
       if (isFhirError(error)) {
         const issue = error.outcome.issue?.[0];
-        return reply.code(error.status).send(adminError(error.status, issue?.code ?? 'error', issue?.details?.text ?? error.message));
+        return reply
+          .code(error.status)
+          .send(adminError(error.status, issue?.code ?? 'error', issue?.details?.text ?? error.message));
       }
       const e = error as { statusCode?: number; message?: string; code?: string };
-      if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send(adminError(e.statusCode, e.code ?? 'invalid', e.message ?? 'Bad request'));
+      if (e.statusCode && e.statusCode < 500)
+        return reply.code(e.statusCode).send(adminError(e.statusCode, e.code ?? 'invalid', e.message ?? 'Bad request'));
       request.log.error({ err: error }, 'engine admin request failed');
-      return reply.code(500).send(adminError(500, 'internal', 'Internal error; the details are in the hub log under this request id.'));
+      return reply
+        .code(500)
+        .send(adminError(500, 'internal', 'Internal error; the details are in the hub log under this request id.'));
     });
 
     const admin = (request: FastifyRequest) => {
@@ -185,23 +202,30 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
     }
 
     // The mapping test bench: a message through a loaded channel (or a draft channel file), nothing stored.
-    app.post<{ Params: { id: string }; Body: { message?: string; messageBase64?: string } }>('/channels/:id/test', async (request) => {
-      admin(request);
-      const raw = messageBytes(request.body);
-      const config = access.engine().pipeline(request.params.id).config;
-      return testChannel(config, raw, access.mappers());
-    });
+    app.post<{ Params: { id: string }; Body: { message?: string; messageBase64?: string } }>(
+      '/channels/:id/test',
+      async (request) => {
+        admin(request);
+        const raw = messageBytes(request.body);
+        const config = access.engine().pipeline(request.params.id).config;
+        return testChannel(config, raw, access.mappers());
+      },
+    );
 
-    app.post<{ Body: { channel?: string; message?: string; messageBase64?: string } }>('/channels/test', async (request) => {
-      admin(request);
-      if (typeof request.body?.channel !== 'string') throw invalid('Send {"channel": "<the channel file as YAML text>", "message": "<HL7 text>"}.');
-      const mappers = access.mappers();
-      const loaded = parseChannel(request.body.channel, 'draft.channel.yaml', {
-        env: access.env,
-        mappings: { has: (id) => mappers.get(id) !== undefined, ids: () => mappers.ids() },
-      });
-      return testChannel(loaded.config, messageBytes(request.body), mappers);
-    });
+    app.post<{ Body: { channel?: string; message?: string; messageBase64?: string } }>(
+      '/channels/test',
+      async (request) => {
+        admin(request);
+        if (typeof request.body?.channel !== 'string')
+          throw invalid('Send {"channel": "<the channel file as YAML text>", "message": "<HL7 text>"}.');
+        const mappers = access.mappers();
+        const loaded = parseChannel(request.body.channel, 'draft.channel.yaml', {
+          env: access.env,
+          mappings: { has: (id) => mappers.get(id) !== undefined, ids: () => mappers.ids() },
+        });
+        return testChannel(loaded.config, messageBytes(request.body), mappers);
+      },
+    );
 
     // ---- messages ----
 
@@ -209,7 +233,12 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
       const principal = admin(request);
       const query = messageQuery(request.query);
       const page = await access.messages().search(query);
-      await audit(request, principal.id, `message search ${new URLSearchParams(request.query as Record<string, string>).toString()}`.slice(0, 500), 200);
+      await audit(
+        request,
+        principal.id,
+        `message search ${new URLSearchParams(request.query as Record<string, string>).toString()}`.slice(0, 500),
+        200,
+      );
       return page;
     });
 
@@ -222,10 +251,14 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
       const decoded = decodeHl7(raw);
       let changeSet: unknown = detail.changeSet;
       if (!changeSet && detail.logPosition && detail.changeSetId) {
-        const [record] = await hub.log.read(detail.logPosition.partition, detail.logPosition.offset, { maxRecords: 1 }).catch(() => []);
+        const [record] = await hub.log
+          .read(detail.logPosition.partition, detail.logPosition.offset, { maxRecords: 1 })
+          .catch(() => []);
         if (record?.changeSet.id === detail.changeSetId) changeSet = record.changeSet.bundle;
       }
-      const applied = detail.changeSetId ? (await hub.store.outcomes.fetch([detail.changeSetId]).catch(() => []))[0] : undefined;
+      const applied = detail.changeSetId
+        ? (await hub.store.outcomes.fetch([detail.changeSetId]).catch(() => []))[0]
+        : undefined;
       const resources = await producedResources(hub, id);
       await audit(request, principal.id, `message read`, 200, id);
       return {
@@ -235,7 +268,13 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
         decoded: decoded.ok ? decodedView(decoded.message) : null,
         decodeError: decoded.ok ? null : { code: decoded.error.code, message: decoded.error.message },
         changeSet: changeSet ?? null,
-        store: detail.changeSetId ? { changeSetId: detail.changeSetId, state: applied?.status ?? 'pending', httpStatus: applied?.httpStatus ?? null } : null,
+        store: detail.changeSetId
+          ? {
+              changeSetId: detail.changeSetId,
+              state: applied?.status ?? 'pending',
+              httpStatus: applied?.httpStatus ?? null,
+            }
+          : null,
         resources,
       };
     });
@@ -244,79 +283,122 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
       const principal = admin(request);
       const raw = await access.messages().raw(request.params.id);
       await audit(request, principal.id, 'message raw read', 200, request.params.id);
-      return reply.type('x-application/hl7-v2+er7').header('content-disposition', `attachment; filename="${request.params.id}.hl7"`).send(raw);
+      return reply
+        .type('x-application/hl7-v2+er7')
+        .header('content-disposition', `attachment; filename="${request.params.id}.hl7"`)
+        .send(raw);
     });
 
-    app.post<{ Params: { id: string }; Body: { destination?: string } | undefined }>('/messages/:id/replay', async (request) => {
-      const principal = admin(request);
-      const destination = request.body?.destination;
-      const result = await replayOne(access, request.params.id, destination);
-      await audit(request, principal.id, `message replayed${destination ? ` to ${destination}` : ''}`, 200, request.params.id);
-      return result;
-    });
+    app.post<{ Params: { id: string }; Body: { destination?: string } | undefined }>(
+      '/messages/:id/replay',
+      async (request) => {
+        const principal = admin(request);
+        const destination = request.body?.destination;
+        const result = await replayOne(access, request.params.id, destination);
+        await audit(
+          request,
+          principal.id,
+          `message replayed${destination ? ` to ${destination}` : ''}`,
+          200,
+          request.params.id,
+        );
+        return result;
+      },
+    );
 
-    app.post<{ Body: { ids?: string[]; destination?: string; query?: Record<string, string> } }>('/messages/replay', async (request, reply) => {
-      const principal = admin(request);
-      const body = request.body ?? {};
-      const destination = body.destination;
-      if (Array.isArray(body.ids)) {
-        if (body.ids.length === 0 || body.ids.length > MAX_SYNC_REPLAY) throw invalid(`Give 1 to ${MAX_SYNC_REPLAY} ids, or a query (a job) for more.`);
-        const results = [];
-        for (const id of body.ids) {
-          try {
-            results.push(await replayOne(access, id, destination));
-            await audit(request, principal.id, `message replayed${destination ? ` to ${destination}` : ''}`, 200, id);
-          } catch (error) {
-            if (!isEngineError(error)) throw error;
-            results.push({ messageId: id, error: { code: error.code, message: error.message } });
+    app.post<{ Body: { ids?: string[]; destination?: string; query?: Record<string, string> } }>(
+      '/messages/replay',
+      async (request, reply) => {
+        const principal = admin(request);
+        const body = request.body ?? {};
+        const destination = body.destination;
+        if (Array.isArray(body.ids)) {
+          if (body.ids.length === 0 || body.ids.length > MAX_SYNC_REPLAY)
+            throw invalid(`Give 1 to ${MAX_SYNC_REPLAY} ids, or a query (a job) for more.`);
+          const results = [];
+          for (const id of body.ids) {
+            try {
+              results.push(await replayOne(access, id, destination));
+              await audit(request, principal.id, `message replayed${destination ? ` to ${destination}` : ''}`, 200, id);
+            } catch (error) {
+              if (!isEngineError(error)) throw error;
+              results.push({ messageId: id, error: { code: error.code, message: error.message } });
+            }
           }
+          return { results };
         }
-        return { results };
-      }
-      if (!body.query) throw invalid('Send {"ids": [...]} or {"query": {"channel": "lab", "from": "…", "to": "…", "status": "error"}}.');
-      const query = messageQuery(body.query);
-      if (!query.channel) throw invalid('A replay by query needs a channel (query.channel).');
-      if (!query.from || !query.to) throw invalid('A replay by query needs a time range (query.from and query.to).');
-      access.engine().pipeline(query.channel);
-      const job: ReplayJob = {
-        id: randomUUID(),
-        state: 'running',
-        query,
-        destination: destination ?? null,
-        by: principal.name,
-        startedAt: new Date().toISOString(),
-        finishedAt: null,
-        replayed: 0,
-        failed: 0,
-        errors: [],
-      };
-      jobs.set(job.id, job);
-      await audit(request, principal.id, `replay job ${job.id}: ${JSON.stringify(body.query)}${destination ? ` to ${destination}` : ''}`, 202);
-      void runJob(access, job).catch((error: Error) => {
-        job.state = 'failed';
-        job.errors.push({ messageId: '', error: error.message });
-        job.finishedAt = new Date().toISOString();
-      });
-      return reply.code(202).header('location', `/admin/replay-jobs/${job.id}`).send(job);
-    });
+        if (!body.query)
+          throw invalid(
+            'Send {"ids": [...]} or {"query": {"channel": "lab", "from": "…", "to": "…", "status": "error"}}.',
+          );
+        const query = messageQuery(body.query);
+        if (!query.channel) throw invalid('A replay by query needs a channel (query.channel).');
+        if (!query.from || !query.to) throw invalid('A replay by query needs a time range (query.from and query.to).');
+        access.engine().pipeline(query.channel);
+        const job: ReplayJob = {
+          id: randomUUID(),
+          state: 'running',
+          query,
+          destination: destination ?? null,
+          by: principal.name,
+          startedAt: new Date().toISOString(),
+          finishedAt: null,
+          replayed: 0,
+          failed: 0,
+          errors: [],
+        };
+        jobs.set(job.id, job);
+        await audit(
+          request,
+          principal.id,
+          `replay job ${job.id}: ${JSON.stringify(body.query)}${destination ? ` to ${destination}` : ''}`,
+          202,
+        );
+        void runJob(access, job).catch((error: Error) => {
+          job.state = 'failed';
+          job.errors.push({ messageId: '', error: error.message });
+          job.finishedAt = new Date().toISOString();
+        });
+        return reply.code(202).header('location', `/admin/replay-jobs/${job.id}`).send(job);
+      },
+    );
 
     app.get<{ Params: { id: string } }>('/replay-jobs/:id', async (request) => {
       admin(request);
       const job = jobs.get(request.params.id);
-      if (!job) throw new EngineError(EngineErrorCode.JobNotFound, `No replay job ${request.params.id} (jobs are kept in memory until the hub restarts).`);
+      if (!job)
+        throw new EngineError(
+          EngineErrorCode.JobNotFound,
+          `No replay job ${request.params.id} (jobs are kept in memory until the hub restarts).`,
+        );
       return job;
     });
 
-    app.post<{ Params: { id: string }; Body: { message?: string; messageBase64?: string; reason?: string } }>('/messages/:id/edit', async (request) => {
-      const principal = admin(request);
-      const reason = request.body?.reason?.trim();
-      if (!reason) throw invalid('Say why the message is edited: {"message": "<edited HL7>", "reason": "wrong IPP in PID-3, ticket 1234"}.');
-      const original = await access.messages().get(request.params.id);
-      const raw = editedBytes(request.body);
-      const outcome = await access.engine().pipeline(original.channel).receiveEdit(raw, original.id, { by: principal.name, reason });
-      await audit(request, principal.id, `message edited and replayed as ${outcome.messageId ?? '?'}: ${reason}`.slice(0, 500), 200, original.id);
-      return { original: original.id, edited: outcome.messageId, outcome: outcomeView(outcome) };
-    });
+    app.post<{ Params: { id: string }; Body: { message?: string; messageBase64?: string; reason?: string } }>(
+      '/messages/:id/edit',
+      async (request) => {
+        const principal = admin(request);
+        const reason = request.body?.reason?.trim();
+        if (!reason)
+          throw invalid(
+            'Say why the message is edited: {"message": "<edited HL7>", "reason": "wrong IPP in PID-3, ticket 1234"}.',
+          );
+        const original = await access.messages().get(request.params.id);
+        const raw = editedBytes(request.body);
+        const outcome = await access
+          .engine()
+          .pipeline(original.channel)
+          .receiveEdit(raw, original.id, { by: principal.name, reason });
+        await audit(
+          request,
+          principal.id,
+          `message edited and replayed as ${outcome.messageId ?? '?'}: ${reason}`.slice(0, 500),
+          200,
+          original.id,
+        );
+        return { original: original.id, edited: outcome.messageId, outcome: outcomeView(outcome) };
+      },
+    );
 
     // ---- message store, alerts ----
 
@@ -325,15 +407,25 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
       return { retentionDays: access.retentionDays, days: await access.messages().partitions() };
     });
 
-    app.post<{ Body: { before?: string; olderThanDays?: number } | undefined }>('/message-store/prune', async (request) => {
-      const principal = admin(request);
-      const days = request.body?.olderThanDays;
-      if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw invalid('olderThanDays must be a whole number of days, at least 1.');
-      const before = date(request.body?.before, 'before') ?? new Date(Date.now() - (days ?? access.retentionDays) * 86_400_000);
-      const result = await access.messages().prune(before);
-      await audit(request, principal.id, `message store pruned before ${before.toISOString()}: ${result.messages} messages, ${result.days.length} days`, 200);
-      return { before: before.toISOString(), ...result };
-    });
+    app.post<{ Body: { before?: string; olderThanDays?: number } | undefined }>(
+      '/message-store/prune',
+      async (request) => {
+        const principal = admin(request);
+        const days = request.body?.olderThanDays;
+        if (days !== undefined && (!Number.isInteger(days) || days < 1))
+          throw invalid('olderThanDays must be a whole number of days, at least 1.');
+        const before =
+          date(request.body?.before, 'before') ?? new Date(Date.now() - (days ?? access.retentionDays) * 86_400_000);
+        const result = await access.messages().prune(before);
+        await audit(
+          request,
+          principal.id,
+          `message store pruned before ${before.toISOString()}: ${result.messages} messages, ${result.days.length} days`,
+          200,
+        );
+        return { before: before.toISOString(), ...result };
+      },
+    );
 
     app.get('/alerts', async (request) => {
       reader(request);
@@ -351,7 +443,8 @@ function messageBytes(body: { message?: string; messageBase64?: string } | undef
 /** Edited text is encoded in the charset its MSH-18 declares (as the original was), unless given as bytes. */
 function editedBytes(body: { message?: string; messageBase64?: string } | undefined): Buffer {
   if (typeof body?.messageBase64 === 'string') return Buffer.from(body.messageBase64, 'base64');
-  if (typeof body?.message !== 'string' || body.message.trim() === '') throw invalid('Send the edited message as {"message": "<HL7 text>"} (or messageBase64 for exact bytes).');
+  if (typeof body?.message !== 'string' || body.message.trim() === '')
+    throw invalid('Send the edited message as {"message": "<HL7 text>"} (or messageBase64 for exact bytes).');
   const text = body.message.replace(/\r?\n/g, '\r');
   try {
     return parseHl7Message(text).toBuffer();
@@ -364,20 +457,44 @@ async function replayOne(access: EngineAccess, id: string, destination: string |
   if (!isMessageId(id)) throw new EngineError(EngineErrorCode.MessageNotFound, `${id} is not a message id.`);
   const messages = access.messages();
   const state = await messages.state(id);
-  if (!state) throw new EngineError(EngineErrorCode.MessageNotFound, `No message ${id} in the message store (wrong id, or pruned by retention).`);
+  if (!state)
+    throw new EngineError(
+      EngineErrorCode.MessageNotFound,
+      `No message ${id} in the message store (wrong id, or pruned by retention).`,
+    );
   const pipeline = access.engine().pipeline(state.channel);
-  if (destination === undefined) return { messageId: id, replayed: 'all', outcome: outcomeView(await pipeline.reprocess(id, { replay: true, reason: 'replay' })) };
+  if (destination === undefined)
+    return {
+      messageId: id,
+      replayed: 'all',
+      outcome: outcomeView(await pipeline.reprocess(id, { replay: true, reason: 'replay' })),
+    };
   if (destination === 'store') {
-    if (!pipeline.config.destinations.some((d) => d.type === 'store')) throw new EngineError(EngineErrorCode.DestinationNotFound, `Channel ${state.channel} has no store destination.`);
-    return { messageId: id, replayed: 'store', outcome: outcomeView(await pipeline.reprocess(id, { replay: true, storeOnly: true, reason: 'replay' })) };
+    if (!pipeline.config.destinations.some((d) => d.type === 'store'))
+      throw new EngineError(EngineErrorCode.DestinationNotFound, `Channel ${state.channel} has no store destination.`);
+    return {
+      messageId: id,
+      replayed: 'store',
+      outcome: outcomeView(await pipeline.reprocess(id, { replay: true, storeOnly: true, reason: 'replay' })),
+    };
   }
   const target = queuedDestinations(pipeline.config).find((d) => d.name === destination);
   if (!target) {
     const names = pipeline.config.destinations.map((d) => d.name);
-    throw new EngineError(EngineErrorCode.DestinationNotFound, `Channel ${state.channel} has no destination "${destination}"; its destinations are ${names.join(', ')}.`);
+    throw new EngineError(
+      EngineErrorCode.DestinationNotFound,
+      `Channel ${state.channel} has no destination "${destination}"; its destinations are ${names.join(', ')}.`,
+    );
   }
-  if (state.status === 'received' || state.status === 'filtered' || (state.status === 'error' && state.errors.some((e) => e.stage !== 'destination'))) {
-    throw new EngineError(EngineErrorCode.ChannelState, `Message ${id} was never accepted (status ${state.status}); replay it to all destinations instead (no destination).`);
+  if (
+    state.status === 'received' ||
+    state.status === 'filtered' ||
+    (state.status === 'error' && state.errors.some((e) => e.stage !== 'destination'))
+  ) {
+    throw new EngineError(
+      EngineErrorCode.ChannelState,
+      `Message ${id} was never accepted (status ${state.status}); replay it to all destinations instead (no destination).`,
+    );
   }
   const generation = (await pipeline.nextGenerations(id)).get(destination) ?? 0;
   await messages.enqueue(id, state.channel, [{ destination, generation }]);
@@ -407,17 +524,26 @@ async function runJob(access: EngineAccess, job: ReplayJob): Promise<void> {
 }
 
 /** The resources a message produced: the targets of the Provenance that points back to it. */
-async function producedResources(hub: HubContext, messageId: string): Promise<{ reference: string; provenance: string }[]> {
+async function producedResources(
+  hub: HubContext,
+  messageId: string,
+): Promise<{ reference: string; provenance: string }[]> {
   try {
-    const result = await hub.store.search(parseSearch('Provenance', new URLSearchParams({ 'entity:identifier': `${LINEAGE.messageSystem}|${messageId}`, _count: '100' }), { strict: true }));
+    const result = await hub.store.search(
+      parseSearch(
+        'Provenance',
+        new URLSearchParams({ 'entity:identifier': `${LINEAGE.messageSystem}|${messageId}`, _count: '100' }),
+        { strict: true },
+      ),
+    );
     const out: { reference: string; provenance: string }[] = [];
     for (const match of result.matches) {
       const provenance = JSON.parse(match.content) as Provenance;
-      for (const target of provenance.target ?? []) if (target.reference) out.push({ reference: target.reference, provenance: `Provenance/${provenance.id}` });
+      for (const target of provenance.target ?? [])
+        if (target.reference) out.push({ reference: target.reference, provenance: `Provenance/${provenance.id}` });
     }
     return out;
   } catch {
     return [];
   }
 }
-

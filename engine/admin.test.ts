@@ -13,7 +13,10 @@ const fixable: Mapper<Hl7Message> = {
   id: 'test/fixable',
   map(message, context) {
     if (!fixed && message.header.messageType.triggerEvent === 'A08') {
-      return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: [] }, issues: [{ severity: 'error', code: 'NOT_YET', message: 'A08 is not mapped yet.', location: 'MSH-9.2' }] };
+      return {
+        bundle: { resourceType: 'Bundle', type: 'transaction', entry: [] },
+        issues: [{ severity: 'error', code: 'NOT_YET', message: 'A08 is not mapped yet.', location: 'MSH-9.2' }],
+      };
     }
     return testMapper.map(message, context);
   },
@@ -26,7 +29,10 @@ describe('admin API: replay by time range, message store, access', () => {
   beforeAll(async () => {
     hub = await openChannelHub(
       'embedded',
-      { updates: 'source:\n  type: mllp\n  host: 127.0.0.1\n  port: 0\nmapping: test/fixable\ndestinations:\n  - type: store\n' },
+      {
+        updates:
+          'source:\n  type: mllp\n  host: 127.0.0.1\n  port: 0\nmapping: test/fixable\ndestinations:\n  - type: store\n',
+      },
       { mappers: staticRegistry([fixable]) },
     );
     client = new MllpClient({ host: '127.0.0.1', port: hub.channels.engine!.listenerPort('updates')! });
@@ -36,7 +42,12 @@ describe('admin API: replay by time range, message store, access', () => {
     await hub?.close();
   });
 
-  const call = async (method: 'GET' | 'POST', url: string, payload?: object, headers: Record<string, string> = hub.auth) => {
+  const call = async (
+    method: 'GET' | 'POST',
+    url: string,
+    payload?: object,
+    headers: Record<string, string> = hub.auth,
+  ) => {
     const response = await hub.hub.app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
     return { status: response.statusCode, body: response.json() as Record<string, unknown> };
   };
@@ -55,7 +66,9 @@ describe('admin API: replay by time range, message store, access', () => {
     expect(refused.status).toBe(400);
     expect((refused.body.error as { message: string }).message).toContain('time range');
 
-    const started = await call('POST', '/admin/messages/replay', { query: { channel: 'updates', from, to, status: 'error' } });
+    const started = await call('POST', '/admin/messages/replay', {
+      query: { channel: 'updates', from, to, status: 'error' },
+    });
     expect(started.status).toBe(202);
     const job = await eventually(async () => {
       const j = await call('GET', `/admin/replay-jobs/${String(started.body.id)}`);
@@ -64,14 +77,24 @@ describe('admin API: replay by time range, message store, access', () => {
     expect(job).toMatchObject({ replayed: 4, failed: 0 });
     const page = await hub.channels.messages!.search({ channel: 'updates', limit: 100 });
     expect(page.messages.map((m) => m.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
-    expect(page.messages.filter((m) => m.revision === 1).map((m) => m.controlId).sort()).toEqual(['UPD-0', 'UPD-1', 'UPD-2', 'UPD-3']);
+    expect(
+      page.messages
+        .filter((m) => m.revision === 1)
+        .map((m) => m.controlId)
+        .sort(),
+    ).toEqual(['UPD-0', 'UPD-1', 'UPD-2', 'UPD-3']);
     expect((await call('GET', '/admin/replay-jobs/00000000-0000-0000-0000-000000000000')).status).toBe(404);
   });
 
   it('lists the days it keeps and prunes the old ones, freeing their space', async () => {
     const old = new Date(Date.now() - 45 * 86_400_000);
     for (let i = 0; i < 50; i++) {
-      await hub.channels.messages!.receive({ channel: 'updates', raw: Buffer.from(adt(`OLD-${i}`, 'P-OLD')), receivedAt: old, source: 'test' });
+      await hub.channels.messages!.receive({
+        channel: 'updates',
+        raw: Buffer.from(adt(`OLD-${i}`, 'P-OLD')),
+        receivedAt: old,
+        source: 'test',
+      });
     }
     const before = await call('GET', '/admin/message-store');
     const day = old.toISOString().slice(0, 10).replace(/-/g, '');

@@ -47,14 +47,26 @@ export class AlertCenter {
     if (on && !current) {
       const fired: Alert = { ...alert, since: new Date().toISOString() };
       this.active.set(key, fired);
-      this.logger.error({ alert: alert.kind, channel: alert.channel, destination: alert.destination, value: alert.value, threshold: alert.threshold }, `ALERT: ${alert.message}`);
+      this.logger.error(
+        {
+          alert: alert.kind,
+          channel: alert.channel,
+          destination: alert.destination,
+          value: alert.value,
+          threshold: alert.threshold,
+        },
+        `ALERT: ${alert.message}`,
+      );
       this.notify(webhook, { ...fired, state: 'firing', hub: this.hubName });
     } else if (on && current) {
       current.value = alert.value;
       current.message = alert.message;
     } else if (!on && current) {
       this.active.delete(key);
-      this.logger.info({ alert: alert.kind, channel: alert.channel, destination: alert.destination }, `alert resolved: ${current.message}`);
+      this.logger.info(
+        { alert: alert.kind, channel: alert.channel, destination: alert.destination },
+        `alert resolved: ${current.message}`,
+      );
       this.notify(webhook, { ...current, ...alert, state: 'resolved', hub: this.hubName });
     }
   }
@@ -71,7 +83,9 @@ export class AlertCenter {
 
   private notify(webhook: string | undefined, notice: AlertNotice): void {
     if (!webhook) return;
-    this.post(webhook, notice).catch((error: Error) => this.logger.warn({ err: error, channel: notice.channel }, `the alert webhook failed: ${error.message}`));
+    this.post(webhook, notice).catch((error: Error) =>
+      this.logger.warn({ err: error, channel: notice.channel }, `the alert webhook failed: ${error.message}`),
+    );
   }
 }
 

@@ -182,7 +182,15 @@ export function queuedDestinations(config: ChannelConfig): QueuedDestinationConf
 export function listenerIdentity(source: SourceConfig): string {
   switch (source.type) {
     case 'mllp':
-      return JSON.stringify(['mllp', source.host, source.port, source.tls ?? null, source.maxConnections ?? null, source.framing ?? null, source.maxMessageBytes ?? null]);
+      return JSON.stringify([
+        'mllp',
+        source.host,
+        source.port,
+        source.tls ?? null,
+        source.maxConnections ?? null,
+        source.framing ?? null,
+        source.maxMessageBytes ?? null,
+      ]);
     case 'http':
       return JSON.stringify(['http', source.host, source.port, source.tls ?? null]);
     case 'file':

@@ -44,7 +44,11 @@ export const ChannelState = {
 } as const;
 export type ChannelState = (typeof ChannelState)[keyof typeof ChannelState];
 export type DesiredState = typeof ChannelState.Started | typeof ChannelState.Paused | typeof ChannelState.Stopped;
-export const DESIRED_STATES: readonly DesiredState[] = [ChannelState.Started, ChannelState.Paused, ChannelState.Stopped];
+export const DESIRED_STATES: readonly DesiredState[] = [
+  ChannelState.Started,
+  ChannelState.Paused,
+  ChannelState.Stopped,
+];
 
 export interface ChannelEngineOptions {
   channelsDir: string;
@@ -158,7 +162,9 @@ export class ChannelEngine {
       const runtime = new ChannelRuntime(channel.config.id, channel.file);
       runtime.loaded = channel;
       runtime.pipeline = this.newPipeline(channel.config);
-      runtime.desired = (states.get(channel.config.id) as DesiredState | undefined) ?? (channel.config.enabled ? ChannelState.Started : ChannelState.Stopped);
+      runtime.desired =
+        (states.get(channel.config.id) as DesiredState | undefined) ??
+        (channel.config.enabled ? ChannelState.Started : ChannelState.Stopped);
       this.channels.set(runtime.id, runtime);
     }
     for (const failure of failed) this.markInvalid(failure.id, failure.file, failure.error);
@@ -200,7 +206,15 @@ export class ChannelEngine {
         },
         storeFailed: (channel, error) => {
           const config = this.channels.get(channel)?.config;
-          this.alerts.set(true, { kind: AlertKind.StoreUnavailable, channel, message: `Channel ${channel}: change sets cannot be made durable (${error.message}); messages are kept and answered AE.` }, config?.alerts.webhook);
+          this.alerts.set(
+            true,
+            {
+              kind: AlertKind.StoreUnavailable,
+              channel,
+              message: `Channel ${channel}: change sets cannot be made durable (${error.message}); messages are kept and answered AE.`,
+            },
+            config?.alerts.webhook,
+          );
         },
       },
     });
@@ -217,7 +231,11 @@ export class ChannelEngine {
     else if (outcome.ack === 'accept') {
       this.stats.count(channel, StatName.Accepted);
       const config = this.channels.get(channel)?.config;
-      this.alerts.set(false, { kind: AlertKind.StoreUnavailable, channel, message: `Channel ${channel}: change sets are durable again.` }, config?.alerts.webhook);
+      this.alerts.set(
+        false,
+        { kind: AlertKind.StoreUnavailable, channel, message: `Channel ${channel}: change sets are durable again.` },
+        config?.alerts.webhook,
+      );
     }
   }
 
@@ -254,7 +272,10 @@ export class ChannelEngine {
     } catch (error) {
       runtime.state = ChannelState.Failed;
       runtime.error = (error as Error).message;
-      this.logger.error({ err: error, channel: runtime.id }, `channel ${runtime.id} could not start: ${(error as Error).message}`);
+      this.logger.error(
+        { err: error, channel: runtime.id },
+        `channel ${runtime.id} could not start: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -280,7 +301,9 @@ export class ChannelEngine {
   private async stopSource(runtime: ChannelRuntime): Promise<void> {
     const source = runtime.source;
     runtime.source = undefined;
-    await source?.stop().catch((error: Error) => this.logger.warn({ err: error, channel: runtime.id }, 'stopping the source failed'));
+    await source
+      ?.stop()
+      .catch((error: Error) => this.logger.warn({ err: error, channel: runtime.id }, 'stopping the source failed'));
   }
 
   private startWorkers(runtime: ChannelRuntime): void {
@@ -305,7 +328,16 @@ export class ChannelEngine {
       events: {
         delivered: (ch, name) => {
           this.stats.count(ch, StatName.Sent, name);
-          this.alerts.set(false, { kind: AlertKind.DeliveryFailures, channel: ch, destination: name, message: `${ch} → ${name} delivers again.` }, this.channels.get(ch)?.config?.alerts.webhook);
+          this.alerts.set(
+            false,
+            {
+              kind: AlertKind.DeliveryFailures,
+              channel: ch,
+              destination: name,
+              message: `${ch} → ${name} delivers again.`,
+            },
+            this.channels.get(ch)?.config?.alerts.webhook,
+          );
         },
         failed: (ch, name, info) => {
           this.stats.count(ch, info.dead ? StatName.DeadLettered : StatName.DeliveryFailed, name);
@@ -334,7 +366,10 @@ export class ChannelEngine {
   }
 
   /** What a destination sends: the raw bytes, and the change set's Bundle (from the row, or read back from the log). */
-  private async loadOutbound(delivery: QueuedDelivery, destination: QueuedDestinationConfig): Promise<OutboundMessage | undefined> {
+  private async loadOutbound(
+    delivery: QueuedDelivery,
+    destination: QueuedDestinationConfig,
+  ): Promise<OutboundMessage | undefined> {
     const row = await this.options.messages.outbound(delivery.messageId);
     if (!row) return undefined;
     const wantsBundle = destination.type === 'fhir' || ('content' in destination && destination.content === 'bundle');
@@ -342,7 +377,9 @@ export class ChannelEngine {
     if (wantsBundle) {
       if (row.changeSet) bundle = JSON.parse(row.changeSet) as Bundle;
       else if (row.logPosition && row.changeSetId) {
-        const [record] = await this.options.log.read(row.logPosition.partition, row.logPosition.offset, { maxRecords: 1 });
+        const [record] = await this.options.log.read(row.logPosition.partition, row.logPosition.offset, {
+          maxRecords: 1,
+        });
         if (record?.changeSet.id === row.changeSetId) bundle = record.changeSet.bundle;
       }
     }
@@ -365,11 +402,19 @@ export class ChannelEngine {
       this.watcher = watch(this.options.channelsDir, (_event, name) => {
         if (name && !String(name).endsWith(CHANNEL_FILE_SUFFIX)) return;
         if (this.reloadTimer) clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => void this.reload().catch((error: Error) => this.logger.error({ err: error }, 'channel reload failed')), 300);
+        this.reloadTimer = setTimeout(
+          () => void this.reload().catch((error: Error) => this.logger.error({ err: error }, 'channel reload failed')),
+          300,
+        );
       });
-      this.watcher.on('error', (error) => this.logger.warn({ err: error }, 'watching the channels directory failed; use POST /admin/channels/reload'));
+      this.watcher.on('error', (error) =>
+        this.logger.warn({ err: error }, 'watching the channels directory failed; use POST /admin/channels/reload'),
+      );
     } catch (error) {
-      this.logger.warn({ err: error, dir: this.options.channelsDir }, 'cannot watch the channels directory; use POST /admin/channels/reload');
+      this.logger.warn(
+        { err: error, dir: this.options.channelsDir },
+        'cannot watch the channels directory; use POST /admin/channels/reload',
+      );
     }
   }
 
@@ -400,7 +445,9 @@ export class ChannelEngine {
         fresh.pendingFileError = null;
         fresh.pipeline = this.newPipeline(channel.config);
         const states = await this.options.messages.channelStates();
-        fresh.desired = (states.get(channel.config.id) as DesiredState | undefined) ?? (channel.config.enabled ? ChannelState.Started : ChannelState.Stopped);
+        fresh.desired =
+          (states.get(channel.config.id) as DesiredState | undefined) ??
+          (channel.config.enabled ? ChannelState.Started : ChannelState.Stopped);
         fresh.state = ChannelState.Stopped;
         this.channels.set(fresh.id, fresh);
         await this.applyDesired(fresh);
@@ -420,7 +467,10 @@ export class ChannelEngine {
         // Keep the last good version running; say what is wrong with the file.
         runtime.pendingFileError = failure.error.message;
         runtime.issues = failure.error.issues;
-        this.logger.error({ channel: failure.id }, `${failure.error.message}\nThe channel keeps running its previous version until the file is fixed.`);
+        this.logger.error(
+          { channel: failure.id },
+          `${failure.error.message}\nThe channel keeps running its previous version until the file is fixed.`,
+        );
       } else this.markInvalid(failure.id, failure.file, failure.error);
     }
     for (const [id, runtime] of [...this.channels]) {
@@ -432,7 +482,8 @@ export class ChannelEngine {
       this.channels.delete(id);
       result.removed.push(id);
     }
-    if (result.added.length + result.updated.length + result.removed.length > 0) this.logger.info(result, 'channels reloaded');
+    if (result.added.length + result.updated.length + result.removed.length > 0)
+      this.logger.info(result, 'channels reloaded');
     return result;
   }
 
@@ -460,7 +511,8 @@ export class ChannelEngine {
         worker.replace(destination, this.connectors.destination(destination, this.logger));
       }
     }
-    if (runtime.desired === ChannelState.Started || runtime.state === ChannelState.Failed) await this.applyDesired(runtime);
+    if (runtime.desired === ChannelState.Started || runtime.state === ChannelState.Failed)
+      await this.applyDesired(runtime);
     else if (runtime.desired === ChannelState.Paused) this.startWorkers(runtime);
   }
 
@@ -468,21 +520,32 @@ export class ChannelEngine {
 
   runtime(id: string): ChannelRuntime {
     const runtime = this.channels.get(id);
-    if (!runtime) throw new EngineError(EngineErrorCode.ChannelNotFound, `No channel "${id}": the channels are ${[...this.channels.keys()].join(', ') || 'none'} (files ${this.options.channelsDir}/*${CHANNEL_FILE_SUFFIX}).`);
+    if (!runtime)
+      throw new EngineError(
+        EngineErrorCode.ChannelNotFound,
+        `No channel "${id}": the channels are ${[...this.channels.keys()].join(', ') || 'none'} (files ${this.options.channelsDir}/*${CHANNEL_FILE_SUFFIX}).`,
+      );
     return runtime;
   }
 
   pipeline(id: string): ChannelPipeline {
     const runtime = this.runtime(id);
     if (!runtime.pipeline) {
-      throw new EngineError(EngineErrorCode.ChannelState, `Channel "${id}" did not load (${runtime.error ?? 'invalid file'}); fix ${runtime.file} first.`);
+      throw new EngineError(
+        EngineErrorCode.ChannelState,
+        `Channel "${id}" did not load (${runtime.error ?? 'invalid file'}); fix ${runtime.file} first.`,
+      );
     }
     return runtime.pipeline;
   }
 
   async setState(id: string, desired: DesiredState, by: string): Promise<ChannelView> {
     const runtime = this.runtime(id);
-    if (!runtime.loaded) throw new EngineError(EngineErrorCode.ChannelState, `Channel "${id}" did not load (${runtime.error ?? 'invalid file'}); fix ${runtime.file} first.`);
+    if (!runtime.loaded)
+      throw new EngineError(
+        EngineErrorCode.ChannelState,
+        `Channel "${id}" did not load (${runtime.error ?? 'invalid file'}); fix ${runtime.file} first.`,
+      );
     runtime.desired = desired;
     await this.options.messages.setChannelState(id, desired, by);
     await this.applyDesired(runtime);
@@ -598,13 +661,18 @@ export class ChannelEngine {
     const others = live.filter((i) => i !== this.options.instanceId);
     let recovered = 0;
     for (;;) {
-      const batch = await this.options.messages.unfinished({ ...(olderThan ? { olderThan } : {}), limit: 200, instances: { exclude: others } });
+      const batch = await this.options.messages.unfinished({
+        ...(olderThan ? { olderThan } : {}),
+        limit: 200,
+        instances: { exclude: others },
+      });
       let progressed = false;
       for (const { id, channel } of batch) {
         if (this.stopped) return recovered;
         const pipeline = this.channels.get(channel)?.pipeline;
         if (!pipeline) continue;
-        if (!(await this.options.messages.claim(id, this.options.instanceId, (await this.instanceOf(id)) ?? null))) continue;
+        if (!(await this.options.messages.claim(id, this.options.instanceId, (await this.instanceOf(id)) ?? null)))
+          continue;
         try {
           const outcome = await pipeline.reprocess(id, { reason: 'recovery' });
           if (outcome.status !== MessageStatus.Received) {
@@ -612,7 +680,10 @@ export class ChannelEngine {
             progressed = true;
           }
         } catch (error) {
-          this.logger.warn({ err: error, channel, messageId: id }, 'reprocessing an unfinished message failed; it stays unfinished');
+          this.logger.warn(
+            { err: error, channel, messageId: id },
+            'reprocessing an unfinished message failed; it stays unfinished',
+          );
         }
       }
       if (!progressed || batch.length < 200) break;
@@ -638,7 +709,11 @@ export class ChannelEngine {
     const config = this.channels.get(first.channel)?.config;
     this.stats.count(first.channel, StatName.Errored);
     this.alerts.raise(
-      { kind: AlertKind.ChangeSetRejected, channel: first.channel, message: `Message ${first.id} of channel ${first.channel}: the store refused its change set (${detail}).` },
+      {
+        kind: AlertKind.ChangeSetRejected,
+        channel: first.channel,
+        message: `Message ${first.id} of channel ${first.channel}: the store refused its change set (${detail}).`,
+      },
       config?.alerts.webhook,
     );
   }

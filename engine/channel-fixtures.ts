@@ -58,14 +58,17 @@ export async function readChannelFixture(file: string): Promise<ChannelFixture> 
   const text = await readFile(file, 'utf8');
   const doc = parse(text) as Partial<ChannelFixture> | null;
   const problems: string[] = [];
-  if (!doc || typeof doc !== 'object') throw new Error(`${file}: a channel test file is a YAML mapping with channel and cases.`);
+  if (!doc || typeof doc !== 'object')
+    throw new Error(`${file}: a channel test file is a YAML mapping with channel and cases.`);
   if (typeof doc.channel !== 'string') problems.push('`channel:` (the channel file, relative to this file) is missing');
   if (!Array.isArray(doc.cases) || doc.cases.length === 0) problems.push('`cases:` must list at least one case');
   (doc.cases ?? []).forEach((c, i) => {
     if (!c || typeof c !== 'object') return problems.push(`cases[${i}] must be a mapping`);
     if (typeof c.name !== 'string') problems.push(`cases[${i}] needs a name`);
-    if ((c.message === undefined) === (c.hl7 === undefined)) problems.push(`cases[${i}] needs exactly one of message (a file) or hl7 (inline)`);
-    if (!c.expect || typeof c.expect !== 'object') problems.push(`cases[${i}] needs expect: (ack, status, resources, issues…)`);
+    if ((c.message === undefined) === (c.hl7 === undefined))
+      problems.push(`cases[${i}] needs exactly one of message (a file) or hl7 (inline)`);
+    if (!c.expect || typeof c.expect !== 'object')
+      problems.push(`cases[${i}] needs expect: (ack, status, resources, issues…)`);
     return undefined;
   });
   if (problems.length) throw new Error(`${file}: ${problems.join('; ')}.`);
@@ -73,7 +76,11 @@ export async function readChannelFixture(file: string): Promise<ChannelFixture> 
 }
 
 /** Runs every case of a fixture file against its channel. */
-export async function runChannelFixture(file: string, mappers: MapperRegistry, env: Readonly<Record<string, string | undefined>> = {}): Promise<CaseResult[]> {
+export async function runChannelFixture(
+  file: string,
+  mappers: MapperRegistry,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<CaseResult[]> {
   const fixture = await readChannelFixture(file);
   const base = dirname(resolve(file));
   const channelFile = resolve(base, fixture.channel);
@@ -83,7 +90,10 @@ export async function runChannelFixture(file: string, mappers: MapperRegistry, e
   });
   const results: CaseResult[] = [];
   for (const c of fixture.cases) {
-    const raw = c.message !== undefined ? await readFile(resolve(base, c.message)) : Buffer.from(c.hl7!.replace(/\r?\n/g, '\r'), 'utf8');
+    const raw =
+      c.message !== undefined
+        ? await readFile(resolve(base, c.message))
+        : Buffer.from(c.hl7!.replace(/\r?\n/g, '\r'), 'utf8');
     const result = await testChannel(loaded.config, raw, mappers, new Date('2026-01-24T08:30:00Z'));
     const failures = check(c.expect, result);
     results.push({ name: c.name, ok: failures.length === 0, failures, result });
@@ -93,9 +103,14 @@ export async function runChannelFixture(file: string, mappers: MapperRegistry, e
 
 function check(expect: FixtureExpectation, result: ChannelTestResult): string[] {
   const failures: string[] = [];
-  if (expect.ack && result.ackCode !== expect.ack) failures.push(`ack: expected ${expect.ack}, got ${result.ackCode}${result.issues.length ? ` (${result.issues.map((i) => i.code).join(', ')})` : ''}`);
-  if (expect.status && result.status !== expect.status) failures.push(`status: expected ${expect.status}, got ${result.status}`);
-  if (expect.filtered !== undefined && (result.filtered !== null) !== expect.filtered) failures.push(`filtered: expected ${expect.filtered}, got ${result.filtered ?? 'not filtered'}`);
+  if (expect.ack && result.ackCode !== expect.ack)
+    failures.push(
+      `ack: expected ${expect.ack}, got ${result.ackCode}${result.issues.length ? ` (${result.issues.map((i) => i.code).join(', ')})` : ''}`,
+    );
+  if (expect.status && result.status !== expect.status)
+    failures.push(`status: expected ${expect.status}, got ${result.status}`);
+  if (expect.filtered !== undefined && (result.filtered !== null) !== expect.filtered)
+    failures.push(`filtered: expected ${expect.filtered}, got ${result.filtered ?? 'not filtered'}`);
   if (expect.resources) {
     const counts: Record<string, number> = {};
     for (const entry of result.bundle?.entry ?? []) {
@@ -103,10 +118,15 @@ function check(expect: FixtureExpectation, result: ChannelTestResult): string[] 
       counts[type] = (counts[type] ?? 0) + 1;
     }
     for (const [type, n] of Object.entries(expect.resources)) {
-      if ((counts[type] ?? 0) !== n) failures.push(`resources: expected ${n} ${type}, got ${counts[type] ?? 0} (bundle has ${JSON.stringify(counts)})`);
+      if ((counts[type] ?? 0) !== n)
+        failures.push(
+          `resources: expected ${n} ${type}, got ${counts[type] ?? 0} (bundle has ${JSON.stringify(counts)})`,
+        );
     }
   }
-  for (const code of expect.issues ?? []) if (!result.issues.some((i) => i.code === code || i.rule === code)) failures.push(`issues: ${code} was not reported (got ${result.issues.map((i) => i.code).join(', ') || 'none'})`);
+  for (const code of expect.issues ?? [])
+    if (!result.issues.some((i) => i.code === code || i.rule === code))
+      failures.push(`issues: ${code} was not reported (got ${result.issues.map((i) => i.code).join(', ') || 'none'})`);
   if (expect.noErrors) {
     const errors = result.issues.filter((i) => i.severity === 'error');
     if (errors.length) failures.push(`noErrors: got ${errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
@@ -116,7 +136,10 @@ function check(expect: FixtureExpectation, result: ChannelTestResult): string[] 
     const [segment, rest = ''] = location.split('-');
     const [field, component] = rest.split('.');
     const erl = `${segment!.replace(/\[\d+\]/, '')}^${/\[(\d+)\]/.exec(segment!)?.[1] ?? '1'}^${field}${component ? `^1^${component}` : ''}`;
-    if (!ack.split('\r').some((s) => s.startsWith('ERR|') && s.includes(erl))) failures.push(`errLocations: no ERR segment locates ${location} (${erl}) in the ACK:\n${ack.replace(/\r/g, '\n')}`);
+    if (!ack.split('\r').some((s) => s.startsWith('ERR|') && s.includes(erl)))
+      failures.push(
+        `errLocations: no ERR segment locates ${location} (${erl}) in the ACK:\n${ack.replace(/\r/g, '\n')}`,
+      );
   }
   return failures;
 }

@@ -5,7 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadChannelDirectory, parseChannel } from './channel-loader.js';
 import { formatIssue, isEngineError, type ChannelConfigIssue } from './errors.js';
 
-const mappings = { has: (id: string) => ['hl7v2/default', 'hl7v2/oru'].includes(id), ids: () => ['hl7v2/default', 'hl7v2/oru'] };
+const mappings = {
+  has: (id: string) => ['hl7v2/default', 'hl7v2/oru'].includes(id),
+  ids: () => ['hl7v2/default', 'hl7v2/oru'],
+};
 const FILE = 'channels/lab.channel.yaml';
 
 function issuesOf(text: string, env: Record<string, string> = {}): ChannelConfigIssue[] {
@@ -42,7 +45,12 @@ describe('channel files', () => {
       source: { type: 'mllp', host: '0.0.0.0', port: 2575 },
       destinations: [
         { type: 'store', name: 'store' },
-        { type: 'mllp', name: 'lis', content: 'raw', retry: { maxAttempts: 10, initialDelayMs: 1000, maxDelayMs: 300_000 } },
+        {
+          type: 'mllp',
+          name: 'lis',
+          content: 'raw',
+          retry: { maxAttempts: 10, initialDelayMs: 1000, maxDelayMs: 300_000 },
+        },
       ],
     });
   });
@@ -66,7 +74,9 @@ destinations:
   });
 
   it('names the file, line, column and the fix for a missing variable (and not a confusing type error too)', () => {
-    const issues = issuesOf(`source:\n  type: mllp\n  port: \${LAB_PORT}\ndestinations:\n  - type: store\nmapping: hl7v2/oru\n`);
+    const issues = issuesOf(
+      `source:\n  type: mllp\n  port: \${LAB_PORT}\ndestinations:\n  - type: store\nmapping: hl7v2/oru\n`,
+    );
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ file: FILE, line: 3, column: 9, path: 'source.port' });
     expect(issues[0]!.message).toContain('LAB_PORT is not set');
@@ -116,10 +126,14 @@ destinations:
     expect(unknown[0]).toMatchObject({ path: 'mapping', line: 4 });
     expect(unknown[0]!.fix).toContain('Did you mean "hl7v2/oru"?');
 
-    const twice = issuesOf(`${VALID}  - type: file\n    name: out\n    directory: /a\n  - type: file\n    name: out\n    directory: /b\n`);
+    const twice = issuesOf(
+      `${VALID}  - type: file\n    name: out\n    directory: /a\n  - type: file\n    name: out\n    directory: /b\n`,
+    );
     expect(twice[0]).toMatchObject({ path: 'destinations[2].name', line: 10 });
 
-    const filters = issuesOf(`${VALID}filters:\n  - field: MSH-9.1\n    matches: '(unclosed'\n  - field: PID-3\n  - field: MSH-9\n    equals: ADT\n    in: [ADT]\n`);
+    const filters = issuesOf(
+      `${VALID}filters:\n  - field: MSH-9.1\n    matches: '(unclosed'\n  - field: PID-3\n  - field: MSH-9\n    equals: ADT\n    in: [ADT]\n`,
+    );
     expect(filters.map((i) => i.path)).toEqual(['filters[0].matches', 'filters[1]', 'filters[2]']);
     expect(filters[0]!.message).toMatch(/regular expression/);
     expect(filters[0]!.line).toBe(9);
@@ -170,6 +184,10 @@ describe('a channel directory', () => {
     expect(names.length).toBeGreaterThan(0);
     const { loaded, failed } = await loadChannelDirectory(shipped, { env: {}, mappings });
     expect(failed.map((f) => f.error.message)).toEqual([]);
-    expect(loaded.find((c) => c.config.id === 'default-inbound')?.config.source).toMatchObject({ type: 'mllp', port: 2575, host: '0.0.0.0' });
+    expect(loaded.find((c) => c.config.id === 'default-inbound')?.config.source).toMatchObject({
+      type: 'mllp',
+      port: 2575,
+      host: '0.0.0.0',
+    });
   });
 });

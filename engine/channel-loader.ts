@@ -6,7 +6,18 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Scalar } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+  type Scalar,
+} from 'yaml';
 import {
   DEFAULT_RETRY,
   type ChannelConfig,
@@ -52,15 +63,30 @@ export function parseChannel(text: string, file: string, options: ParseChannelOp
     return { line: pos.line, column: pos.col };
   };
   for (const error of doc.errors) {
-    issues.push({ file, ...at(error.pos[0]), path: '', message: `YAML syntax: ${firstLine(error.message)}.`, fix: yamlFix(error.code) });
+    issues.push({
+      file,
+      ...at(error.pos[0]),
+      path: '',
+      message: `YAML syntax: ${firstLine(error.message)}.`,
+      fix: yamlFix(error.code),
+    });
   }
   if (issues.length > 0) throw channelConfigError(issues);
 
-  substituteVariables(doc, options.env, (node, message, fix) => issues.push({ file, ...at(node.range?.[0]), path: pathOfNode(doc, node), message, fix }));
+  substituteVariables(doc, options.env, (node, message, fix) =>
+    issues.push({ file, ...at(node.range?.[0]), path: pathOfNode(doc, node), message, fix }),
+  );
   const unresolved = new Set(issues.map((i) => i.path));
   const value: unknown = doc.toJS();
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    issues.push({ file, line: 1, column: 1, path: '', message: 'A channel file must be a YAML mapping (key: value lines).', fix: 'Start from channels/default-inbound.channel.yaml: it has source, mapping and destinations.' });
+    issues.push({
+      file,
+      line: 1,
+      column: 1,
+      path: '',
+      message: 'A channel file must be a YAML mapping (key: value lines).',
+      fix: 'Start from channels/default-inbound.channel.yaml: it has source, mapping and destinations.',
+    });
     throw channelConfigError(issues);
   }
   for (const error of validate(value)) {
@@ -75,7 +101,10 @@ export function parseChannel(text: string, file: string, options: ParseChannelOp
   return { config, file, digest: createHash('sha256').update(JSON.stringify(config)).digest('hex') };
 }
 
-export async function loadChannelFile(path: string, options: ParseChannelOptions & { displayRoot?: string }): Promise<LoadedChannel> {
+export async function loadChannelFile(
+  path: string,
+  options: ParseChannelOptions & { displayRoot?: string },
+): Promise<LoadedChannel> {
   const file = options.displayRoot ? relative(options.displayRoot, path) || basename(path) : path;
   let text: string;
   try {
@@ -83,7 +112,14 @@ export async function loadChannelFile(path: string, options: ParseChannelOptions
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw channelConfigError([
-      { file, line: 0, column: 0, path: '', message: `Cannot read the file (${code ?? (error as Error).message}).`, fix: 'Check the path and that the hub may read it.' },
+      {
+        file,
+        line: 0,
+        column: 0,
+        path: '',
+        message: `Cannot read the file (${code ?? (error as Error).message}).`,
+        fix: 'Check the path and that the hub may read it.',
+      },
     ]);
   }
   return parseChannel(text, file, options);
@@ -95,7 +131,10 @@ export interface ChannelDirectoryLoad {
 }
 
 /** Loads every `*.channel.yaml` of a directory; a bad file does not stop the others. */
-export async function loadChannelDirectory(directory: string, options: ParseChannelOptions & { displayRoot?: string }): Promise<ChannelDirectoryLoad> {
+export async function loadChannelDirectory(
+  directory: string,
+  options: ParseChannelOptions & { displayRoot?: string },
+): Promise<ChannelDirectoryLoad> {
   let names: string[];
   try {
     names = (await readdir(directory)).filter((n) => n.endsWith(CHANNEL_FILE_SUFFIX)).sort();
@@ -119,7 +158,14 @@ export async function loadChannelDirectory(directory: string, options: ParseChan
     const problems: ChannelConfigIssue[] = [];
     const other = byId.get(channel.config.id);
     if (other) {
-      problems.push({ file: channel.file, line: 1, column: 1, path: 'id', message: `The id "${channel.config.id}" is already used by ${other.file}.`, fix: 'Give each channel its own id (the file name is the default id).' });
+      problems.push({
+        file: channel.file,
+        line: 1,
+        column: 1,
+        path: 'id',
+        message: `The id "${channel.config.id}" is already used by ${other.file}.`,
+        fix: 'Give each channel its own id (the file name is the default id).',
+      });
     }
     const source = channel.config.source;
     if ((source.type === 'mllp' || source.type === 'http') && source.port !== 0) {
@@ -167,7 +213,11 @@ export function substituteVariables(
         const fallback = rest.length > 0 ? rest.join(':-') : undefined;
         if (!NAME.test(name)) {
           failed = true;
-          report(node, `"${match}" is not a valid variable reference.`, 'Write ${NAME} or ${NAME:-default} with a name of letters, digits and _ (write $${ for a literal ${).');
+          report(
+            node,
+            `"${match}" is not a valid variable reference.`,
+            'Write ${NAME} or ${NAME:-default} with a name of letters, digits and _ (write $${ for a literal ${).',
+          );
           return match;
         }
         const value = env[name];
@@ -180,7 +230,11 @@ export function substituteVariables(
           return fallback;
         }
         failed = true;
-        report(node, `The environment variable ${name} is not set.`, `Set ${name} in the hub's environment, or give a default: \${${name}:-value}.`);
+        report(
+          node,
+          `The environment variable ${name} is not set.`,
+          `Set ${name} in the hub's environment, or give a default: \${${name}:-value}.`,
+        );
         return match;
       });
       if (failed || replaced === original) return;
@@ -199,7 +253,12 @@ function plainScalar(text: string): string | number | boolean {
 
 // ---- schema errors → issues ----
 
-function schemaIssue(error: ErrorObject, doc: Document, file: string, at: (o: number | undefined) => { line: number; column: number }): ChannelConfigIssue {
+function schemaIssue(
+  error: ErrorObject,
+  doc: Document,
+  file: string,
+  at: (o: number | undefined) => { line: number; column: number },
+): ChannelConfigIssue {
   const segments = pointerSegments(error.instancePath);
   const path = displayPath(segments);
   const node = nodeAt(doc, segments);
@@ -227,7 +286,9 @@ function schemaIssue(error: ErrorObject, doc: Document, file: string, at: (o: nu
         ...where(keyNode as Node | undefined),
         path: path ? `${path}.${extra}` : extra,
         message: `"${extra}" is not a setting of ${path || 'a channel'}.`,
-        fix: close ? `Did you mean "${close}"? The settings here are: ${allowed.join(', ')}.` : `Remove it; the settings here are: ${allowed.join(', ')}.`,
+        fix: close
+          ? `Did you mean "${close}"? The settings here are: ${allowed.join(', ')}.`
+          : `Remove it; the settings here are: ${allowed.join(', ')}.`,
       };
     }
     case 'type': {
@@ -253,7 +314,13 @@ function schemaIssue(error: ErrorObject, doc: Document, file: string, at: (o: nu
     }
     case 'const': {
       const allowed = (error.params as { allowedValue: unknown }).allowedValue;
-      return { file, ...where(node), path, message: `must be ${JSON.stringify(allowed)}.`, fix: `Write ${String(allowed)}.` };
+      return {
+        file,
+        ...where(node),
+        path,
+        message: `must be ${JSON.stringify(allowed)}.`,
+        fix: `Write ${String(allowed)}.`,
+      };
     }
     case 'discriminator': {
       const params = error.params as { error: string; tag: string; tagValue: unknown };
@@ -268,7 +335,10 @@ function schemaIssue(error: ErrorObject, doc: Document, file: string, at: (o: nu
           params.error === 'tag' && params.tagValue === undefined
             ? `needs a "${params.tag}".`
             : `${describeValue(params.tagValue)} is not a known type here.`,
-        fix: close && close !== params.tagValue ? `Did you mean "${close}"? The types are: ${allowed.join(', ')}.` : `Use one of: ${allowed.join(', ')}.`,
+        fix:
+          close && close !== params.tagValue
+            ? `Did you mean "${close}"? The types are: ${allowed.join(', ')}.`
+            : `Use one of: ${allowed.join(', ')}.`,
       };
     }
     case 'minimum':
@@ -276,7 +346,13 @@ function schemaIssue(error: ErrorObject, doc: Document, file: string, at: (o: nu
     case 'exclusiveMinimum':
     case 'exclusiveMaximum': {
       const { comparison, limit } = error.params as { comparison: string; limit: number };
-      return { file, ...where(node), path, message: `is ${describeValue(error.data)}; it must be ${comparison} ${limit}.`, fix: `Write a number ${comparison} ${limit}${exampleText(parent)}.` };
+      return {
+        file,
+        ...where(node),
+        path,
+        message: `is ${describeValue(error.data)}; it must be ${comparison} ${limit}.`,
+        fix: `Write a number ${comparison} ${limit}${exampleText(parent)}.`,
+      };
     }
     case 'minItems':
       return {
@@ -297,7 +373,13 @@ function schemaIssue(error: ErrorObject, doc: Document, file: string, at: (o: nu
         fix: `${(parent?.description as string | undefined) ?? 'Check the value.'}${exampleText(parent)}`.trim(),
       };
     default:
-      return { file, ...where(node), path, message: `${error.message ?? 'is not valid'}.`, fix: `See channels/channel.schema.json for ${path || 'the channel format'}.` };
+      return {
+        file,
+        ...where(node),
+        path,
+        message: `${error.message ?? 'is not valid'}.`,
+        fix: `See channels/channel.schema.json for ${path || 'the channel format'}.`,
+      };
   }
 }
 
@@ -339,7 +421,10 @@ function pathOfNode(doc: Document, target: Node): string {
       found = displayPath(path);
       return true;
     }
-    if (isMap(node)) return node.items.some((p) => isPair(p) && walk(p.value, [...path, String((p.key as Scalar | undefined)?.value ?? '')]));
+    if (isMap(node))
+      return node.items.some(
+        (p) => isPair(p) && walk(p.value, [...path, String((p.key as Scalar | undefined)?.value ?? '')]),
+      );
     if (isSeq(node)) return node.items.some((item, i) => walk(item, [...path, i]));
     return false;
   };
@@ -378,7 +463,11 @@ function describe(schema: JsonSchema | undefined): string {
 function discriminatorValues(parent: JsonSchema | undefined): string[] {
   const branches = (parent?.oneOf as JsonSchema[] | undefined) ?? [];
   return branches
-    .map((b) => ((resolveRef(b)?.properties as Record<string, JsonSchema> | undefined)?.type?.const as string | undefined) ?? '')
+    .map(
+      (b) =>
+        ((resolveRef(b)?.properties as Record<string, JsonSchema> | undefined)?.type?.const as string | undefined) ??
+        '',
+    )
     .filter(Boolean);
 }
 
@@ -395,7 +484,10 @@ function describeValue(value: unknown): string {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
+  return text
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .replace(/\.$/, '');
 }
 
 function yamlFix(code: string): string {
@@ -425,18 +517,26 @@ export function closest(word: string, candidates: readonly string[]): string | u
       bestDistance = d;
     }
   }
-  if (best !== undefined && (bestDistance <= Math.max(1, Math.min(2, Math.floor(word.length / 3))) || best.toLowerCase().startsWith(word.toLowerCase()))) return best;
+  if (
+    best !== undefined &&
+    (bestDistance <= Math.max(1, Math.min(2, Math.floor(word.length / 3))) ||
+      best.toLowerCase().startsWith(word.toLowerCase()))
+  )
+    return best;
   return undefined;
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent transpositions cost 1. */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
       d[i]![j] = best;
     }
   }
@@ -491,9 +591,21 @@ function withDefaults(raw: RawChannel, file: string): ChannelConfig {
       case 'mllp':
         return { content: 'raw', ...d, name, retry: retry(d.retry as Partial<RetryConfig>) } as DestinationConfig;
       case 'file':
-        return { content: 'raw', fileName: '{channel}-{receivedAt}-{messageId}.{ext}', ...d, name, retry: retry(d.retry as Partial<RetryConfig>) } as DestinationConfig;
+        return {
+          content: 'raw',
+          fileName: '{channel}-{receivedAt}-{messageId}.{ext}',
+          ...d,
+          name,
+          retry: retry(d.retry as Partial<RetryConfig>),
+        } as DestinationConfig;
       case 'http':
-        return { content: 'raw', headers: {}, ...d, name, retry: retry(d.retry as Partial<RetryConfig>) } as DestinationConfig;
+        return {
+          content: 'raw',
+          headers: {},
+          ...d,
+          name,
+          retry: retry(d.retry as Partial<RetryConfig>),
+        } as DestinationConfig;
       case 'kafka':
         return { content: 'bundle', ...d, name, retry: retry(d.retry as Partial<RetryConfig>) } as DestinationConfig;
       case 'fhir':
@@ -529,7 +641,13 @@ function crossCheck(
   const pos = (segments: (string | number)[]) => at(nodeAt(doc, segments)?.range?.[0]);
   const fileId = idFromFile(file);
   if (config.id !== fileId && basename(file).endsWith(CHANNEL_FILE_SUFFIX)) {
-    issues.push({ file, ...pos(['id']), path: 'id', message: `The id "${config.id}" differs from the file name (${fileId}${CHANNEL_FILE_SUFFIX}).`, fix: `Rename the file to ${config.id}${CHANNEL_FILE_SUFFIX}, or remove the id line.` });
+    issues.push({
+      file,
+      ...pos(['id']),
+      path: 'id',
+      message: `The id "${config.id}" differs from the file name (${fileId}${CHANNEL_FILE_SUFFIX}).`,
+      fix: `Rename the file to ${config.id}${CHANNEL_FILE_SUFFIX}, or remove the id line.`,
+    });
   }
   const names = new Map<string, number>();
   config.destinations.forEach((d, i) => {
@@ -545,17 +663,57 @@ function crossCheck(
     } else names.set(d.name, i);
   });
   const stores = config.destinations.filter((d) => d.type === 'store').length;
-  if (stores > 1) issues.push({ file, ...pos(['destinations']), path: 'destinations', message: 'The store is listed more than once.', fix: 'Keep one `- type: store` destination.' });
+  if (stores > 1)
+    issues.push({
+      file,
+      ...pos(['destinations']),
+      path: 'destinations',
+      message: 'The store is listed more than once.',
+      fix: 'Keep one `- type: store` destination.',
+    });
   if (config.source.type === 'subscription') {
     if (!config.encoder) {
-      issues.push({ file, ...pos(['source']), path: 'encoder', message: 'An outbound channel (source type subscription) needs an encoder.', fix: 'Add `encoder: hl7v2/orm` (or another encoder id) at the top level.' });
+      issues.push({
+        file,
+        ...pos(['source']),
+        path: 'encoder',
+        message: 'An outbound channel (source type subscription) needs an encoder.',
+        fix: 'Add `encoder: hl7v2/orm` (or another encoder id) at the top level.',
+      });
     }
-    if (stores > 0) issues.push({ file, ...pos(['destinations']), path: 'destinations', message: 'An outbound channel cannot write back to the store it reads from.', fix: 'Remove the `type: store` destination.' });
-    if (config.mapping) issues.push({ file, ...pos(['mapping']), path: 'mapping', message: 'An outbound channel has an encoder, not a mapping.', fix: 'Remove `mapping:`; use `encoder:`.' });
+    if (stores > 0)
+      issues.push({
+        file,
+        ...pos(['destinations']),
+        path: 'destinations',
+        message: 'An outbound channel cannot write back to the store it reads from.',
+        fix: 'Remove the `type: store` destination.',
+      });
+    if (config.mapping)
+      issues.push({
+        file,
+        ...pos(['mapping']),
+        path: 'mapping',
+        message: 'An outbound channel has an encoder, not a mapping.',
+        fix: 'Remove `mapping:`; use `encoder:`.',
+      });
   } else {
-    if (config.encoder) issues.push({ file, ...pos(['encoder']), path: 'encoder', message: 'Only outbound channels (source type subscription) have an encoder.', fix: 'Remove `encoder:`.' });
+    if (config.encoder)
+      issues.push({
+        file,
+        ...pos(['encoder']),
+        path: 'encoder',
+        message: 'Only outbound channels (source type subscription) have an encoder.',
+        fix: 'Remove `encoder:`.',
+      });
     if (stores > 0 && !config.mapping) {
-      issues.push({ file, ...pos(['destinations']), path: 'mapping', message: 'The store destination needs a mapping (message → FHIR).', fix: 'Add `mapping: hl7v2/default` (or another mapping id) at the top level.' });
+      issues.push({
+        file,
+        ...pos(['destinations']),
+        path: 'mapping',
+        message: 'The store destination needs a mapping (message → FHIR).',
+        fix: 'Add `mapping: hl7v2/default` (or another mapping id) at the top level.',
+      });
     }
   }
   if (config.mapping && options.mappings && !options.mappings.has(config.mapping)) {
@@ -566,7 +724,11 @@ function crossCheck(
       ...pos(['mapping']),
       path: 'mapping',
       message: `There is no mapping "${config.mapping}".`,
-      fix: close ? `Did you mean "${close}"?` : known.length > 0 ? `Use one of: ${known.join(', ')}.` : 'No mapping is installed: check that mappings/index.ts exists.',
+      fix: close
+        ? `Did you mean "${close}"?`
+        : known.length > 0
+          ? `Use one of: ${known.join(', ')}.`
+          : 'No mapping is installed: check that mappings/index.ts exists.',
     });
   }
   if (config.encoder && options.encoders && !options.encoders.has(config.encoder)) {
@@ -577,7 +739,11 @@ function crossCheck(
       ...pos(['encoder']),
       path: 'encoder',
       message: `There is no encoder "${config.encoder}".`,
-      fix: close ? `Did you mean "${close}"?` : known.length > 0 ? `Use one of: ${known.join(', ')}.` : 'No encoder is installed.',
+      fix: close
+        ? `Did you mean "${close}"?`
+        : known.length > 0
+          ? `Use one of: ${known.join(', ')}.`
+          : 'No encoder is installed.',
     });
   }
   const checkFilters = (filters: FilterConfig[], path: (string | number)[]) =>
@@ -585,12 +751,25 @@ function crossCheck(
       const here = [...path, i];
       const keys = Object.keys(f).filter((k) => k !== 'not');
       if ('anyOf' in f && f.anyOf) {
-        if (keys.length > 1) issues.push({ file, ...pos(here), path: displayPath(here), message: 'A filter with anyOf cannot also test a field.', fix: 'Move the field test into the anyOf list.' });
+        if (keys.length > 1)
+          issues.push({
+            file,
+            ...pos(here),
+            path: displayPath(here),
+            message: 'A filter with anyOf cannot also test a field.',
+            fix: 'Move the field test into the anyOf list.',
+          });
         checkFilters(f.anyOf, [...here, 'anyOf']);
         return;
       }
       if (!('field' in f)) {
-        issues.push({ file, ...pos(here), path: displayPath(here), message: 'A filter needs a field (or anyOf).', fix: 'Write e.g. `- field: MSH-9.1` with `in: [ADT, ORU]`.' });
+        issues.push({
+          file,
+          ...pos(here),
+          path: displayPath(here),
+          message: 'A filter needs a field (or anyOf).',
+          fix: 'Write e.g. `- field: MSH-9.1` with `in: [ADT, ORU]`.',
+        });
         return;
       }
       const tests = ['equals', 'in', 'matches', 'exists'].filter((k) => k in f);
@@ -599,7 +778,10 @@ function crossCheck(
           file,
           ...pos(here),
           path: displayPath(here),
-          message: tests.length === 0 ? `The filter on ${f.field} has no test.` : `The filter on ${f.field} has several tests (${tests.join(', ')}).`,
+          message:
+            tests.length === 0
+              ? `The filter on ${f.field} has no test.`
+              : `The filter on ${f.field} has several tests (${tests.join(', ')}).`,
           fix: 'Give exactly one of equals, in, matches or exists (use anyOf or several filters to combine).',
         });
       }
@@ -607,7 +789,13 @@ function crossCheck(
         try {
           new RegExp(f.matches, 'u');
         } catch (error) {
-          issues.push({ file, ...pos([...here, 'matches']), path: `${displayPath(here)}.matches`, message: `The regular expression is invalid: ${(error as Error).message}.`, fix: 'Fix the expression (JavaScript syntax, u flag), or use equals/in.' });
+          issues.push({
+            file,
+            ...pos([...here, 'matches']),
+            path: `${displayPath(here)}.matches`,
+            message: `The regular expression is invalid: ${(error as Error).message}.`,
+            fix: 'Fix the expression (JavaScript syntax, u flag), or use equals/in.',
+          });
         }
       }
     });

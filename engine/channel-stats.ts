@@ -121,7 +121,9 @@ export class ChannelStats {
     const e = this.entry(channel);
     return {
       total: { ...e.total },
-      ratePerSecond: Object.fromEntries(STAT_NAMES.map((n) => [n, Math.round(e.rates[n].perSecond() * 100) / 100])) as Record<StatName, number>,
+      ratePerSecond: Object.fromEntries(
+        STAT_NAMES.map((n) => [n, Math.round(e.rates[n].perSecond() * 100) / 100]),
+      ) as Record<StatName, number>,
     };
   }
 }

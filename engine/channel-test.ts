@@ -32,8 +32,17 @@ export interface ChannelTestResult {
 
 const silent = pino({ level: 'silent' });
 
-export async function testChannel(config: ChannelConfig, raw: Buffer, mappers: MapperRegistry, receivedAt = new Date()): Promise<ChannelTestResult> {
-  const pipeline = new ChannelPipeline(config, { messages: undefined as unknown as MessageStore, mappers, logger: silent });
+export async function testChannel(
+  config: ChannelConfig,
+  raw: Buffer,
+  mappers: MapperRegistry,
+  receivedAt = new Date(),
+): Promise<ChannelTestResult> {
+  const pipeline = new ChannelPipeline(config, {
+    messages: undefined as unknown as MessageStore,
+    mappers,
+    logger: silent,
+  });
   const decoded = decodeHl7(raw, 'maxMessageBytes' in config.source ? config.source.maxMessageBytes : undefined);
   const evaluation = await pipeline.evaluate(decoded, {
     messageId: newMessageId(receivedAt),
@@ -87,7 +96,10 @@ export async function testChannel(config: ChannelConfig, raw: Buffer, mappers: M
     bundle,
     issues,
     filtered,
-    destinations: ack === 'accept' && status !== MessageStatus.Filtered ? config.destinations.filter((d) => d.type !== 'store').map((d) => d.name) : [],
+    destinations:
+      ack === 'accept' && status !== MessageStatus.Filtered
+        ? config.destinations.filter((d) => d.type !== 'store').map((d) => d.name)
+        : [],
   };
 }
 

@@ -10,7 +10,8 @@ describe('keney channel commands', () => {
   let dir: string;
   let out: string[];
   let err: string[];
-  const commands = () => channelCommands({ out: (t) => out.push(t), err: (t) => err.push(t), env: {}, mappers: async () => testRegistry() });
+  const commands = () =>
+    channelCommands({ out: (t) => out.push(t), err: (t) => err.push(t), env: {}, mappers: async () => testRegistry() });
   const run = async (name: string, ...args: string[]) => {
     out = [];
     err = [];
@@ -19,8 +20,14 @@ describe('keney channel commands', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'keney-cli-'));
-    await writeFile(join(dir, 'lab.channel.yaml'), 'source:\n  type: mllp\n  port: 2575\nmapping: test/patient\ndestinations:\n  - type: store\n  - type: file\n    name: copy\n    directory: /tmp/x\n');
-    await writeFile(join(dir, 'broken.channel.yaml'), 'source:\n  type: mllp\n  port: 2575\nmaping: test/patient\ndestinations:\n  - type: store\n');
+    await writeFile(
+      join(dir, 'lab.channel.yaml'),
+      'source:\n  type: mllp\n  port: 2575\nmapping: test/patient\ndestinations:\n  - type: store\n  - type: file\n    name: copy\n    directory: /tmp/x\n',
+    );
+    await writeFile(
+      join(dir, 'broken.channel.yaml'),
+      'source:\n  type: mllp\n  port: 2575\nmaping: test/patient\ndestinations:\n  - type: store\n',
+    );
     // A sample as an editor writes it: \n line ends.
     await writeFile(join(dir, 'good.hl7'), oru('CLI-1', 'P1').replace(/\r/g, '\n'));
     await writeFile(join(dir, 'bad.hl7'), adt('CLI-2', ''));
@@ -40,7 +47,11 @@ describe('keney channel commands', () => {
   it('shows the issues and the negative ACK, and exits 1, for a refused message', async () => {
     const code = await run('channel test', join(dir, 'lab.channel.yaml'), '--message', join(dir, 'bad.hl7'), '--json');
     expect(code).toBe(1);
-    const result = JSON.parse(out.join('\n')) as { ackCode: string; issues: { code: string; location: string }[]; acknowledgment: string };
+    const result = JSON.parse(out.join('\n')) as {
+      ackCode: string;
+      issues: { code: string; location: string }[];
+      acknowledgment: string;
+    };
     expect(result.ackCode).toBe('AE');
     expect(result.issues[0]).toMatchObject({ code: 'PATIENT_ID_MISSING', location: 'PID-3.1' });
     expect(result.acknowledgment).toContain('ERR||PID^1^3^1^1|');
@@ -49,7 +60,9 @@ describe('keney channel commands', () => {
   it('reports a broken channel file with file:line and the fix instead of running it', async () => {
     const code = await run('channel test', join(dir, 'broken.channel.yaml'), '--message', join(dir, 'good.hl7'));
     expect(code).toBe(1);
-    expect(err.join('\n')).toMatch(/broken\.channel\.yaml:4:1: maping: "maping" is not a setting of a channel\. Fix: Did you mean "mapping"\?/);
+    expect(err.join('\n')).toMatch(
+      /broken\.channel\.yaml:4:1: maping: "maping" is not a setting of a channel\. Fix: Did you mean "mapping"\?/,
+    );
   });
 
   it('checks a directory: ok for good files, every problem of the bad ones, exit 1', async () => {

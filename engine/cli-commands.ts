@@ -33,7 +33,10 @@ export function channelCommands(io: ChannelCommandIo = defaultIo): Record<string
       options: {
         env: io.env,
         mappings: { has: (id: string) => registry.get(id) !== undefined, ids: () => registry.ids() },
-        encoders: { has: (id: string) => registry.encoder?.(id) !== undefined, ids: () => registry.encoderIds?.() ?? [] },
+        encoders: {
+          has: (id: string) => registry.encoder?.(id) !== undefined,
+          ids: () => registry.encoderIds?.() ?? [],
+        },
       },
     };
   };
@@ -42,10 +45,16 @@ export function channelCommands(io: ChannelCommandIo = defaultIo): Record<string
       summary: 'Run a channel on a sample message (or a channel test file) without a hub: ACK, Bundle, issues.',
       usage: 'keney channel test FILE.channel.yaml --message M.hl7 [--json] | keney channel test FILE.test.yaml',
       async run(args) {
-        const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { message: { type: 'string', short: 'm' }, json: { type: 'boolean' } } });
+        const { values, positionals } = parseArgs({
+          args,
+          allowPositionals: true,
+          options: { message: { type: 'string', short: 'm' }, json: { type: 'boolean' } },
+        });
         const file = positionals[0];
         if (!file) {
-          io.err('Give a channel file and a message: keney channel test channels/lab.channel.yaml --message sample.hl7');
+          io.err(
+            'Give a channel file and a message: keney channel test channels/lab.channel.yaml --message sample.hl7',
+          );
           return 64;
         }
         const { registry, options } = await parseOptions();
@@ -79,7 +88,9 @@ export function channelCommands(io: ChannelCommandIo = defaultIo): Record<string
         try {
           raw = await readFile(values.message);
         } catch (error) {
-          io.err(`Cannot read the message ${values.message}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+          io.err(
+            `Cannot read the message ${values.message}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+          );
           return 64;
         }
         // A sample written in an editor has \n line ends; HL7 segments end with \r.
@@ -88,17 +99,26 @@ export function channelCommands(io: ChannelCommandIo = defaultIo): Record<string
         if (values.json) {
           io.out(JSON.stringify(result, null, 2));
         } else {
-          io.out(`Channel ${loaded.config.id}: ${result.ackCode}, status ${result.status}${result.filtered ? ` (filtered: ${result.filtered})` : ''}`);
+          io.out(
+            `Channel ${loaded.config.id}: ${result.ackCode}, status ${result.status}${result.filtered ? ` (filtered: ${result.filtered})` : ''}`,
+          );
           if (result.destinations.length) io.out(`Would be queued for: ${result.destinations.join(', ')}`);
-          for (const issue of result.issues) io.out(`  ${issue.severity.toUpperCase().padEnd(11)} ${issue.stage}: ${issue.code}${issue.location ? ` at ${issue.location}` : ''}${issue.rule ? ` [${issue.rule}]` : ''}: ${issue.message}`);
+          for (const issue of result.issues)
+            io.out(
+              `  ${issue.severity.toUpperCase().padEnd(11)} ${issue.stage}: ${issue.code}${issue.location ? ` at ${issue.location}` : ''}${issue.rule ? ` [${issue.rule}]` : ''}: ${issue.message}`,
+            );
           if (result.acknowledgment) io.out(`\nAcknowledgment:\n${result.acknowledgment.replace(/\r/g, '\n')}`);
-          if (result.bundle) io.out(`\nBundle (${result.bundle.entry?.length ?? 0} entries):\n${JSON.stringify(result.bundle, null, 2)}`);
+          if (result.bundle)
+            io.out(
+              `\nBundle (${result.bundle.entry?.length ?? 0} entries):\n${JSON.stringify(result.bundle, null, 2)}`,
+            );
         }
         return result.ack === 'accept' ? 0 : 1;
       },
     },
     'channel check': {
-      summary: 'Validate channel files (a file or a directory, default ./channels): each problem with file:line and the fix.',
+      summary:
+        'Validate channel files (a file or a directory, default ./channels): each problem with file:line and the fix.',
       usage: 'keney channel check [FILE.channel.yaml|DIR]...',
       async run(args) {
         const targets = args.length > 0 ? args : ['channels'];
@@ -112,8 +132,14 @@ export function channelCommands(io: ChannelCommandIo = defaultIo): Record<string
             continue;
           }
           if (info.isDirectory()) {
-            const { loaded, failed } = await loadChannelDirectory(resolve(target), { ...options, displayRoot: process.cwd() });
-            for (const c of loaded) io.out(`ok   ${c.file} (${c.config.id}: ${c.config.source.type} → ${c.config.destinations.map((d) => d.name).join(', ')})`);
+            const { loaded, failed } = await loadChannelDirectory(resolve(target), {
+              ...options,
+              displayRoot: process.cwd(),
+            });
+            for (const c of loaded)
+              io.out(
+                `ok   ${c.file} (${c.config.id}: ${c.config.source.type} → ${c.config.destinations.map((d) => d.name).join(', ')})`,
+              );
             for (const f of failed) {
               problems += f.error.issues.length || 1;
               for (const issue of f.error.issues) io.err(formatIssue(issue));

@@ -18,7 +18,10 @@ const ORU = readFileSync(new URL('../fixtures/channels/oru-r01-glucose.hl7', imp
 const SENDERS = 8;
 
 function result(controlId: string, patient: string): string {
-  return ORU.replace('LAB-0001', controlId).replace('IPP-1001', patient).replace('PL-0001', `PL-${controlId}`).replace('FL-0001', `FL-${controlId}`);
+  return ORU.replace('LAB-0001', controlId)
+    .replace('IPP-1001', patient)
+    .replace('PL-0001', `PL-${controlId}`)
+    .replace('FL-0001', `FL-${controlId}`);
 }
 
 const profiles = [
@@ -63,7 +66,13 @@ for (const profile of profiles) {
       cleanups.push(cleanup);
       const token = `kny_crash_${randomBytes(16).toString('hex')}`;
       const mllpPort = await freePort();
-      const env = { KENEY_DATA_DIR: dataDir, KENEY_ADMIN_TOKEN: token, KENEY_MLLP_PORT: String(mllpPort), KENEY_MLLP_HOST: '127.0.0.1', ...extra };
+      const env = {
+        KENEY_DATA_DIR: dataDir,
+        KENEY_ADMIN_TOKEN: token,
+        KENEY_MLLP_PORT: String(mllpPort),
+        KENEY_MLLP_HOST: '127.0.0.1',
+        ...extra,
+      };
       const headers = { authorization: `Bearer ${token}` };
 
       let hub: HubProcess = await startHubProcess(env);
@@ -77,7 +86,9 @@ for (const profile of profiles) {
           for (let i = 0; !stop; i++) {
             const controlId = `K${s}-${i}`;
             attempted.add(controlId);
-            const reply = await client.sendAndWait(Hl7Message.parse(result(controlId, `IPP-K${s}`)), { timeoutMs: 10_000 });
+            const reply = await client.sendAndWait(Hl7Message.parse(result(controlId, `IPP-K${s}`)), {
+              timeoutMs: 10_000,
+            });
             const code = reply.getSegment('MSA')?.getField(1)?.toString();
             if (code === 'AA') acknowledged.add(controlId);
             else if (!stop) throw new Error(`${controlId} got ${code}: ${reply.toString()}`);
@@ -102,7 +113,9 @@ for (const profile of profiles) {
       const twice: string[] = [];
       const notSent: string[] = [];
       for (const controlId of acknowledged) {
-        const search = (await (await fetch(`${hub.url}/admin/messages?controlId=${controlId}`, { headers })).json()) as { messages: { status: string }[] };
+        const search = (await (
+          await fetch(`${hub.url}/admin/messages?controlId=${controlId}`, { headers })
+        ).json()) as { messages: { status: string }[] };
         if (search.messages.length !== 1) (search.messages.length === 0 ? lost : twice).push(controlId);
         else if (search.messages[0]!.status !== 'sent') notSent.push(`${controlId}: ${search.messages[0]!.status}`);
       }
@@ -112,7 +125,9 @@ for (const profile of profiles) {
       while (missing.length > 0 && Date.now() < deadline) {
         const next: string[] = [];
         for (const controlId of missing) {
-          const bundle = (await (await fetch(`${hub.url}/fhir/DiagnosticReport?identifier=FL-${controlId}`, { headers })).json()) as Bundle;
+          const bundle = (await (
+            await fetch(`${hub.url}/fhir/DiagnosticReport?identifier=FL-${controlId}`, { headers })
+          ).json()) as Bundle;
           const n = bundle.entry?.length ?? 0;
           if (n === 0) next.push(controlId);
           else if (n > 1) twice.push(`DiagnosticReport ${controlId}`);
@@ -120,8 +135,12 @@ for (const profile of profiles) {
         missing = next;
         if (missing.length > 0) await new Promise((r) => setTimeout(r, 500));
       }
-      const phantom = (await (await fetch(`${hub.url}/admin/messages?channel=default-inbound&limit=1000`, { headers })).json()) as { messages: { controlId: string }[] };
-      console.log(`${profile.name}: ${acknowledged.size} acknowledged, ${phantom.messages.length} stored after restart`);
+      const phantom = (await (
+        await fetch(`${hub.url}/admin/messages?channel=default-inbound&limit=1000`, { headers })
+      ).json()) as { messages: { controlId: string }[] };
+      console.log(
+        `${profile.name}: ${acknowledged.size} acknowledged, ${phantom.messages.length} stored after restart`,
+      );
       expect(lost).toEqual([]);
       expect(twice).toEqual([]);
       expect(notSent).toEqual([]);

@@ -11,7 +11,11 @@ import type { MessageStore, QueuedDelivery } from './message-store.js';
 
 export interface DeliveryWorkerEvents {
   delivered?(channel: string, destination: string, delivery: QueuedDelivery): void;
-  failed?(channel: string, destination: string, info: { error: string; consecutiveFailures: number; dead: boolean; delivery: QueuedDelivery }): void;
+  failed?(
+    channel: string,
+    destination: string,
+    info: { error: string; consecutiveFailures: number; dead: boolean; delivery: QueuedDelivery },
+  ): void;
 }
 
 export interface DeliveryWorkerDeps {
@@ -81,7 +85,12 @@ export class DeliveryWorker {
     if (!this.stopped) return;
     this.stopped = false;
     this.abort = new AbortController();
-    this.loop = this.run().catch((error) => this.deps.logger.error({ err: error, channel: this.channel, destination: this.name }, 'delivery worker stopped on an unexpected error'));
+    this.loop = this.run().catch((error) =>
+      this.deps.logger.error(
+        { err: error, channel: this.channel, destination: this.name },
+        'delivery worker stopped on an unexpected error',
+      ),
+    );
   }
 
   /** Stops after the delivery in progress (aborted if it takes longer than `graceMs`); closes nothing. */
@@ -153,7 +162,10 @@ export class DeliveryWorker {
         head = await this.deps.messages.queueHead(this.channel, this.destination.name, HEAD_BATCH);
       } catch (error) {
         if (this.stopped) return;
-        this.deps.logger.warn({ err: error, channel: this.channel, destination: this.name }, 'reading the destination queue failed; retrying');
+        this.deps.logger.warn(
+          { err: error, channel: this.channel, destination: this.name },
+          'reading the destination queue failed; retrying',
+        );
         await this.idle(poll);
         continue;
       }
@@ -184,7 +196,10 @@ export class DeliveryWorker {
     try {
       message = await this.deps.load(delivery, destination);
     } catch (error) {
-      this.deps.logger.warn({ err: error, channel: this.channel, destination: this.name }, 'could not load a message to deliver; retrying');
+      this.deps.logger.warn(
+        { err: error, channel: this.channel, destination: this.name },
+        'could not load a message to deliver; retrying',
+      );
       await this.sleep(1000);
       return false;
     }
@@ -201,15 +216,27 @@ export class DeliveryWorker {
         const response = error instanceof DeliveryError ? error.response : undefined;
         outcome =
           permanent || attempts >= destination.retry.maxAttempts
-            ? { status: 'dead', error: permanent ? `${text} (not retried: the destination refused it)` : text, ...(response ? { response } : {}) }
-            : { status: 'failed', error: text, retryAt: new Date(Date.now() + backoffDelay(destination.retry, attempts)), ...(response ? { response } : {}) };
+            ? {
+                status: 'dead',
+                error: permanent ? `${text} (not retried: the destination refused it)` : text,
+                ...(response ? { response } : {}),
+              }
+            : {
+                status: 'failed',
+                error: text,
+                retryAt: new Date(Date.now() + backoffDelay(destination.retry, attempts)),
+                ...(response ? { response } : {}),
+              };
       }
     }
     try {
       await this.deps.messages.recordAttempt(delivery, outcome);
     } catch (error) {
       // Sent but not recorded: it will be sent again (at least once); receivers de-duplicate by control id.
-      this.deps.logger.error({ err: error, channel: this.channel, destination: this.name }, 'could not record a delivery attempt; it will be attempted again');
+      this.deps.logger.error(
+        { err: error, channel: this.channel, destination: this.name },
+        'could not record a delivery attempt; it will be attempted again',
+      );
       await this.sleep(1000);
       return false;
     }
@@ -223,9 +250,22 @@ export class DeliveryWorker {
     this.lastError = outcome.error;
     this.lastErrorAt = new Date();
     const dead = outcome.status === 'dead';
-    this.deps.events?.failed?.(this.channel, this.name, { error: outcome.error, consecutiveFailures: this.consecutiveFailures, dead, delivery });
+    this.deps.events?.failed?.(this.channel, this.name, {
+      error: outcome.error,
+      consecutiveFailures: this.consecutiveFailures,
+      dead,
+      delivery,
+    });
     if (dead) {
-      this.deps.logger.warn({ channel: this.channel, destination: this.name, messageId: delivery.messageId, attempts: delivery.attempts + 1 }, 'delivery moved to the dead letter');
+      this.deps.logger.warn(
+        {
+          channel: this.channel,
+          destination: this.name,
+          messageId: delivery.messageId,
+          attempts: delivery.attempts + 1,
+        },
+        'delivery moved to the dead letter',
+      );
     }
     return dead;
   }

@@ -30,7 +30,10 @@ export class PostgresDestinationLocks implements DestinationLocks {
     if (this.client) return this.client;
     this.connecting ??= this.postgres.connect().then((client) => {
       client.on('error', (error) => {
-        this.logger.error({ err: error }, 'lost the destination-lock connection: this instance stops draining its destinations until it reconnects');
+        this.logger.error(
+          { err: error },
+          'lost the destination-lock connection: this instance stops draining its destinations until it reconnects',
+        );
         this.held.clear();
         try {
           client.release(true);
@@ -61,7 +64,10 @@ export class PostgresDestinationLocks implements DestinationLocks {
         await client.query('SELECT 1');
         return this.held.has(key);
       }
-      const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, key]);
+      const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
+        LOCK_CLASS,
+        key,
+      ]);
       if (result.rows[0]?.ok) this.held.add(key);
       return this.held.has(key);
     });

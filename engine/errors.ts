@@ -71,5 +71,9 @@ export function formatIssue(issue: ChannelConfigIssue): string {
 
 export function channelConfigError(issues: ChannelConfigIssue[]): EngineError {
   const head = issues.length === 1 ? 'The channel file is invalid' : `The channel file has ${issues.length} problems`;
-  return new EngineError(EngineErrorCode.ChannelConfig, `${head}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`, issues);
+  return new EngineError(
+    EngineErrorCode.ChannelConfig,
+    `${head}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+    issues,
+  );
 }

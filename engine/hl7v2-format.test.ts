@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseHl7Message } from '../adapters/hl7v2/index.js';
-import { applicationAck, applyFilters, commitAck, decodeHl7, dedupKey, headerFacts, rejectAck, wantsApplicationAck, wantsCommitAck } from './hl7v2-format.js';
+import {
+  applicationAck,
+  applyFilters,
+  commitAck,
+  decodeHl7,
+  dedupKey,
+  headerFacts,
+  rejectAck,
+  wantsApplicationAck,
+  wantsCommitAck,
+} from './hl7v2-format.js';
 import { Stage } from './message-store.js';
 import { adt, oru, readAckText } from './test-support.js';
 
@@ -13,7 +23,14 @@ describe('HL7 v2 in the engine', () => {
     );
     const facts = headerFacts(message);
     expect(facts).toMatchObject({ sender: 'LAB^CH-NORD', messageType: 'ORU^R01', controlId: 'M-77' });
-    expect(facts.patientIds).toEqual(['123', 'CH-NORD|123', '1.2.250.1.71.4.2.2|123', '2800175123456', 'ASIP-SANTE-INS-NIR|2800175123456', '1.2.250.1.213.1.4.8|2800175123456']);
+    expect(facts.patientIds).toEqual([
+      '123',
+      'CH-NORD|123',
+      '1.2.250.1.71.4.2.2|123',
+      '2800175123456',
+      'ASIP-SANTE-INS-NIR|2800175123456',
+      '1.2.250.1.213.1.4.8|2800175123456',
+    ]);
     expect(facts.searchText).toContain('lefèvre');
     expect(facts.searchText).toContain('v55');
     expect(facts.searchText).toContain('fl1');
@@ -38,11 +55,26 @@ describe('HL7 v2 in the engine', () => {
   it('filters on HL7 paths: equals, in, matches, exists, not, anyOf', () => {
     const message = parseHl7Message(adt('F1', 'P1'));
     expect(applyFilters(message, [{ field: 'MSH-9.1', in: ['ADT', 'ORU'] }]).pass).toBe(true);
-    expect(applyFilters(message, [{ field: 'MSH-9.2', equals: 'A08' }])).toEqual({ pass: false, reason: 'MSH-9.2 is "A01"; it must equal "A08"' });
+    expect(applyFilters(message, [{ field: 'MSH-9.2', equals: 'A08' }])).toEqual({
+      pass: false,
+      reason: 'MSH-9.2 is "A01"; it must equal "A08"',
+    });
     expect(applyFilters(message, [{ field: 'PID-3.4', matches: '^CH-' }]).pass).toBe(true);
-    expect(applyFilters(message, [{ field: 'PID-30', exists: true }])).toEqual({ pass: false, reason: 'PID-30 is absent; it must be present' });
+    expect(applyFilters(message, [{ field: 'PID-30', exists: true }])).toEqual({
+      pass: false,
+      reason: 'PID-30 is absent; it must be present',
+    });
     expect(applyFilters(message, [{ field: 'MSH-11', equals: 'T', not: true }]).pass).toBe(true);
-    expect(applyFilters(message, [{ anyOf: [{ field: 'MSH-9.1', equals: 'ORU' }, { field: 'MSH-9.2', equals: 'A01' }] }]).pass).toBe(true);
+    expect(
+      applyFilters(message, [
+        {
+          anyOf: [
+            { field: 'MSH-9.1', equals: 'ORU' },
+            { field: 'MSH-9.2', equals: 'A01' },
+          ],
+        },
+      ]).pass,
+    ).toBe(true);
     expect(applyFilters(message, [{ anyOf: [{ field: 'MSH-9.1', equals: 'ORU' }] }]).pass).toBe(false);
     // A path into a segment that is not there is absent, not an error.
     expect(applyFilters(message, [{ field: 'ZBE-1', exists: false }]).pass).toBe(true);
@@ -53,7 +85,14 @@ describe('HL7 v2 in the engine', () => {
     expect(readAckText(applicationAck(message, 'accept', []))).toEqual({ code: 'AA', controlId: 'O1', err: [] });
     const ack = readAckText(
       applicationAck(message, 'error', [
-        { stage: Stage.Quality, severity: 'error', code: 'QUALITY_UCUM', message: 'The unit is not UCUM.', location: 'OBX[2]-6.1', rule: 'obs-ucum' },
+        {
+          stage: Stage.Quality,
+          severity: 'error',
+          code: 'QUALITY_UCUM',
+          message: 'The unit is not UCUM.',
+          location: 'OBX[2]-6.1',
+          rule: 'obs-ucum',
+        },
         { stage: Stage.Map, severity: 'warning', code: 'W', message: 'not in the ACK' },
       ]),
     );

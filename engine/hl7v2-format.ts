@@ -19,7 +19,9 @@ import {
 import { isFieldFilter, type FilterConfig } from './channel-config.js';
 import { Stage, type MessageHeaderFacts, type MessageIssue } from './message-store.js';
 
-export type DecodeResult = { ok: true; message: Hl7Message; header: MessageHeaderFacts } | { ok: false; error: Hl7Error; header?: MessageHeaderFacts };
+export type DecodeResult =
+  | { ok: true; message: Hl7Message; header: MessageHeaderFacts }
+  | { ok: false; error: Hl7Error; header?: MessageHeaderFacts };
 
 export function decodeHl7(raw: Buffer, maxBytes?: number): DecodeResult {
   const parsed = tryParseHl7Message(raw, maxBytes ? { limits: { maxBytes } } : undefined);
@@ -32,7 +34,12 @@ export function decodeHl7(raw: Buffer, maxBytes?: number): DecodeResult {
       ['MSH-10', 'the message control id (MSH-10), which the acknowledgment echoes'],
     ] as const) {
       if (!parsed.value.get(path)) {
-        const error = new Hl7Error(Hl7ErrorCode.BadInput, `${what} is missing; the sender must fill it`, parsed.value.locate(path), { conditionCode: Hl7ConditionCode.RequiredFieldMissing });
+        const error = new Hl7Error(
+          Hl7ErrorCode.BadInput,
+          `${what} is missing; the sender must fill it`,
+          parsed.value.locate(path),
+          { conditionCode: Hl7ConditionCode.RequiredFieldMissing },
+        );
         return { ok: false, error, header };
       }
     }
@@ -49,7 +56,9 @@ function salvageHeader(raw: Buffer): { header?: MessageHeaderFacts } {
   const start = raw.indexOf('MSH');
   if (start < 0 || start > 16) return {};
   const end = raw.subarray(start, start + 4096).findIndex((b) => b === 0x0d || b === 0x0a);
-  const line = raw.toString('latin1', start, end < 0 ? Math.min(raw.length, start + 4096) : start + end).replace(/[^\x20-\x7e]/g, '?');
+  const line = raw
+    .toString('latin1', start, end < 0 ? Math.min(raw.length, start + 4096) : start + end)
+    .replace(/[^\x20-\x7e]/g, '?');
   const fs = line[3];
   if (!fs) return {};
   const fields = line.split(fs);
@@ -68,7 +77,10 @@ function salvageHeader(raw: Buffer): { header?: MessageHeaderFacts } {
 /** MSH and PID essentials: sender, type, control id, patient identifiers, and the words searched by `text=`. */
 export function headerFacts(message: Hl7Message): MessageHeaderFacts {
   const h = message.header;
-  const sender = [h.sendingApplication?.namespaceId ?? h.sendingApplication?.universalId, h.sendingFacility?.namespaceId ?? h.sendingFacility?.universalId]
+  const sender = [
+    h.sendingApplication?.namespaceId ?? h.sendingApplication?.universalId,
+    h.sendingFacility?.namespaceId ?? h.sendingFacility?.universalId,
+  ]
     .filter(Boolean)
     .join('^');
   const type = [h.messageType.code, h.messageType.triggerEvent].filter(Boolean).join('^');
@@ -82,7 +94,8 @@ export function headerFacts(message: Hl7Message): MessageHeaderFacts {
       patientIds.push(cx.id);
       const authority = cx.assigningAuthority?.namespaceId ?? cx.assigningAuthority?.universalId;
       if (authority) patientIds.push(`${authority}|${cx.id}`);
-      if (cx.assigningAuthority?.universalId && cx.assigningAuthority.universalId !== authority) patientIds.push(`${cx.assigningAuthority.universalId}|${cx.id}`);
+      if (cx.assigningAuthority?.universalId && cx.assigningAuthority.universalId !== authority)
+        patientIds.push(`${cx.assigningAuthority.universalId}|${cx.id}`);
     }
     for (const repetition of pid.field(5).repetitions()) {
       const name = readXpn(repetition);
@@ -111,7 +124,11 @@ export function headerFacts(message: Hl7Message): MessageHeaderFacts {
 }
 
 /** The duplicate-detection key: channel + sender + control id + content hash (none without a control id). */
-export function dedupKey(channel: string, header: MessageHeaderFacts | undefined, rawSha256: string): Buffer | undefined {
+export function dedupKey(
+  channel: string,
+  header: MessageHeaderFacts | undefined,
+  rawSha256: string,
+): Buffer | undefined {
   if (!header?.controlId) return undefined;
   return createHash('sha256')
     .update(`${channel}\x1f${header.sender ?? ''}\x1f${header.controlId}\x1f${rawSha256}`)
@@ -166,7 +183,12 @@ function test(message: Hl7Message, filter: FilterConfig): FilterVerdict {
     pass = !pass;
     expected = `not ${expected}`;
   }
-  return pass ? { pass } : { pass, reason: `${filter.field} is ${value === undefined ? 'absent' : `"${value.slice(0, 60)}"`}; it must ${expected}` };
+  return pass
+    ? { pass }
+    : {
+        pass,
+        reason: `${filter.field} is ${value === undefined ? 'absent' : `"${value.slice(0, 60)}"`}; it must ${expected}`,
+      };
 }
 
 // ---- acknowledgments ----
@@ -231,7 +253,12 @@ export function commitAck(message: Hl7Message): Buffer {
  * the issue's HL7 path, ERR-3 table 0357 condition, ERR-5 the rule or issue code, ERR-7 the diagnostic,
  * ERR-8 the message for the sender's users).
  */
-export function applicationAck(message: Hl7Message, outcome: AckOutcome, issues: readonly MessageIssue[], options: { text?: string } = {}): Buffer {
+export function applicationAck(
+  message: Hl7Message,
+  outcome: AckOutcome,
+  issues: readonly MessageIssue[],
+  options: { text?: string } = {},
+): Buffer {
   const errors = issues.filter((i) => i.severity === 'error').slice(0, 20);
   const ack = buildAck(message, {
     code: ackCodeOf(outcome),
@@ -264,7 +291,8 @@ function toAckError(message: Hl7Message, issue: MessageIssue): AckError {
     }
   }
   return {
-    conditionCode: (issue.hl7Condition as AckError['conditionCode'] | undefined) ?? Hl7ConditionCode.ApplicationInternalError,
+    conditionCode:
+      (issue.hl7Condition as AckError['conditionCode'] | undefined) ?? Hl7ConditionCode.ApplicationInternalError,
     severity: 'E',
     ...(location ? { location } : {}),
     message: issue.message,

@@ -37,13 +37,17 @@ describe('hot reload of channel files', () => {
     await hub?.close();
   });
 
-  const statusOf = async (controlId: string) => (await hub.channels.messages!.search({ controlId })).messages[0]?.status;
+  const statusOf = async (controlId: string) =>
+    (await hub.channels.messages!.search({ controlId })).messages[0]?.status;
 
   it('applies a changed filter at once, on the same open connection', async () => {
     expect(readAckText(await client.send(adt('HR-1', 'P1'))).code).toBe('AA');
     expect(await statusOf('HR-1')).toBe('sent');
     await hub.writeChannel('live', channel(port, 'ORU'));
-    await eventually(() => JSON.stringify(hub.channels.engine!.pipeline('live').config.filters).includes('ORU'), 'the new filter');
+    await eventually(
+      () => JSON.stringify(hub.channels.engine!.pipeline('live').config.filters).includes('ORU'),
+      'the new filter',
+    );
     expect(readAckText(await client.send(adt('HR-2', 'P1'))).code).toBe('AA');
     expect(await statusOf('HR-2')).toBe('filtered');
     expect(readAckText(await client.send(oru('HR-3', 'P1'))).code).toBe('AA');
@@ -53,7 +57,10 @@ describe('hot reload of channel files', () => {
   });
 
   it('keeps the last good version running when the file becomes invalid, and says why with the line', async () => {
-    await hub.writeChannel('live', `${channel(port, 'ORU')}  - type: mllp\n    name: lis\n    host: lis\n    port: not-a-port\n`);
+    await hub.writeChannel(
+      'live',
+      `${channel(port, 'ORU')}  - type: mllp\n    name: lis\n    host: lis\n    port: not-a-port\n`,
+    );
     const view = await eventually(() => {
       const v = hub.channels.engine!.view('live');
       return v.pendingFileError ? v : undefined;
@@ -84,7 +91,10 @@ describe('hot reload of channel files', () => {
 
   it('starts a channel whose file appears, and stops one whose file is removed', async () => {
     await writeFile(join(hub.channelsDir, 'extra.channel.yaml'), channel(0, 'ADT'));
-    await eventually(() => hub.channels.engine!.ids().includes('extra') && hub.channels.engine!.view('extra').state === 'started', 'the new channel started');
+    await eventually(
+      () => hub.channels.engine!.ids().includes('extra') && hub.channels.engine!.view('extra').state === 'started',
+      'the new channel started',
+    );
     const extraPort = hub.channels.engine!.listenerPort('extra')!;
     const extra = new MllpClient({ host: '127.0.0.1', port: extraPort });
     expect(readAckText(await extra.send(adt('HR-7', 'P7'))).code).toBe('AA');

@@ -35,7 +35,10 @@ export interface MapperRegistry {
 }
 
 /** A registry over a fixed set of mappers (tests, `keney channel test` with a custom registry). */
-export function staticRegistry(mappers: Mapper<Hl7Message>[], extra: { quality?: QualityChecker; encoders?: Encoder[] } = {}): MapperRegistry {
+export function staticRegistry(
+  mappers: Mapper<Hl7Message>[],
+  extra: { quality?: QualityChecker; encoders?: Encoder[] } = {},
+): MapperRegistry {
   const byId = new Map(mappers.map((m) => [m.id, m]));
   const encoders = new Map((extra.encoders ?? []).map((e) => [e.id, e]));
   return {
@@ -59,7 +62,10 @@ export async function loadMapperRegistry(): Promise<MapperRegistry> {
   const modulePath = '../mappings/index.js';
   const module = (await import(modulePath)) as Record<string, unknown>;
   const create = module.createMapperRegistry as ((options?: unknown) => unknown) | undefined;
-  if (typeof create !== 'function') throw new Error('mappings/index.ts does not export createMapperRegistry(): the channel engine cannot load the mappings.');
+  if (typeof create !== 'function')
+    throw new Error(
+      'mappings/index.ts does not export createMapperRegistry(): the channel engine cannot load the mappings.',
+    );
   return adaptRegistry(await create());
 }
 

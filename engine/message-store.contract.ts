@@ -14,14 +14,24 @@ import { engineMigrations, MessageStatus, MessageStore, Stage, type MessageHeade
 const DAY = 86_400_000;
 
 function header(controlId: string, extra: Partial<MessageHeaderFacts> = {}): MessageHeaderFacts {
-  return { sender: 'LAB^CH', messageType: 'ORU^R01', controlId, patientIds: [], searchText: `${controlId.toLowerCase()} lab^ch`, ...extra };
+  return {
+    sender: 'LAB^CH',
+    messageType: 'ORU^R01',
+    controlId,
+    patientIds: [],
+    searchText: `${controlId.toLowerCase()} lab^ch`,
+    ...extra,
+  };
 }
 
 function key(...parts: string[]): Buffer {
   return createHash('sha256').update(parts.join('|')).digest().subarray(0, 16);
 }
 
-export function describeMessageStore(name: string, open: () => Promise<{ sql: SqlClient; close: () => Promise<void> }>): void {
+export function describeMessageStore(
+  name: string,
+  open: () => Promise<{ sql: SqlClient; close: () => Promise<void> }>,
+): void {
   describe(`message store (${name})`, () => {
     let sql: SqlClient;
     let close: () => Promise<void>;
@@ -44,35 +54,78 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
     });
 
     it('keeps the raw bytes exactly, under an id that encodes the receive time', async () => {
-      const raw = Buffer.concat([Buffer.from('MSH|^~\\&|LAB|CH|||20260101||ORU^R01|A1|P|2.5\rPID|||'), Buffer.from([0xe9, 0x00, 0xff]), Buffer.from('\r')]);
+      const raw = Buffer.concat([
+        Buffer.from('MSH|^~\\&|LAB|CH|||20260101||ORU^R01|A1|P|2.5\rPID|||'),
+        Buffer.from([0xe9, 0x00, 0xff]),
+        Buffer.from('\r'),
+      ]);
       const receivedAt = new Date('2026-03-04T05:06:07.089Z');
-      const received = await store.receive({ channel: 'lab', raw, receivedAt, source: 'mllp 127.0.0.1:1', header: header('A1') });
+      const received = await store.receive({
+        channel: 'lab',
+        raw,
+        receivedAt,
+        source: 'mllp 127.0.0.1:1',
+        header: header('A1'),
+      });
       expect(messageTime(received.id).toISOString()).toBe('2026-03-04T05:06:07.089Z');
       expect(received.rawSha256).toBe(createHash('sha256').update(raw).digest('hex'));
       expect((await store.raw(received.id)).equals(raw)).toBe(true);
       const detail = await store.get(received.id);
-      expect(detail).toMatchObject({ channel: 'lab', status: 'received', controlId: 'A1', messageType: 'ORU^R01', rawSize: raw.length, rawInBlobStore: false });
+      expect(detail).toMatchObject({
+        channel: 'lab',
+        status: 'received',
+        controlId: 'A1',
+        messageType: 'ORU^R01',
+        rawSize: raw.length,
+        rawInBlobStore: false,
+      });
     });
 
     it('recognizes the same delivery again (same key) and reports what happened to the first', async () => {
       const dedupKey = key('lab', 'LAB^CH', 'D1', 'x');
-      const first = await store.receive({ channel: 'lab', raw: Buffer.from('MSH|D1'), source: 's', header: header('D1'), dedupKey });
+      const first = await store.receive({
+        channel: 'lab',
+        raw: Buffer.from('MSH|D1'),
+        source: 's',
+        header: header('D1'),
+        dedupKey,
+      });
       expect(first.duplicateOf).toBeUndefined();
-      const again = await store.receive({ channel: 'lab', raw: Buffer.from('MSH|D1'), source: 's', header: header('D1'), dedupKey });
+      const again = await store.receive({
+        channel: 'lab',
+        raw: Buffer.from('MSH|D1'),
+        source: 's',
+        header: header('D1'),
+        dedupKey,
+      });
       expect(again.duplicateOf).toMatchObject({ id: first.id, status: 'received' });
       await store.finish({ id: first.id, channel: 'lab', status: MessageStatus.Sent, ackCode: 'AA' });
-      const third = await store.receive({ channel: 'lab', raw: Buffer.from('MSH|D1'), source: 's', header: header('D1'), dedupKey });
+      const third = await store.receive({
+        channel: 'lab',
+        raw: Buffer.from('MSH|D1'),
+        source: 's',
+        header: header('D1'),
+        dedupKey,
+      });
       expect(third.duplicateOf).toMatchObject({ id: first.id, status: 'sent', ackCode: 'AA' });
       expect((await store.get(first.id)).duplicates).toBe(2);
       // A different content under the same control id is a new message.
-      const other = await store.receive({ channel: 'lab', raw: Buffer.from('MSH|D1 changed'), source: 's', header: header('D1'), dedupKey: key('lab', 'LAB^CH', 'D1', 'y') });
+      const other = await store.receive({
+        channel: 'lab',
+        raw: Buffer.from('MSH|D1 changed'),
+        source: 's',
+        header: header('D1'),
+        dedupKey: key('lab', 'LAB^CH', 'D1', 'y'),
+      });
       expect(other.duplicateOf).toBeUndefined();
     });
 
     it('stores one row when the same delivery arrives twice in one group commit', async () => {
       const dedupKey = key('lab', 'same-batch');
       const results = await Promise.all(
-        [1, 2, 3].map(() => store.receive({ channel: 'lab', raw: Buffer.from('MSH|SB'), source: 's', header: header('SB'), dedupKey })),
+        [1, 2, 3].map(() =>
+          store.receive({ channel: 'lab', raw: Buffer.from('MSH|SB'), source: 's', header: header('SB'), dedupKey }),
+        ),
       );
       const originals = results.filter((r) => !r.duplicateOf);
       expect(originals).toHaveLength(1);
@@ -93,9 +146,20 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
     it('queues deliveries in order, rolls the message status up from them, and dead-letters', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const r = await store.receive({ channel: 'route', raw: Buffer.from(`MSH|Q${i}`), source: 's', header: header(`Q${i}`) });
+        const r = await store.receive({
+          channel: 'route',
+          raw: Buffer.from(`MSH|Q${i}`),
+          source: 's',
+          header: header(`Q${i}`),
+        });
         ids.push(r.id);
-        await store.finish({ id: r.id, channel: 'route', status: MessageStatus.Queued, ackCode: 'AA', deliveries: [{ destination: 'lis', generation: 0 }] });
+        await store.finish({
+          id: r.id,
+          channel: 'route',
+          status: MessageStatus.Queued,
+          ackCode: 'AA',
+          deliveries: [{ destination: 'lis', generation: 0 }],
+        });
       }
       const head = await store.queueHead('route', 'lis', 10);
       expect(head.map((d) => d.messageId)).toEqual(ids);
@@ -104,17 +168,27 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       await store.recordAttempt(head[0]!, { status: 'sent', response: 'MSA|AA' });
       expect((await store.get(ids[0]!)).status).toBe('sent');
 
-      await store.recordAttempt(head[1]!, { status: 'failed', error: 'connection refused', retryAt: new Date(Date.now() + 1000) });
+      await store.recordAttempt(head[1]!, {
+        status: 'failed',
+        error: 'connection refused',
+        retryAt: new Date(Date.now() + 1000),
+      });
       const stillPending = await store.get(ids[1]!);
       expect(stillPending.status).toBe('queued');
-      expect(stillPending.deliveries[0]).toMatchObject({ status: 'pending', attempts: 1, lastError: 'connection refused' });
+      expect(stillPending.deliveries[0]).toMatchObject({
+        status: 'pending',
+        attempts: 1,
+        lastError: 'connection refused',
+      });
 
       await store.recordAttempt(head[1]!, { status: 'dead', error: 'connection refused' });
       const dead = await store.get(ids[1]!);
       expect(dead.status).toBe('error');
       expect(dead.errorStage).toBe(Stage.Destination);
       expect(dead.errors[0]).toMatchObject({ code: 'DEAD_LETTER', destination: 'lis' });
-      expect((await store.search({ channel: 'route', status: [MessageStatus.Error] })).messages.map((m) => m.id)).toEqual([ids[1]]);
+      expect(
+        (await store.search({ channel: 'route', status: [MessageStatus.Error] })).messages.map((m) => m.id),
+      ).toEqual([ids[1]]);
 
       // Replay to the destination: a new generation, queued behind the others, and the message is queued again.
       await store.enqueue(ids[1]!, 'route', [{ destination: 'lis', generation: 1 }]);
@@ -161,29 +235,51 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       expect((await store.search({ channel: 'search', patient: 'CH|IPP1' })).messages).toHaveLength(6);
       expect((await store.search({ channel: 'search', text: 'DUPONT-2' })).messages).toHaveLength(8);
       expect((await store.search({ channel: 'search', content: 'needle-3' })).messages).toHaveLength(5);
-      const range = await store.search({ channel: 'search', from: new Date(base + 5 * 3_600_000), to: new Date(base + 10 * 3_600_000) });
+      const range = await store.search({
+        channel: 'search',
+        from: new Date(base + 5 * 3_600_000),
+        to: new Date(base + 10 * 3_600_000),
+      });
       expect(range.messages.map((m) => m.id)).toEqual(made.slice(5, 10).reverse());
-      const oldestFirst = await store.selectIds({ channel: 'search', from: new Date(base), to: new Date(base + 3 * 3_600_000) }, 10);
+      const oldestFirst = await store.selectIds(
+        { channel: 'search', from: new Date(base), to: new Date(base + 3 * 3_600_000) },
+        10,
+      );
       expect(oldestFirst.ids).toEqual(made.slice(0, 3));
       // Wildcards in the user's text are literal.
       expect((await store.search({ channel: 'search', text: 'dup%nt' })).messages).toHaveLength(0);
     });
 
     it('refuses a forged cursor and a too-short search word with a precise error', async () => {
-      await expect(store.search({ cursor: 'not-a-cursor' })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'engine.invalid-request'));
+      await expect(store.search({ cursor: 'not-a-cursor' })).rejects.toSatisfy((e: unknown) =>
+        isEngineError(e, 'engine.invalid-request'),
+      );
       await expect(store.search({ text: 'ab' })).rejects.toThrow(/at least 3 characters/);
-      await expect(store.get('not-an-id')).rejects.toSatisfy((e: unknown) => isEngineError(e, 'engine.message-not-found'));
+      await expect(store.get('not-an-id')).rejects.toSatisfy((e: unknown) =>
+        isEngineError(e, 'engine.message-not-found'),
+      );
     });
 
     it('creates the partition of a day it does not have yet', async () => {
       const far = new Date('2031-07-01T12:00:00Z');
-      const r = await store.receive({ channel: 'future', raw: Buffer.from('MSH|F'), receivedAt: far, source: 's', header: header('F') });
+      const r = await store.receive({
+        channel: 'future',
+        raw: Buffer.from('MSH|F'),
+        receivedAt: far,
+        source: 's',
+        header: header('F'),
+      });
       expect((await store.get(r.id)).receivedAt).toBe(far.toISOString());
     });
 
     it('lists messages whose processing did not finish', async () => {
       const r = await store.receive({ channel: 'crash', raw: Buffer.from('MSH|C'), source: 's', header: header('C') });
-      const done = await store.receive({ channel: 'crash', raw: Buffer.from('MSH|C2'), source: 's', header: header('C2') });
+      const done = await store.receive({
+        channel: 'crash',
+        raw: Buffer.from('MSH|C2'),
+        source: 's',
+        header: header('C2'),
+      });
       await store.finish({ id: done.id, channel: 'crash', status: MessageStatus.Sent, ackCode: 'AA' });
       expect((await store.unfinished({ channel: 'crash' })).map((m) => m.id)).toEqual([r.id]);
     });
@@ -193,11 +289,28 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       const big = Buffer.alloc(100 * 1024, 'Z');
       const oldIds: string[] = [];
       for (let i = 0; i < 20; i++) {
-        const r = await store.receive({ channel: 'prune', raw: i === 0 ? big : Buffer.from(`MSH|P${i}`), receivedAt: old, source: 's', header: header(`P${i}`) });
-        await store.finish({ id: r.id, channel: 'prune', status: MessageStatus.Queued, ackCode: 'AA', deliveries: [{ destination: 'lis', generation: 0 }] });
+        const r = await store.receive({
+          channel: 'prune',
+          raw: i === 0 ? big : Buffer.from(`MSH|P${i}`),
+          receivedAt: old,
+          source: 's',
+          header: header(`P${i}`),
+        });
+        await store.finish({
+          id: r.id,
+          channel: 'prune',
+          status: MessageStatus.Queued,
+          ackCode: 'AA',
+          deliveries: [{ destination: 'lis', generation: 0 }],
+        });
         oldIds.push(r.id);
       }
-      const kept = await store.receive({ channel: 'prune', raw: Buffer.from('MSH|KEEP'), source: 's', header: header('KEEP') });
+      const kept = await store.receive({
+        channel: 'prune',
+        raw: Buffer.from('MSH|KEEP'),
+        source: 's',
+        header: header('KEEP'),
+      });
       const before = await store.partitions();
       const oldDay = before.find((p) => p.day === old.toISOString().slice(0, 10).replace(/-/g, ''))!;
       expect(oldDay.messages).toBe(20);
@@ -211,7 +324,9 @@ export function describeMessageStore(name: string, open: () => Promise<{ sql: Sq
       expect(await blobs.has(createHash('sha256').update(big).digest('hex'))).toBe(false);
       const after = await store.partitions();
       expect(after.some((p) => p.day === oldDay.day)).toBe(false);
-      await expect(store.get(oldIds[3]!)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'engine.message-not-found'));
+      await expect(store.get(oldIds[3]!)).rejects.toSatisfy((e: unknown) =>
+        isEngineError(e, 'engine.message-not-found'),
+      );
       expect((await store.queueDepths('prune')).reduce((n, q) => n + q.pending, 0)).toBe(0);
       expect((await store.get(kept.id)).controlId).toBe('KEEP');
     });

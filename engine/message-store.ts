@@ -353,7 +353,10 @@ export class MessageStore {
   // ---- partitions ----
 
   /** Creates the daily partitions from `from` (default yesterday) to `partitionsAhead` days ahead. */
-  async ensurePartitions(from: Date = new Date(Date.now() - DAY_MS), until: Date = new Date(Date.now() + this.partitionsAhead * DAY_MS)): Promise<void> {
+  async ensurePartitions(
+    from: Date = new Date(Date.now() - DAY_MS),
+    until: Date = new Date(Date.now() + this.partitionsAhead * DAY_MS),
+  ): Promise<void> {
     const days: string[] = [];
     for (let t = startOfDay(from).getTime(); t <= until.getTime(); t += DAY_MS) {
       const day = dayKey(new Date(t));
@@ -381,7 +384,9 @@ export class MessageStore {
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
         WHERE p.relname = 'engine_messages' ORDER BY c.relname`,
     );
-    return rows.rows.map((r) => ({ day: r.name.slice('engine_messages_p'.length), table: r.name })).filter((p) => DAY_PATTERN.test(p.day));
+    return rows.rows
+      .map((r) => ({ day: r.name.slice('engine_messages_p'.length), table: r.name }))
+      .filter((p) => DAY_PATTERN.test(p.day));
   }
 
   /** The days kept, oldest first, with their row counts and sizes (for the admin API and pruning). */
@@ -410,14 +415,21 @@ export class MessageStore {
     let bytes = 0;
     let blobs = 0;
     for (const victim of victims) {
-      const blobRows = await this.sql.query<{ raw_sha256: string }>(`SELECT DISTINCT raw_sha256 FROM engine_messages_p${victim.day} WHERE raw IS NULL`);
+      const blobRows = await this.sql.query<{ raw_sha256: string }>(
+        `SELECT DISTINCT raw_sha256 FROM engine_messages_p${victim.day} WHERE raw IS NULL`,
+      );
       await this.sql.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
-        await tx.exec(`DROP TABLE IF EXISTS engine_messages_p${victim.day}; DROP TABLE IF EXISTS engine_deliveries_p${victim.day};`);
+        await tx.exec(
+          `DROP TABLE IF EXISTS engine_messages_p${victim.day}; DROP TABLE IF EXISTS engine_deliveries_p${victim.day};`,
+        );
       });
       this.knownPartitions.delete(victim.day);
       for (const { raw_sha256: sha } of blobRows.rows) {
-        const still = await this.sql.query('SELECT 1 FROM engine_messages WHERE raw_sha256 = $1 AND raw IS NULL LIMIT 1', [sha]);
+        const still = await this.sql.query(
+          'SELECT 1 FROM engine_messages WHERE raw_sha256 = $1 AND raw IS NULL LIMIT 1',
+          [sha],
+        );
         if (still.rows.length === 0) {
           await this.blobs.delete(sha);
           blobs++;
@@ -446,41 +458,42 @@ export class MessageStore {
   }
 
   private async insertBatch(batch: PreparedMessage[]): Promise<ReceivedMessage[]> {
-    const results = await this.sql.transaction(async (tx) => {
-      const keys = batch.map((m) => m.dedupKey).filter((k): k is Buffer => k !== undefined);
-      const existing = new Map<string, StoredMessageState>();
-      if (keys.length > 0) {
-        const since = new Date(Math.min(...batch.map((m) => m.receivedAt.getTime())) - this.dedupWindowDays * DAY_MS);
-        const found = await tx.query<StateRow>(
-          `SELECT DISTINCT ON (dedup_key) id, received_at, channel, status, ack_code, errors, dedup_key, revision FROM engine_messages
+    const results = await this.sql
+      .transaction(async (tx) => {
+        const keys = batch.map((m) => m.dedupKey).filter((k): k is Buffer => k !== undefined);
+        const existing = new Map<string, StoredMessageState>();
+        if (keys.length > 0) {
+          const since = new Date(Math.min(...batch.map((m) => m.receivedAt.getTime())) - this.dedupWindowDays * DAY_MS);
+          const found = await tx.query<StateRow>(
+            `SELECT DISTINCT ON (dedup_key) id, received_at, channel, status, ack_code, errors, dedup_key, revision FROM engine_messages
             WHERE dedup_key = ANY($1::bytea[]) AND received_at >= $2 AND edited_from IS NULL ORDER BY dedup_key, received_at`,
-          [keys, since],
-        );
-        for (const row of found.rows) existing.set(Buffer.from(row.dedup_key!).toString('hex'), toState(row));
-      }
-      const inserted: PreparedMessage[] = [];
-      const out: ReceivedMessage[] = batch.map((m) => {
-        const key = m.dedupKey && !m.editedFrom ? m.dedupKey.toString('hex') : undefined;
-        const first = key ? existing.get(key) : undefined;
-        if (first) return { id: m.id, receivedAt: m.receivedAt, rawSha256: m.rawSha256, duplicateOf: first };
-        if (key) {
-          existing.set(key, {
-            id: m.id,
-            receivedAt: m.receivedAt,
-            channel: m.channel,
-            status: MessageStatus.Received,
-            ackCode: undefined,
-            errors: [],
-            dedupKey: m.dedupKey,
-            revision: 0,
-          });
+            [keys, since],
+          );
+          for (const row of found.rows) existing.set(Buffer.from(row.dedup_key!).toString('hex'), toState(row));
         }
-        inserted.push(m);
-        return { id: m.id, receivedAt: m.receivedAt, rawSha256: m.rawSha256 };
-      });
-      if (inserted.length > 0) {
-        await tx.query(
-          `INSERT INTO engine_messages (id, received_at, channel, status, source, sender, message_type, control_id, patient_ids, search_text,
+        const inserted: PreparedMessage[] = [];
+        const out: ReceivedMessage[] = batch.map((m) => {
+          const key = m.dedupKey && !m.editedFrom ? m.dedupKey.toString('hex') : undefined;
+          const first = key ? existing.get(key) : undefined;
+          if (first) return { id: m.id, receivedAt: m.receivedAt, rawSha256: m.rawSha256, duplicateOf: first };
+          if (key) {
+            existing.set(key, {
+              id: m.id,
+              receivedAt: m.receivedAt,
+              channel: m.channel,
+              status: MessageStatus.Received,
+              ackCode: undefined,
+              errors: [],
+              dedupKey: m.dedupKey,
+              revision: 0,
+            });
+          }
+          inserted.push(m);
+          return { id: m.id, receivedAt: m.receivedAt, rawSha256: m.rawSha256 };
+        });
+        if (inserted.length > 0) {
+          await tx.query(
+            `INSERT INTO engine_messages (id, received_at, channel, status, source, sender, message_type, control_id, patient_ids, search_text,
                                         raw_sha256, raw_size, raw, dedup_key, errors, ack_code, error_stage, edited_from, edit_note, instance_id, updated_at)
            SELECT u.id, u.received_at, u.channel, u.status, u.source, u.sender, u.message_type, u.control_id,
                   CASE WHEN u.patient_ids = '' THEN '{}'::text[] ELSE string_to_array(u.patient_ids, E'\\x1f') END, u.search_text,
@@ -489,47 +502,50 @@ export class MessageStore {
                          $11::text[], $12::int[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[], $18::uuid[], $19::text[], $20::text[])
                AS u(id, received_at, channel, status, source, sender, message_type, control_id, patient_ids, search_text,
                     raw_sha256, raw_size, raw, dedup_key, errors, ack_code, error_stage, edited_from, edit_note, instance_id)`,
-          [
-            inserted.map((m) => m.id),
-            inserted.map((m) => m.receivedAt.toISOString()),
-            inserted.map((m) => m.channel),
-            inserted.map((m) => (m.failed ? MessageStatus.Error : MessageStatus.Received)),
-            inserted.map((m) => m.source),
-            inserted.map((m) => m.header?.sender ?? null),
-            inserted.map((m) => m.header?.messageType ?? null),
-            inserted.map((m) => m.header?.controlId ?? null),
-            inserted.map((m) => (m.header?.patientIds ?? []).map((p) => p.replace(/\x1f/g, ' ')).join('\x1f')),
-            inserted.map((m) => m.header?.searchText ?? ''),
-            inserted.map((m) => m.rawSha256),
-            inserted.map((m) => m.raw.length),
-            inserted.map((m) => (m.inBlob ? null : m.raw)),
-            inserted.map((m) => m.dedupKey ?? null),
-            inserted.map((m) => (m.failed ? JSON.stringify(m.failed.errors) : null)),
-            inserted.map((m) => m.failed?.ackCode ?? null),
-            inserted.map((m) => (m.failed ? (m.failed.errors[0]?.stage ?? Stage.Receive) : null)),
-            inserted.map((m) => m.editedFrom?.id ?? null),
-            inserted.map((m) => (m.editedFrom ? JSON.stringify({ by: m.editedFrom.by, reason: m.editedFrom.reason }) : null)),
-            inserted.map((m) => m.instanceId ?? null),
-          ],
-        );
-      }
-      const duplicates = out.filter((r) => r.duplicateOf && !inserted.some((m) => m.id === r.duplicateOf!.id));
-      for (const d of duplicates) {
-        await tx.query('UPDATE engine_messages SET duplicates = duplicates + 1, last_duplicate_at = now() WHERE received_at = $1 AND id = $2', [
-          d.duplicateOf!.receivedAt.toISOString(),
-          d.duplicateOf!.id,
-        ]);
-      }
-      return out;
-    }).catch(async (error: unknown) => {
-      // A day without its partition (clock jump, a message from the future): create it and try once more.
-      if ((error as { code?: string }).code === '23514') {
-        for (const m of batch) await this.ensurePartitions(m.receivedAt, m.receivedAt);
-        this.knownPartitions.clear();
-        return this.insertBatch(batch);
-      }
-      throw error;
-    });
+            [
+              inserted.map((m) => m.id),
+              inserted.map((m) => m.receivedAt.toISOString()),
+              inserted.map((m) => m.channel),
+              inserted.map((m) => (m.failed ? MessageStatus.Error : MessageStatus.Received)),
+              inserted.map((m) => m.source),
+              inserted.map((m) => m.header?.sender ?? null),
+              inserted.map((m) => m.header?.messageType ?? null),
+              inserted.map((m) => m.header?.controlId ?? null),
+              inserted.map((m) => (m.header?.patientIds ?? []).map((p) => p.replace(/\x1f/g, ' ')).join('\x1f')),
+              inserted.map((m) => m.header?.searchText ?? ''),
+              inserted.map((m) => m.rawSha256),
+              inserted.map((m) => m.raw.length),
+              inserted.map((m) => (m.inBlob ? null : m.raw)),
+              inserted.map((m) => m.dedupKey ?? null),
+              inserted.map((m) => (m.failed ? JSON.stringify(m.failed.errors) : null)),
+              inserted.map((m) => m.failed?.ackCode ?? null),
+              inserted.map((m) => (m.failed ? (m.failed.errors[0]?.stage ?? Stage.Receive) : null)),
+              inserted.map((m) => m.editedFrom?.id ?? null),
+              inserted.map((m) =>
+                m.editedFrom ? JSON.stringify({ by: m.editedFrom.by, reason: m.editedFrom.reason }) : null,
+              ),
+              inserted.map((m) => m.instanceId ?? null),
+            ],
+          );
+        }
+        const duplicates = out.filter((r) => r.duplicateOf && !inserted.some((m) => m.id === r.duplicateOf!.id));
+        for (const d of duplicates) {
+          await tx.query(
+            'UPDATE engine_messages SET duplicates = duplicates + 1, last_duplicate_at = now() WHERE received_at = $1 AND id = $2',
+            [d.duplicateOf!.receivedAt.toISOString(), d.duplicateOf!.id],
+          );
+        }
+        return out;
+      })
+      .catch(async (error: unknown) => {
+        // A day without its partition (clock jump, a message from the future): create it and try once more.
+        if ((error as { code?: string }).code === '23514') {
+          for (const m of batch) await this.ensurePartitions(m.receivedAt, m.receivedAt);
+          this.knownPartitions.clear();
+          return this.insertBatch(batch);
+        }
+        throw error;
+      });
     this.flushes++;
     return results;
   }
@@ -586,14 +602,15 @@ export class MessageStore {
             code: 'CHANGE_SET_REJECTED',
             message: `The store refused the change set: ${row.detail ?? 'rejected'} Fix the mapping (or the message) and replay it.`,
           };
-          await tx.query(`UPDATE engine_messages SET status = 'error', error_stage = 'apply', errors = $3 WHERE received_at = $1 AND id = $2`, [
-            messageTime(o.id).toISOString(),
-            o.id,
-            JSON.stringify([issue]),
-          ]);
+          await tx.query(
+            `UPDATE engine_messages SET status = 'error', error_stage = 'apply', errors = $3 WHERE received_at = $1 AND id = $2`,
+            [messageTime(o.id).toISOString(), o.id, JSON.stringify([issue])],
+          );
         }
       }
-      const deliveries = batch.flatMap((o) => (o.deliveries ?? []).map((d) => ({ ...d, id: o.id, channel: o.channel })));
+      const deliveries = batch.flatMap((o) =>
+        (o.deliveries ?? []).map((d) => ({ ...d, id: o.id, channel: o.channel })),
+      );
       if (deliveries.length > 0) await insertDeliveries(tx, deliveries);
     });
     this.flushes++;
@@ -609,7 +626,11 @@ export class MessageStore {
   // ---- deliveries ----
 
   /** Queues deliveries now (replay to one destination), in one transaction. */
-  async enqueue(messageId: string, channel: string, entries: { destination: string; generation: number }[]): Promise<void> {
+  async enqueue(
+    messageId: string,
+    channel: string,
+    entries: { destination: string; generation: number }[],
+  ): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await insertDeliveries(
         tx,
@@ -650,7 +671,10 @@ export class MessageStore {
   /** Records one delivery attempt: sent, failed (to retry at `retryAt`), or dead (dead letter). */
   async recordAttempt(
     delivery: QueuedDelivery,
-    result: { status: 'sent'; response?: string } | { status: 'failed'; error: string; response?: string; retryAt: Date } | { status: 'dead'; error: string; response?: string },
+    result:
+      | { status: 'sent'; response?: string }
+      | { status: 'failed'; error: string; response?: string; retryAt: Date }
+      | { status: 'dead'; error: string; response?: string },
   ): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query(
@@ -672,7 +696,9 @@ export class MessageStore {
   }
 
   /** Pending deliveries per destination of a channel (or of all channels). */
-  async queueDepths(channel?: string): Promise<{ channel: string; destination: string; pending: number; dead: number }[]> {
+  async queueDepths(
+    channel?: string,
+  ): Promise<{ channel: string; destination: string; pending: number; dead: number }[]> {
     const rows = await this.sql.query<{ channel: string; destination: string; pending: number; dead: number }>(
       `SELECT channel, destination, count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'dead')::int AS dead
          FROM engine_deliveries WHERE status IN ('pending', 'dead') ${channel ? 'AND channel = $1' : ''} GROUP BY channel, destination`,
@@ -703,7 +729,8 @@ export class MessageStore {
     if (!row) throw notFound(id);
     if (row.raw) return Buffer.from(row.raw.buffer, row.raw.byteOffset, row.raw.byteLength);
     const blob = await this.blobs.get(row.raw_sha256);
-    if (!blob) throw new Error(`The raw bytes of message ${id} are missing from the blob store (sha256 ${row.raw_sha256}).`);
+    if (!blob)
+      throw new Error(`The raw bytes of message ${id} are missing from the blob store (sha256 ${row.raw_sha256}).`);
     return blob;
   }
 
@@ -734,13 +761,19 @@ export class MessageStore {
     const row = rows.rows[0];
     if (!row) throw notFound(id);
     const deliveries = await this.deliveries(id);
-    const edits = await this.sql.query<{ id: string }>('SELECT id FROM engine_messages WHERE edited_from = $1 ORDER BY received_at', [id]);
+    const edits = await this.sql.query<{ id: string }>(
+      'SELECT id FROM engine_messages WHERE edited_from = $1 ORDER BY received_at',
+      [id],
+    );
     return {
       ...toSummary(row),
       rawSha256: row.raw_sha256,
       rawInBlobStore: row.raw_in_blob,
       changeSetId: row.change_set_id,
-      logPosition: row.log_partition !== null && row.log_offset !== null ? { partition: row.log_partition, offset: Number(row.log_offset) } : null,
+      logPosition:
+        row.log_partition !== null && row.log_offset !== null
+          ? { partition: row.log_partition, offset: Number(row.log_offset) }
+          : null,
       changeSet: row.change_set ? JSON.parse(row.change_set) : null,
       errors: row.errors ? (JSON.parse(row.errors) as MessageIssue[]) : [],
       warnings: row.warnings ? (JSON.parse(row.warnings) as MessageIssue[]) : [],
@@ -785,12 +818,17 @@ export class MessageStore {
   }
 
   /** Messages persisted but whose processing did not finish (a crash): reprocessed at start. */
-  async unfinished(options: { channel?: string; olderThan?: Date; limit?: number; instances?: { exclude: string[] } } = {}): Promise<{ id: string; channel: string }[]> {
+  async unfinished(
+    options: { channel?: string; olderThan?: Date; limit?: number; instances?: { exclude: string[] } } = {},
+  ): Promise<{ id: string; channel: string }[]> {
     const params: unknown[] = [];
     const conditions = [`status = 'received'`];
     if (options.channel) conditions.push(`channel = $${params.push(options.channel)}`);
     if (options.olderThan) conditions.push(`received_at < $${params.push(options.olderThan.toISOString())}`);
-    if (options.instances?.exclude.length) conditions.push(`(instance_id IS NULL OR NOT (instance_id = ANY($${params.push(options.instances.exclude)}::text[])))`);
+    if (options.instances?.exclude.length)
+      conditions.push(
+        `(instance_id IS NULL OR NOT (instance_id = ANY($${params.push(options.instances.exclude)}::text[])))`,
+      );
     const rows = await this.sql.query<{ id: string; channel: string }>(
       `SELECT id, channel FROM engine_messages WHERE ${conditions.join(' AND ')} ORDER BY received_at, id LIMIT $${params.push(options.limit ?? 1000)}`,
       params,
@@ -816,9 +854,29 @@ export class MessageStore {
   }
 
   /** What a destination needs to send a message: its bytes, control id, and where its change set is. */
-  async outbound(id: string): Promise<{ raw: Buffer; controlId: string | null; changeSetId: string | null; logPosition: { partition: number; offset: number } | null; changeSet: string | null; receivedAt: Date; channel: string } | undefined> {
+  async outbound(
+    id: string,
+  ): Promise<
+    | {
+        raw: Buffer;
+        controlId: string | null;
+        changeSetId: string | null;
+        logPosition: { partition: number; offset: number } | null;
+        changeSet: string | null;
+        receivedAt: Date;
+        channel: string;
+      }
+    | undefined
+  > {
     if (!isMessageId(id)) return undefined;
-    const rows = await this.sql.query<{ control_id: string | null; change_set_id: string | null; log_partition: number | null; log_offset: number | null; change_set: string | null; channel: string }>(
+    const rows = await this.sql.query<{
+      control_id: string | null;
+      change_set_id: string | null;
+      log_partition: number | null;
+      log_offset: number | null;
+      change_set: string | null;
+      channel: string;
+    }>(
       'SELECT control_id, change_set_id, log_partition, log_offset, change_set, channel FROM engine_messages WHERE received_at = $1 AND id = $2',
       [messageTime(id).toISOString(), id],
     );
@@ -828,7 +886,10 @@ export class MessageStore {
       raw: await this.raw(id),
       controlId: row.control_id,
       changeSetId: row.change_set_id,
-      logPosition: row.log_partition !== null && row.log_offset !== null ? { partition: row.log_partition, offset: Number(row.log_offset) } : null,
+      logPosition:
+        row.log_partition !== null && row.log_offset !== null
+          ? { partition: row.log_partition, offset: Number(row.log_offset) }
+          : null,
       changeSet: row.change_set,
       receivedAt: messageTime(id),
       channel: row.channel,
@@ -837,14 +898,20 @@ export class MessageStore {
 
   async instanceOf(id: string): Promise<string | null | undefined> {
     if (!isMessageId(id)) return undefined;
-    const rows = await this.sql.query<{ instance_id: string | null }>('SELECT instance_id FROM engine_messages WHERE received_at = $1 AND id = $2', [messageTime(id).toISOString(), id]);
+    const rows = await this.sql.query<{ instance_id: string | null }>(
+      'SELECT instance_id FROM engine_messages WHERE received_at = $1 AND id = $2',
+      [messageTime(id).toISOString(), id],
+    );
     return rows.rows[0]?.instance_id;
   }
 
   // ---- subscription cursors (outbound channels) ----
 
   async cursor(channel: string, partition: number): Promise<number | undefined> {
-    const rows = await this.sql.query<{ next_offset: number }>('SELECT next_offset FROM engine_subscription_cursors WHERE channel = $1 AND partition = $2', [channel, partition]);
+    const rows = await this.sql.query<{ next_offset: number }>(
+      'SELECT next_offset FROM engine_subscription_cursors WHERE channel = $1 AND partition = $2',
+      [channel, partition],
+    );
     return rows.rows[0] ? Number(rows.rows[0].next_offset) : undefined;
   }
 
@@ -874,12 +941,18 @@ export class MessageStore {
     const where: string[] = [];
     const p = (value: unknown) => `$${params.push(value)}`;
     if (query.channel) where.push(`channel = ${p(query.channel)}`);
-    if (query.status?.length) where.push(query.status.length === 1 ? `status = ${p(query.status[0])}` : `status = ANY(${p(query.status)}::text[])`);
+    if (query.status?.length)
+      where.push(
+        query.status.length === 1 ? `status = ${p(query.status[0])}` : `status = ANY(${p(query.status)}::text[])`,
+      );
     if (query.from) where.push(`received_at >= ${p(query.from.toISOString())}`);
     if (query.to) where.push(`received_at < ${p(query.to.toISOString())}`);
     if (query.messageType) {
       if (query.messageType.includes('^')) where.push(`message_type = ${p(query.messageType)}`);
-      else where.push(`(message_type LIKE ${p(`${escapeLike(query.messageType)}^%`)} OR message_type = ${p(query.messageType)})`);
+      else
+        where.push(
+          `(message_type LIKE ${p(`${escapeLike(query.messageType)}^%`)} OR message_type = ${p(query.messageType)})`,
+        );
     }
     if (query.controlId) where.push(`control_id = ${p(query.controlId)}`);
     if (query.patient) where.push(`patient_ids @> ARRAY[${p(query.patient)}]::text[]`);
@@ -887,7 +960,11 @@ export class MessageStore {
     if (query.editedFrom) where.push(`edited_from = ${p(query.editedFrom)}`);
     if (query.text) {
       for (const word of query.text.toLowerCase().split(/\s+/).filter(Boolean)) {
-        if (word.length < 3) throw new EngineError(EngineErrorCode.InvalidRequest, `"${word}": text search words need at least 3 characters.`);
+        if (word.length < 3)
+          throw new EngineError(
+            EngineErrorCode.InvalidRequest,
+            `"${word}": text search words need at least 3 characters.`,
+          );
         where.push(`search_text LIKE ${p(`%${escapeLike(word)}%`)}`);
       }
     }
@@ -909,7 +986,10 @@ export class MessageStore {
     const rows = await this.sql.query<MessageRow>(text, params);
     const page = rows.rows.slice(0, limit).map(toSummary);
     const last = page.at(-1);
-    return { messages: page, ...(rows.rows.length > limit && last ? { next: encodeCursor(new Date(last.receivedAt), last.id) } : {}) };
+    return {
+      messages: page,
+      ...(rows.rows.length > limit && last ? { next: encodeCursor(new Date(last.receivedAt), last.id) } : {}),
+    };
   }
 
   /** Ids of the messages a query selects, oldest first (time-range replay), at most `limit`. */
@@ -921,7 +1001,9 @@ export class MessageStore {
   // ---- channel states ----
 
   async channelStates(): Promise<Map<string, string>> {
-    const rows = await this.sql.query<{ channel: string; state: string }>('SELECT channel, state FROM engine_channel_state');
+    const rows = await this.sql.query<{ channel: string; state: string }>(
+      'SELECT channel, state FROM engine_channel_state',
+    );
     return new Map(rows.rows.map((r) => [r.channel, r.state]));
   }
 
@@ -965,14 +1047,23 @@ function toState(row: StateRow): StoredMessageState {
   };
 }
 
-async function insertDeliveries(tx: SqlExecutor, deliveries: { id: string; channel: string; destination: string; generation: number }[]): Promise<void> {
+async function insertDeliveries(
+  tx: SqlExecutor,
+  deliveries: { id: string; channel: string; destination: string; generation: number }[],
+): Promise<void> {
   await tx.query(
     `INSERT INTO engine_deliveries (received_at, message_id, channel, destination, generation, status, created_at, updated_at)
      SELECT u.received_at, u.id, u.channel, u.destination, u.generation, 'pending', now(), now()
        FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS u(id, received_at, channel, destination, generation, n)
       ORDER BY u.n
      ON CONFLICT DO NOTHING`,
-    [deliveries.map((d) => d.id), deliveries.map((d) => messageTime(d.id).toISOString()), deliveries.map((d) => d.channel), deliveries.map((d) => d.destination), deliveries.map((d) => d.generation)],
+    [
+      deliveries.map((d) => d.id),
+      deliveries.map((d) => messageTime(d.id).toISOString()),
+      deliveries.map((d) => d.channel),
+      deliveries.map((d) => d.destination),
+      deliveries.map((d) => d.generation),
+    ],
   );
 }
 
@@ -1018,7 +1109,10 @@ function toSummary(row: MessageRow): MessageSummary {
 }
 
 function notFound(id: string): EngineError {
-  return new EngineError(EngineErrorCode.MessageNotFound, `No message ${id} in the message store (wrong id, or pruned by retention).`);
+  return new EngineError(
+    EngineErrorCode.MessageNotFound,
+    `No message ${id} in the message store (wrong id, or pruned by retention).`,
+  );
 }
 
 function iso(value: Date | string): string {
@@ -1037,7 +1131,10 @@ export function decodeCursor(cursor: string): [Date, string] {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const [ms, id] = text.split(':');
   if (!ms || !/^\d+$/.test(ms) || !id || !isMessageId(id)) {
-    throw new EngineError(EngineErrorCode.InvalidRequest, 'The cursor is not valid: pass the `next` value of the previous page unchanged.');
+    throw new EngineError(
+      EngineErrorCode.InvalidRequest,
+      'The cursor is not valid: pass the `next` value of the previous page unchanged.',
+    );
   }
   return [new Date(Number(ms)), id];
 }

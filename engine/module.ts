@@ -26,7 +26,9 @@ export function engineSettingsFromEnv(env: NodeJS.ProcessEnv): EngineSettings {
   const days = env.KENEY_MESSAGE_RETENTION_DAYS?.trim();
   const retentionDays = days ? Number(days) : 30;
   if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 36_500) {
-    throw new ConfigError(`KENEY_MESSAGE_RETENTION_DAYS=${days} is not valid: give a whole number of days from 1 to 36500.`);
+    throw new ConfigError(
+      `KENEY_MESSAGE_RETENTION_DAYS=${days} is not valid: give a whole number of days from 1 to 36500.`,
+    );
   }
   return { channelsDir: resolve(env.KENEY_CHANNELS_DIR?.trim() || 'channels'), retentionDays };
 }
@@ -61,7 +63,11 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
   let hubContext: HubContext | undefined;
   let ownPool: PostgresClient | undefined;
 
-  const notStarted = () => new EngineError(EngineErrorCode.ChannelState, 'The channel engine is not running yet (the hub is starting or stopping); retry in a moment.');
+  const notStarted = () =>
+    new EngineError(
+      EngineErrorCode.ChannelState,
+      'The channel engine is not running yet (the hub is starting or stopping); retry in a moment.',
+    );
 
   return {
     name: 'channels',
@@ -94,7 +100,10 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
       // On PostgreSQL the message store has its own small pool: its commits are on the ACK path, and must not
       // wait behind the projector's transactions for a connection of the hub's pool.
       ownPool = hub.config.databaseUrl
-        ? new PostgresClient(hub.config.databaseUrl, { max: 4, applicationName: `keney-hub ${hub.config.instanceId} message-store` })
+        ? new PostgresClient(hub.config.databaseUrl, {
+            max: 4,
+            applicationName: `keney-hub ${hub.config.instanceId} message-store`,
+          })
         : undefined;
       messages = new MessageStore(ownPool ?? hub.sql, hub.blobs);
       mappers = options.mappers ?? (await loadMapperRegistry());
@@ -116,7 +125,11 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
         ...(hub.config.profile === 'cluster'
           ? {
               liveInstances: async () =>
-                (await hub.sql.query<{ instance_id: string }>(`SELECT instance_id FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`)).rows.map((r) => r.instance_id),
+                (
+                  await hub.sql.query<{ instance_id: string }>(
+                    `SELECT instance_id FROM hub_instances WHERE seen_at > now() - interval '15 seconds'`,
+                  )
+                ).rows.map((r) => r.instance_id),
             }
           : {}),
         ...(options.connectors ? { connectors: options.connectors } : {}),
@@ -127,8 +140,11 @@ export function channelsModule(options: ChannelsModuleOptions = {}): ChannelsMod
       const running = engine;
       onOutcome = (outcome) => {
         if (outcome.status !== 'rejected') return;
-        const issue = (outcome.response as { issue?: { details?: { text?: string }; diagnostics?: string }[] }).issue?.[0];
-        void running.changeSetRejected(outcome.changeSetId, issue?.details?.text ?? issue?.diagnostics ?? 'rejected').catch(() => undefined);
+        const issue = (outcome.response as { issue?: { details?: { text?: string }; diagnostics?: string }[] })
+          .issue?.[0];
+        void running
+          .changeSetRejected(outcome.changeSetId, issue?.details?.text ?? issue?.diagnostics ?? 'rejected')
+          .catch(() => undefined);
       };
       hub.projector.on('outcome', onOutcome as never);
       await engine.start();

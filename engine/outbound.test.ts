@@ -22,7 +22,9 @@ describe('outbound channel: applied changes → HL7 v2 → MLLP', () => {
       });
     });
     server.start(port);
-    await new Promise<void>((resolve) => (server.server!.listening ? resolve() : server.server!.once('listening', () => resolve())));
+    await new Promise<void>((resolve) =>
+      server.server!.listening ? resolve() : server.server!.once('listening', () => resolve()),
+    );
     hub = await openChannelHub('embedded', {
       'adt-feed': `source:
   type: subscription
@@ -44,8 +46,18 @@ destinations:
   });
 
   const createPatient = async (id: string, active: boolean) => {
-    const patient: Patient = { resourceType: 'Patient', active, identifier: [{ system: TEST_PATIENT_SYSTEM, value: id }], name: [{ family: `Family-${id}` }] };
-    const response = await hub.hub.app.inject({ method: 'POST', url: '/fhir/Patient', headers: { ...hub.auth, 'content-type': 'application/fhir+json' }, payload: patient });
+    const patient: Patient = {
+      resourceType: 'Patient',
+      active,
+      identifier: [{ system: TEST_PATIENT_SYSTEM, value: id }],
+      name: [{ family: `Family-${id}` }],
+    };
+    const response = await hub.hub.app.inject({
+      method: 'POST',
+      url: '/fhir/Patient',
+      headers: { ...hub.auth, 'content-type': 'application/fhir+json' },
+      payload: patient,
+    });
     expect(response.statusCode).toBe(201);
   };
 

@@ -135,7 +135,10 @@ export class ChannelPipeline implements InboundChannel {
         ...(this.deps.instanceId ? { instanceId: this.deps.instanceId } : {}),
       });
     } catch (error) {
-      this.deps.logger.error({ err: error, channel: config.id }, 'could not persist an inbound message: answering AE, the sender must resend');
+      this.deps.logger.error(
+        { err: error, channel: config.id },
+        'could not persist an inbound message: answering AE, the sender must resend',
+      );
       return {
         status: MessageStatus.Error,
         ack: 'error',
@@ -158,7 +161,10 @@ export class ChannelPipeline implements InboundChannel {
       try {
         await hooks.onPersisted({ messageId: received.id, ...(decodedMessage ? { decoded: decodedMessage } : {}) });
       } catch (error) {
-        this.deps.logger.warn({ err: error, channel: config.id, messageId: received.id }, 'the commit acknowledgment could not be sent');
+        this.deps.logger.warn(
+          { err: error, channel: config.id, messageId: received.id },
+          'the commit acknowledgment could not be sent',
+        );
       }
     }
     return this.track(received.id, () =>
@@ -186,7 +192,13 @@ export class ChannelPipeline implements InboundChannel {
         ...(meta.dedupKey ? { dedupKey: meta.dedupKey } : {}),
         ...(this.deps.instanceId ? { instanceId: this.deps.instanceId } : {}),
       });
-      this.deps.events?.processed?.(this.current.id, { messageId: received.id, status: MessageStatus.Error, ack: 'reject', errors: [issue], duplicate: false });
+      this.deps.events?.processed?.(this.current.id, {
+        messageId: received.id,
+        status: MessageStatus.Error,
+        ack: 'reject',
+        errors: [issue],
+        duplicate: false,
+      });
       return received.id;
     } catch (error) {
       this.deps.logger.error({ err: error, channel: this.current.id }, 'could not record a refused inbound message');
@@ -194,7 +206,11 @@ export class ChannelPipeline implements InboundChannel {
     }
   }
 
-  private async answerDuplicate(first: StoredMessageState, raw: Buffer, decoded: DecodeResult): Promise<InboundOutcome> {
+  private async answerDuplicate(
+    first: StoredMessageState,
+    raw: Buffer,
+    decoded: DecodeResult,
+  ): Promise<InboundOutcome> {
     const running = this.inflight.get(first.id);
     let outcome: InboundOutcome;
     if (running) outcome = await running;
@@ -236,7 +252,10 @@ export class ChannelPipeline implements InboundChannel {
   // ---- stages ----
 
   /** Decode → filter → map → quality: pure, nothing stored (also what `keney channel test` runs). */
-  async evaluate(decoded: DecodeResult, context: { messageId: string; rawSha256: string; receivedAt: Date }): Promise<Evaluation> {
+  async evaluate(
+    decoded: DecodeResult,
+    context: { messageId: string; rawSha256: string; receivedAt: Date },
+  ): Promise<Evaluation> {
     const config = this.current;
     if (!decoded.ok) return { kind: 'rejected', error: decoded.error, issues: [decodeIssue(decoded.error)] };
     const message = decoded.message;
@@ -286,7 +305,13 @@ export class ChannelPipeline implements InboundChannel {
       try {
         issues.push(...this.deps.mappers.quality.check(bundle).map((i) => fromMappingIssue(i, Stage.Quality)));
       } catch (error) {
-        issues.push({ stage: Stage.Quality, severity: 'error', code: 'QUALITY_CHECK_FAILED', message: `The quality rules failed to run: ${(error as Error).message}`, hl7Condition: '207' });
+        issues.push({
+          stage: Stage.Quality,
+          severity: 'error',
+          code: 'QUALITY_CHECK_FAILED',
+          message: `The quality rules failed to run: ${(error as Error).message}`,
+          hl7Condition: '207',
+        });
       }
     }
     if (issues.some((i) => i.severity === 'error')) return { kind: 'failed', decoded: message, issues, bundle };
@@ -296,8 +321,16 @@ export class ChannelPipeline implements InboundChannel {
   private async process(input: ProcessInput): Promise<InboundOutcome> {
     const config = this.current;
     const messages = this.deps.messages;
-    const evaluation = await this.evaluate(input.decoded, { messageId: input.id, rawSha256: input.rawSha256, receivedAt: input.receivedAt });
-    const finish = async (partial: Omit<MessageOutcome, 'channel'>, ack: AckOutcome, decoded?: Hl7Message): Promise<InboundOutcome> => {
+    const evaluation = await this.evaluate(input.decoded, {
+      messageId: input.id,
+      rawSha256: input.rawSha256,
+      receivedAt: input.receivedAt,
+    });
+    const finish = async (
+      partial: Omit<MessageOutcome, 'channel'>,
+      ack: AckOutcome,
+      decoded?: Hl7Message,
+    ): Promise<InboundOutcome> => {
       const outcome: MessageOutcome = { ...partial, channel: config.id };
       await messages.finish(outcome);
       const result: InboundOutcome = {
@@ -313,7 +346,16 @@ export class ChannelPipeline implements InboundChannel {
     };
     switch (evaluation.kind) {
       case 'rejected':
-        return finish({ id: input.id, status: MessageStatus.Error, ackCode: 'AR', revision: input.revision, errors: evaluation.issues }, 'reject');
+        return finish(
+          {
+            id: input.id,
+            status: MessageStatus.Error,
+            ackCode: 'AR',
+            revision: input.revision,
+            errors: evaluation.issues,
+          },
+          'reject',
+        );
       case 'filtered':
         return finish(
           {
@@ -350,7 +392,8 @@ export class ChannelPipeline implements InboundChannel {
     let logPosition: { partition: number; offset: number } | undefined;
     if (hasStoreDestination(config) && evaluation.bundle) {
       const store = this.deps.store;
-      if (!store) throw new Error('This channel writes to the store but the pipeline has none (dry run): use evaluate().');
+      if (!store)
+        throw new Error('This channel writes to the store but the pipeline has none (dry run): use evaluate().');
       changeSetId = changeSetIdFor({ id: input.id, dedupKey: input.dedupKey ?? null }, input.revision);
       const header = input.header;
       const origin: ChangeOrigin = {
@@ -373,7 +416,10 @@ export class ChannelPipeline implements InboundChannel {
         const appended = await withTimeout(store.append(changeSet), this.processingTimeoutMs());
         logPosition = { partition: appended.partition, offset: appended.offset };
       } catch (error) {
-        this.deps.logger.error({ err: error, channel: config.id, messageId: input.id }, 'the change set could not be made durable; the message is kept and will be processed again');
+        this.deps.logger.error(
+          { err: error, channel: config.id, messageId: input.id },
+          'the change set could not be made durable; the message is kept and will be processed again',
+        );
         this.deps.events?.storeFailed?.(config.id, error as Error);
         const result: InboundOutcome = {
           messageId: input.id,
@@ -384,7 +430,8 @@ export class ChannelPipeline implements InboundChannel {
               stage: Stage.Store,
               severity: 'error',
               code: 'STORE_UNAVAILABLE',
-              message: 'The message is kept but could not be committed to the record yet (the change log is unavailable); it will be processed again. Resend it or wait.',
+              message:
+                'The message is kept but could not be committed to the record yet (the change log is unavailable); it will be processed again. Resend it or wait.',
               hl7Condition: '207',
             },
           ],
@@ -396,9 +443,14 @@ export class ChannelPipeline implements InboundChannel {
     }
 
     const destinations = input.storeOnly ? [] : queuedDestinations(config);
-    const generations = input.generations ?? (input.revision > 0 && destinations.length > 0 ? await this.nextGenerations(input.id) : undefined);
+    const generations =
+      input.generations ??
+      (input.revision > 0 && destinations.length > 0 ? await this.nextGenerations(input.id) : undefined);
     const deliveries = destinations.map((d) => ({ destination: d.name, generation: generations?.get(d.name) ?? 0 }));
-    const keepBundle = evaluation.bundle && !changeSetId && destinations.some((d) => d.type === 'fhir' || ('content' in d && d.content === 'bundle'));
+    const keepBundle =
+      evaluation.bundle &&
+      !changeSetId &&
+      destinations.some((d) => d.type === 'fhir' || ('content' in d && d.content === 'bundle'));
     const outcome = await finish(
       {
         id: input.id,
@@ -414,7 +466,11 @@ export class ChannelPipeline implements InboundChannel {
       'accept',
       evaluation.decoded,
     );
-    if (deliveries.length > 0) this.deps.events?.queued?.(config.id, deliveries.map((d) => d.destination));
+    if (deliveries.length > 0)
+      this.deps.events?.queued?.(
+        config.id,
+        deliveries.map((d) => d.destination),
+      );
     return outcome;
   }
 
@@ -450,7 +506,8 @@ export class ChannelPipeline implements InboundChannel {
   /** For each destination, one more than the last delivery generation of this message. */
   async nextGenerations(messageId: string): Promise<Map<string, number>> {
     const generations = new Map<string, number>();
-    for (const d of await this.deps.messages.deliveries(messageId)) generations.set(d.destination, Math.max(generations.get(d.destination) ?? 0, d.generation + 1));
+    for (const d of await this.deps.messages.deliveries(messageId))
+      generations.set(d.destination, Math.max(generations.get(d.destination) ?? 0, d.generation + 1));
     return generations;
   }
 

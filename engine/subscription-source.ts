@@ -64,7 +64,8 @@ export class SubscriptionSource implements SourceConnector {
     this.abort.abort();
     await Promise.allSettled(this.loops);
     this.loops = [];
-    for (let partition = 0; partition < this.deps.log.partitions; partition++) await this.deps.locks?.release(this.lockKey(partition));
+    for (let partition = 0; partition < this.deps.log.partitions; partition++)
+      await this.deps.locks?.release(this.lockKey(partition));
   }
 
   status(): SourceStatus {
@@ -72,7 +73,11 @@ export class SubscriptionSource implements SourceConnector {
       type: 'subscription',
       endpoint: `fhir:${this.source.resourceType}${this.source.criteria ? `?${this.source.criteria}` : ''}`,
       listening: this.loops.length > 0 && !this.abort.signal.aborted,
-      detail: { encoded: this.encoded, positions: Object.fromEntries(this.positions), ...(this.lastError ? { lastError: this.lastError } : {}) },
+      detail: {
+        encoded: this.encoded,
+        positions: Object.fromEntries(this.positions),
+        ...(this.lastError ? { lastError: this.lastError } : {}),
+      },
     };
   }
 
@@ -137,25 +142,38 @@ export class SubscriptionSource implements SourceConnector {
         continue; // deleted since
       }
       const sourceName = `subscription ${record.changeSet.id} ${target}`;
-      const dedupKey = createHash('sha256').update(`${this.config.id}\x1f${record.changeSet.id}\x1f${target}`).digest().subarray(0, 16);
+      const dedupKey = createHash('sha256')
+        .update(`${this.config.id}\x1f${record.changeSet.id}\x1f${target}`)
+        .digest()
+        .subarray(0, 16);
       const encoder = this.deps.mappers.encoder!(this.config.encoder!)!;
       let result;
       try {
         // Encoders read nothing: they get the resource first, then what it references (patient, encounter, requester…).
         const bundle = await this.withReferences(resource);
-        result = await encoder.encode(bundle, { channelId: this.config.id, changeSetId: record.changeSet.id, at: record.appendedAt });
+        result = await encoder.encode(bundle, {
+          channelId: this.config.id,
+          changeSetId: record.changeSet.id,
+          at: record.appendedAt,
+        });
       } catch (error) {
-        result = { issues: [{ severity: 'error' as const, code: 'ENCODER_FAILED', message: (error as Error).message }] };
+        result = {
+          issues: [{ severity: 'error' as const, code: 'ENCODER_FAILED', message: (error as Error).message }],
+        };
       }
       const errors = result.issues.filter((i) => i.severity === 'error');
       if (!result.message || errors.length > 0) {
         const first = errors[0] ?? { code: 'ENCODER_NO_MESSAGE', message: 'The encoder produced no message.' };
-        await channel.receiveFailure(Buffer.from(JSON.stringify(resource)), { source: sourceName, dedupKey }, {
-          stage: Stage.Encode,
-          severity: 'error',
-          code: first.code,
-          message: `${first.message} (${target}, change set ${record.changeSet.id})`,
-        });
+        await channel.receiveFailure(
+          Buffer.from(JSON.stringify(resource)),
+          { source: sourceName, dedupKey },
+          {
+            stage: Stage.Encode,
+            severity: 'error',
+            code: first.code,
+            message: `${first.message} (${target}, change set ${record.changeSet.id})`,
+          },
+        );
         continue;
       }
       const raw = toBytes(result.message);
@@ -171,7 +189,8 @@ export class SubscriptionSource implements SourceConnector {
       if (!node || typeof node !== 'object' || references.size >= 50) return;
       if (Array.isArray(node)) return node.forEach(visit);
       const reference = (node as { reference?: unknown }).reference;
-      if (typeof reference === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(reference)) references.add(reference);
+      if (typeof reference === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(reference))
+        references.add(reference);
       for (const value of Object.values(node)) visit(value);
     };
     visit(resource);
@@ -179,7 +198,10 @@ export class SubscriptionSource implements SourceConnector {
     for (const reference of references) {
       const [type, id] = reference.split('/') as [string, string];
       try {
-        entry.push({ fullUrl: reference, resource: JSON.parse((await this.deps.store.read(type, id)).content) as Resource });
+        entry.push({
+          fullUrl: reference,
+          resource: JSON.parse((await this.deps.store.read(type, id)).content) as Resource,
+        });
       } catch {
         // gone or never there: the encoder says what it misses
       }

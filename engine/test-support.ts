@@ -26,20 +26,56 @@ export const testMapper: Mapper<Hl7Message> = {
     const pid = message.segment('PID');
     const empty: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [] };
     if (!pid) {
-      return { bundle: empty, issues: [{ severity: 'error', code: 'PID_MISSING', message: 'The message has no PID segment: the patient is unknown.', rule: 'test-pid-required', location: 'PID' }] };
+      return {
+        bundle: empty,
+        issues: [
+          {
+            severity: 'error',
+            code: 'PID_MISSING',
+            message: 'The message has no PID segment: the patient is unknown.',
+            rule: 'test-pid-required',
+            location: 'PID',
+          },
+        ],
+      };
     }
     const cx = readCx(pid.field(3).repetition(1));
     if (!cx?.id) {
-      return { bundle: empty, issues: [{ severity: 'error', code: 'PATIENT_ID_MISSING', message: 'PID-3 has no identifier value.', rule: 'test-pid-required', location: 'PID-3.1' }] };
+      return {
+        bundle: empty,
+        issues: [
+          {
+            severity: 'error',
+            code: 'PATIENT_ID_MISSING',
+            message: 'PID-3 has no identifier value.',
+            rule: 'test-pid-required',
+            location: 'PID-3.1',
+          },
+        ],
+      };
     }
-    if (!pid.get('7')) issues.push({ severity: 'warning', code: 'BIRTH_DATE_MISSING', message: 'PID-7 (birth date) is empty.', location: 'PID-7' });
+    if (!pid.get('7'))
+      issues.push({
+        severity: 'warning',
+        code: 'BIRTH_DATE_MISSING',
+        message: 'PID-7 (birth date) is empty.',
+        location: 'PID-7',
+      });
     const criteria = `identifier=${TEST_PATIENT_SYSTEM}|${cx.id}`;
     const patient: Patient = {
       resourceType: 'Patient',
       identifier: [{ system: TEST_PATIENT_SYSTEM, value: cx.id }],
-      ...(pid.get('5.1') ? { name: [{ family: pid.get('5.1')!, ...(pid.get('5.2') ? { given: [pid.get('5.2')!] } : {}) }] } : {}),
+      ...(pid.get('5.1')
+        ? { name: [{ family: pid.get('5.1')!, ...(pid.get('5.2') ? { given: [pid.get('5.2')!] } : {}) }] }
+        : {}),
     };
-    const entries: BundleEntry[] = [{ fullUrl: 'urn:uuid:00000000-0000-4000-8000-000000000001', resource: patient, request: { method: 'PUT', url: `Patient?${criteria}` } }];
+    const entries: BundleEntry[] = [
+      {
+        fullUrl: 'urn:uuid:00000000-0000-4000-8000-000000000001',
+        resource: patient,
+        request: { method: 'PUT', url: `Patient?${criteria}` },
+      },
+    ];
     const controlId = message.header.controlId ?? 'none';
     message.segments('OBX').forEach((obx, i) => {
       const value = obx.get('5') ?? '';
@@ -49,12 +85,27 @@ export const testMapper: Mapper<Hl7Message> = {
         identifier: [{ system: TEST_OBSERVATION_SYSTEM, value: `${controlId}/${obx.get('1') ?? i + 1}` }],
         code: { text: obx.get('3.2') ?? obx.get('3.1') ?? 'unknown' },
         // ORPHAN: a conditional reference to nobody, which the store refuses (a change set rejected after the ACK).
-        subject: { reference: value === 'ORPHAN' ? `Patient?identifier=${TEST_PATIENT_SYSTEM}|nobody-${controlId}` : 'urn:uuid:00000000-0000-4000-8000-000000000001' },
+        subject: {
+          reference:
+            value === 'ORPHAN'
+              ? `Patient?identifier=${TEST_PATIENT_SYSTEM}|nobody-${controlId}`
+              : 'urn:uuid:00000000-0000-4000-8000-000000000001',
+        },
         valueString: value,
       };
-      entries.push({ resource: observation, request: { method: 'PUT', url: `Observation?identifier=${TEST_OBSERVATION_SYSTEM}|${encodeURIComponent(observation.identifier![0]!.value!)}` } });
+      entries.push({
+        resource: observation,
+        request: {
+          method: 'PUT',
+          url: `Observation?identifier=${TEST_OBSERVATION_SYSTEM}|${encodeURIComponent(observation.identifier![0]!.value!)}`,
+        },
+      });
     });
-    return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries }, partitionKey: `Patient/${TEST_PATIENT_SYSTEM}|${cx.id}`, issues };
+    return {
+      bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries },
+      partitionKey: `Patient/${TEST_PATIENT_SYSTEM}|${cx.id}`,
+      issues,
+    };
   },
 };
 
@@ -65,7 +116,14 @@ export const testQuality: QualityChecker = {
     (bundle.entry ?? []).forEach((entry, i) => {
       const resource = entry.resource as Observation | undefined;
       if (resource?.resourceType === 'Observation' && resource.valueString === 'QUALITY-REJECT') {
-        issues.push({ severity: 'error', code: 'QUALITY_VALUE', message: 'The observation value QUALITY-REJECT is not acceptable.', rule: 'test-quality-value', location: `OBX[${i}]-5`, expression: 'Observation.valueString' });
+        issues.push({
+          severity: 'error',
+          code: 'QUALITY_VALUE',
+          message: 'The observation value QUALITY-REJECT is not acceptable.',
+          rule: 'test-quality-value',
+          location: `OBX[${i}]-5`,
+          expression: 'Observation.valueString',
+        });
       }
     });
     return issues;
@@ -77,7 +135,8 @@ export const testEncoder: Encoder = {
   id: 'test/adt',
   encode(resource, context) {
     const first = resource.resourceType === 'Bundle' ? (resource as Bundle).entry?.[0]?.resource : resource;
-    if (first?.resourceType !== 'Patient') return { issues: [{ severity: 'error', code: 'OUTBOUND_MISSING_DATA', message: 'test/adt encodes a Patient.' }] };
+    if (first?.resourceType !== 'Patient')
+      return { issues: [{ severity: 'error', code: 'OUTBOUND_MISSING_DATA', message: 'test/adt encodes a Patient.' }] };
     const patient = first as Patient;
     const id = patient.identifier?.[0]?.value ?? patient.id ?? '';
     const text = `MSH|^~\\&|KENEY|HUB|DOWN|STREAM|20260101000000||ADT^A08^ADT_A01|${context.changeSetId.slice(0, 20)}|P|2.5\rEVN|A08|20260101000000\rPID|||${id}^^^TEST||${patient.name?.[0]?.family ?? ''}\r`;
@@ -91,8 +150,13 @@ export function testRegistry(): MapperRegistry {
   return staticRegistry([testMapper], { quality: testQuality, encoders: [testEncoder] });
 }
 
-export function adt(controlId: string, patientId: string, extra: { family?: string; msh15?: string; msh16?: string; birth?: string } = {}): string {
-  const ack = extra.msh15 !== undefined || extra.msh16 !== undefined ? `|||${extra.msh15 ?? ''}|${extra.msh16 ?? ''}` : '';
+export function adt(
+  controlId: string,
+  patientId: string,
+  extra: { family?: string; msh15?: string; msh16?: string; birth?: string } = {},
+): string {
+  const ack =
+    extra.msh15 !== undefined || extra.msh16 !== undefined ? `|||${extra.msh15 ?? ''}|${extra.msh16 ?? ''}` : '';
   return (
     `MSH|^~\\&|ADT|CH-TEST|KENEY|HUB|20260124083000||ADT^A01^ADT_A01|${controlId}|P|2.5${ack}\r` +
     `EVN|A01|20260124083000\r` +
@@ -147,7 +211,11 @@ export async function openChannelHub(
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs` with `what`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -157,15 +225,24 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** MSA-1, MSA-2 and ERR segments of an ACK. */
-export function readAckText(ack: Buffer | string): { code: string | undefined; controlId: string | undefined; err: string[] } {
+export function readAckText(ack: Buffer | string): {
+  code: string | undefined;
+  controlId: string | undefined;
+  err: string[];
+} {
   const parsed = tryParseHl7Message(ack);
   if (!parsed.ok) throw new Error(`Not an HL7 ACK: ${String(ack).slice(0, 200)}`);
   const m = parsed.value;
-  return { code: m.get('MSA-1') ?? undefined, controlId: m.get('MSA-2') ?? undefined, err: m.segments('ERR').map((s) => s.toString()) };
+  return {
+    code: m.get('MSA-1') ?? undefined,
+    controlId: m.get('MSA-2') ?? undefined,
+    err: m.segments('ERR').map((s) => s.toString()),
+  };
 }

@@ -36,7 +36,9 @@ async function startMedplumServer(port: number, received: string[]): Promise<Hl7
     });
   });
   server.start(port);
-  await new Promise<void>((resolve) => (server.server!.listening ? resolve() : server.server!.once('listening', () => resolve())));
+  await new Promise<void>((resolve) =>
+    server.server!.listening ? resolve() : server.server!.once('listening', () => resolve()),
+  );
   return server;
 }
 
@@ -61,7 +63,11 @@ export function describeMllpDestination(profile: HubProfile): void {
       const hookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alerts`;
       for (const name of ['down', 'dead', 'hang', 'garbage', 'refuse', 'flaky']) ports[name] = await freePort();
       hub = await openChannelHub(profile, {
-        down: routeChannel(ports.down!, '{ maxAttempts: 1000, initialDelayMs: 50, maxDelayMs: 200 }', `alerts:\n  consecutiveFailures: 3\n  queueDepth: 4\n  webhook: ${hookUrl}\n`),
+        down: routeChannel(
+          ports.down!,
+          '{ maxAttempts: 1000, initialDelayMs: 50, maxDelayMs: 200 }',
+          `alerts:\n  consecutiveFailures: 3\n  queueDepth: 4\n  webhook: ${hookUrl}\n`,
+        ),
         dead: routeChannel(ports.dead!, '{ maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 50 }'),
         hang: routeChannel(ports.hang!, '{ maxAttempts: 2, initialDelayMs: 20, maxDelayMs: 50 }'),
         garbage: routeChannel(ports.garbage!, '{ maxAttempts: 2, initialDelayMs: 20, maxDelayMs: 50 }'),
@@ -76,14 +82,19 @@ export function describeMllpDestination(profile: HubProfile): void {
     });
 
     const sendAll = async (channel: string, ids: string[]) => {
-      const client = new MllpClient({ host: '127.0.0.1', port: hub.channels.engine!.listenerPort(channel)!, ackTimeoutMs: 20_000 });
+      const client = new MllpClient({
+        host: '127.0.0.1',
+        port: hub.channels.engine!.listenerPort(channel)!,
+        ackTimeoutMs: 20_000,
+      });
       try {
         for (const id of ids) expect(readAckText(await client.send(adt(id, `P-${id}`))).code).toBe('AA');
       } finally {
         await client.close();
       }
     };
-    const rows = async (channel: string) => (await hub.channels.messages!.search({ channel, limit: 1000, ascending: true })).messages;
+    const rows = async (channel: string) =>
+      (await hub.channels.messages!.search({ channel, limit: 1000, ascending: true })).messages;
     const view = (channel: string) => hub.channels.engine!.view(channel);
     const mllpPeer = async (port: number, reply: (payload: Buffer) => MllpReply | Promise<MllpReply>) => {
       const server = new MllpServer({ host: '127.0.0.1', port, handler: reply, handlerTimeoutMs: 0 });
@@ -107,11 +118,22 @@ export function describeMllpDestination(profile: HubProfile): void {
       const second = await hub.channels.messages!.get((await rows('down'))[1]!.id);
       expect(second.deliveries[0]!.attempts).toBe(0);
       // The alerts: failures in a row, and the queue above its threshold (log + webhook).
-      await eventually(() => webhookCalls.some((c) => c.kind === 'delivery-failures' && c.state === 'firing'), 'the failure alert on the webhook');
-      await eventually(() => webhookCalls.some((c) => c.kind === 'queue-depth' && c.state === 'firing'), 'the queue alert on the webhook');
-      const alerts = (await hub.hub.app.inject({ method: 'GET', url: '/admin/alerts', headers: hub.auth })).json() as { alerts: { kind: string }[] };
+      await eventually(
+        () => webhookCalls.some((c) => c.kind === 'delivery-failures' && c.state === 'firing'),
+        'the failure alert on the webhook',
+      );
+      await eventually(
+        () => webhookCalls.some((c) => c.kind === 'queue-depth' && c.state === 'firing'),
+        'the queue alert on the webhook',
+      );
+      const alerts = (await hub.hub.app.inject({ method: 'GET', url: '/admin/alerts', headers: hub.auth })).json() as {
+        alerts: { kind: string }[];
+      };
       expect(alerts.alerts.map((a) => a.kind).sort()).toEqual(['delivery-failures', 'queue-depth']);
-      await eventually(() => view('down').destinations[0]!.pending === 8 || undefined, 'the queue depth in the channel view');
+      await eventually(
+        () => view('down').destinations[0]!.pending === 8 || undefined,
+        'the queue depth in the channel view',
+      );
 
       const received: string[] = [];
       const server = await startMedplumServer(ports.down!, received);
@@ -122,7 +144,10 @@ export function describeMllpDestination(profile: HubProfile): void {
       const detail = await hub.channels.messages!.get((await rows('down'))[0]!.id);
       expect(detail.deliveries[0]).toMatchObject({ status: 'sent' });
       expect(detail.deliveries[0]!.response).toContain('MSA|AA|DOWN-0');
-      await eventually(() => webhookCalls.some((c) => c.kind === 'delivery-failures' && c.state === 'resolved'), 'the failure alert resolved');
+      await eventually(
+        () => webhookCalls.some((c) => c.kind === 'delivery-failures' && c.state === 'resolved'),
+        'the failure alert resolved',
+      );
     });
 
     it('moves a message to the dead letter after N failures: visible, then replayable', async () => {
@@ -137,18 +162,32 @@ export function describeMllpDestination(profile: HubProfile): void {
         expect(detail.deliveries[0]).toMatchObject({ status: 'dead', attempts: 3 });
         expect(detail.errors[0]).toMatchObject({ code: 'DEAD_LETTER', destination: 'lis' });
       }
-      const listed = (await hub.hub.app.inject({ method: 'GET', url: '/admin/messages?channel=dead&status=error&errorStage=destination', headers: hub.auth })).json() as { messages: unknown[] };
+      const listed = (
+        await hub.hub.app.inject({
+          method: 'GET',
+          url: '/admin/messages?channel=dead&status=error&errorStage=destination',
+          headers: hub.auth,
+        })
+      ).json() as { messages: unknown[] };
       expect(listed.messages).toHaveLength(2);
       await eventually(() => view('dead').destinations[0]!.dead === 2 || undefined, 'the dead-letter count');
 
       const received: string[] = [];
       const server = await startMedplumServer(ports.dead!, received);
       cleanups.push(() => server.stop({ forceDrainTimeoutMs: 100 }));
-      const replay = await hub.hub.app.inject({ method: 'POST', url: '/admin/messages/replay', headers: hub.auth, payload: { ids: dead.map((m) => m.id), destination: 'lis' } });
+      const replay = await hub.hub.app.inject({
+        method: 'POST',
+        url: '/admin/messages/replay',
+        headers: hub.auth,
+        payload: { ids: dead.map((m) => m.id), destination: 'lis' },
+      });
       expect(replay.statusCode).toBe(200);
       await eventually(() => received.length === 2, 'the replayed deliveries');
       expect(received).toEqual(['DEAD-1', 'DEAD-2']);
-      await eventually(async () => (await rows('dead')).every((m) => m.status === 'sent'), 'the messages sent after replay');
+      await eventually(
+        async () => (await rows('dead')).every((m) => m.status === 'sent'),
+        'the messages sent after replay',
+      );
       const detail = await hub.channels.messages!.get(dead[0]!.id);
       expect(detail.deliveries.map((d) => [d.generation, d.status])).toEqual([
         [0, 'dead'],
@@ -210,7 +249,11 @@ export function describeMllpDestination(profile: HubProfile): void {
       expect(view('down').destinations[0]!.draining).toBe(true);
       const stopped = await hub.hub.app.inject({ method: 'POST', url: '/admin/channels/down/stop', headers: hub.auth });
       expect(stopped.json()).toMatchObject({ state: 'stopped', destinations: [{ draining: false }] });
-      const started = await hub.hub.app.inject({ method: 'POST', url: '/admin/channels/down/start', headers: hub.auth });
+      const started = await hub.hub.app.inject({
+        method: 'POST',
+        url: '/admin/channels/down/start',
+        headers: hub.auth,
+      });
       expect(started.json()).toMatchObject({ state: 'started', source: { listening: true } });
       const reader = await hub.hub.app.inject({ method: 'POST', url: '/admin/channels/nope/start', headers: hub.auth });
       expect(reader.statusCode).toBe(404);
@@ -221,6 +264,9 @@ export function describeMllpDestination(profile: HubProfile): void {
 /** An ACK for a received payload (the peer side of the tests), via @medplum/core. */
 function ackText(payload: Buffer, code: 'AA' | 'AE' | 'AR', text?: string): string {
   const ack = Hl7Message.parse(payload.toString()).buildAck({ ackCode: code });
-  if (text) ack.segments.push(Hl7Message.parse(`MSH|^~\\&|\rERR|||207^Application internal error^HL70357|E||||${text}`).segments[1]!);
+  if (text)
+    ack.segments.push(
+      Hl7Message.parse(`MSH|^~\\&|\rERR|||207^Application internal error^HL70357|E||||${text}`).segments[1]!,
+    );
   return ack.toString();
 }

@@ -5,7 +5,15 @@ import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MllpClient } from '../../mllp/index.js';
 import { connectRaw, frame } from '../../mllp/test-support.js';
-import { adt, eventually, openChannelHub, oru, readAckText, TEST_PATIENT_SYSTEM, type ChannelTestHub } from '../../engine/test-support.js';
+import {
+  adt,
+  eventually,
+  openChannelHub,
+  oru,
+  readAckText,
+  TEST_PATIENT_SYSTEM,
+  type ChannelTestHub,
+} from '../../engine/test-support.js';
 
 const CHANNEL = `source:
   type: mllp
@@ -36,7 +44,12 @@ describe('MLLP source (embedded hub)', () => {
   });
 
   const inject = async (method: 'GET' | 'POST', url: string, payload?: unknown) => {
-    const response = await hub.hub.app.inject({ method, url, headers: hub.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
+    const response = await hub.hub.app.inject({
+      method,
+      url,
+      headers: hub.auth,
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
     return { status: response.statusCode, body: response.json() as Record<string, unknown> };
   };
   const messageByControlId = async (controlId: string) => {
@@ -44,7 +57,8 @@ describe('MLLP source (embedded hub)', () => {
     return page.messages;
   };
   const patient = async (id: string): Promise<Patient[]> => {
-    const bundle = (await inject('GET', `/fhir/Patient?identifier=${TEST_PATIENT_SYSTEM}|${id}`)).body as unknown as Bundle;
+    const bundle = (await inject('GET', `/fhir/Patient?identifier=${TEST_PATIENT_SYSTEM}|${id}`))
+      .body as unknown as Bundle;
     return (bundle.entry ?? []).map((e) => e.resource as Patient);
   };
 
@@ -53,7 +67,10 @@ describe('MLLP source (embedded hub)', () => {
     expect(ack).toEqual({ code: 'AA', controlId: 'GOOD-1', err: [] });
     const [stored] = await messageByControlId('GOOD-1');
     expect(stored).toMatchObject({ status: 'sent', ackCode: 'AA', messageType: 'ADT^A01', sender: 'ADT^CH-TEST' });
-    const patients = await eventually(async () => ((await patient('PAT-1')).length === 1 ? patient('PAT-1') : undefined), 'the patient in the store');
+    const patients = await eventually(
+      async () => ((await patient('PAT-1')).length === 1 ? patient('PAT-1') : undefined),
+      'the patient in the store',
+    );
     expect(patients[0]!.name?.[0]?.family).toBe('DURAND');
   });
 
@@ -113,7 +130,9 @@ describe('MLLP source (embedded hub)', () => {
   });
 
   it('refuses bytes that contradict the declared charset (MSH-18 UTF-8, Latin-1 é) and keeps the exact bytes', async () => {
-    const text = adt('CHARSET-1', 'PAT-CS').replace('|2.5\r', '|2.5||||||UNICODE UTF-8\r').replace('DUPONT', 'H\u00e9LENE');
+    const text = adt('CHARSET-1', 'PAT-CS')
+      .replace('|2.5\r', '|2.5||||||UNICODE UTF-8\r')
+      .replace('DUPONT', 'H\u00e9LENE');
     const bytes = Buffer.from(text, 'latin1');
     const ack = readAckText(await client.send(bytes));
     expect(ack.code).toBe('AR');
@@ -147,7 +166,9 @@ describe('MLLP source (embedded hub)', () => {
     expect(readAckText(await client.send(adt('WARN-1', 'PAT-W', { birth: '' }))).code).toBe('AA');
     const [row] = await messageByControlId('WARN-1');
     const detail = await hub.channels.messages!.get(row!.id);
-    expect(detail.warnings).toEqual([expect.objectContaining({ code: 'BIRTH_DATE_MISSING', severity: 'warning', location: 'PID-7' })]);
+    expect(detail.warnings).toEqual([
+      expect.objectContaining({ code: 'BIRTH_DATE_MISSING', severity: 'warning', location: 'PID-7' }),
+    ]);
   });
 
   it('acknowledges a filtered message AA and keeps it as filtered with the reason', async () => {
@@ -155,7 +176,9 @@ describe('MLLP source (embedded hub)', () => {
     expect(readAckText(await client.send(siu)).code).toBe('AA');
     const [row] = await messageByControlId('FILT-1');
     expect(row!.status).toBe('filtered');
-    expect((await hub.channels.messages!.get(row!.id)).warnings[0]!.message).toBe('MSH-9.1 is "SIU"; it must be one of ADT, ORU');
+    expect((await hub.channels.messages!.get(row!.id)).warnings[0]!.message).toBe(
+      'MSH-9.1 is "SIU"; it must be one of ADT, ORU',
+    );
     expect(await patient('PAT-F')).toEqual([]);
   });
 
@@ -199,7 +222,12 @@ describe('MLLP source (embedded hub)', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({ id: row!.id, status: 'sent', controlId: 'DETAIL-1', store: { state: 'applied' } });
     expect(String(body.raw)).toContain('OBX|1|NM|GLU^Glucose||7.1');
-    expect((body.decoded as { segments: { name: string }[] }).segments.map((s) => s.name)).toEqual(['MSH', 'PID', 'OBR', 'OBX']);
+    expect((body.decoded as { segments: { name: string }[] }).segments.map((s) => s.name)).toEqual([
+      'MSH',
+      'PID',
+      'OBR',
+      'OBX',
+    ]);
     expect((body.changeSet as Bundle).entry?.map((e) => e.resource?.resourceType)).toEqual(['Patient', 'Observation']);
     const references = (body.resources as { reference: string }[]).map((r) => r.reference.split('/')[0]).sort();
     expect(references).toEqual(['Observation', 'Patient']);
@@ -212,7 +240,10 @@ describe('MLLP source (embedded hub)', () => {
     for (let i = 0; i < 3; i++) await client.send(adt(`SEARCH-${i}`, 'PAT-SEARCH', { family: 'ZYGOMAR' }));
     const byPatient = await inject('GET', '/admin/messages?patient=CH-TEST|PAT-SEARCH&limit=2');
     expect((byPatient.body.messages as unknown[]).length).toBe(2);
-    const next = await inject('GET', `/admin/messages?patient=CH-TEST|PAT-SEARCH&limit=2&cursor=${String(byPatient.body.next)}`);
+    const next = await inject(
+      'GET',
+      `/admin/messages?patient=CH-TEST|PAT-SEARCH&limit=2&cursor=${String(byPatient.body.next)}`,
+    );
     expect((next.body.messages as { controlId: string }[]).map((m) => m.controlId)).toEqual(['SEARCH-0']);
     expect(next.body.next).toBeUndefined();
     const byText = await inject('GET', '/admin/messages?text=zygomar&type=ADT^A01&status=sent');
@@ -227,17 +258,26 @@ describe('MLLP source (embedded hub)', () => {
     const [original] = await messageByControlId('EDIT-1');
     expect(original!.status).toBe('error');
     const raw = (await hub.channels.messages!.raw(original!.id)).toString();
-    const edited = await inject('POST', `/admin/messages/${original!.id}/edit`, { message: raw.replace('PID|||^^^CH-TEST^PI', 'PID|||PAT-EDIT^^^CH-TEST^PI'), reason: 'PID-3 was empty (ticket 42)' });
+    const edited = await inject('POST', `/admin/messages/${original!.id}/edit`, {
+      message: raw.replace('PID|||^^^CH-TEST^PI', 'PID|||PAT-EDIT^^^CH-TEST^PI'),
+      reason: 'PID-3 was empty (ticket 42)',
+    });
     expect(edited.status).toBe(200);
     expect(edited.body).toMatchObject({ original: original!.id, outcome: { ack: 'AA', status: 'sent' } });
     const kept = await hub.channels.messages!.get(original!.id);
     expect(kept.status).toBe('error');
     expect(kept.edits).toEqual([edited.body.edited]);
-    expect((await hub.channels.messages!.get(String(edited.body.edited))).editNote).toMatchObject({ reason: 'PID-3 was empty (ticket 42)' });
+    expect((await hub.channels.messages!.get(String(edited.body.edited))).editNote).toMatchObject({
+      reason: 'PID-3 was empty (ticket 42)',
+    });
     await eventually(async () => (await patient('PAT-EDIT')).length === 1, 'the edited patient');
     await hub.hub.context.audit.flush();
     const audit = await inject('GET', `/admin/audit?resourceId=${original!.id}`);
-    expect((audit.body.events as { query: string }[]).some((e) => e.query.includes('edited and replayed') && e.query.includes('ticket 42'))).toBe(true);
+    expect(
+      (audit.body.events as { query: string }[]).some(
+        (e) => e.query.includes('edited and replayed') && e.query.includes('ticket 42'),
+      ),
+    ).toBe(true);
 
     expect(readAckText(await client.send(adt('REPLAY-1', 'PAT-REPLAY'))).code).toBe('AA');
     const [good] = await messageByControlId('REPLAY-1');
@@ -247,7 +287,10 @@ describe('MLLP source (embedded hub)', () => {
     const after = await hub.channels.messages!.get(good!.id);
     expect(after.revision).toBe(before.revision + 1);
     expect(after.changeSetId).not.toBe(before.changeSetId);
-    const outcome = await eventually(async () => (await hub.hub.context.store.outcomes.fetch([after.changeSetId!]))[0], 'the replayed change set applied');
+    const outcome = await eventually(
+      async () => (await hub.hub.context.store.outcomes.fetch([after.changeSetId!]))[0],
+      'the replayed change set applied',
+    );
     expect(outcome.status).toBe('applied');
     // The same content again: the same patient, no new version.
     const patients = await patient('PAT-REPLAY');
@@ -257,20 +300,31 @@ describe('MLLP source (embedded hub)', () => {
 
   it('tests a message against a channel without storing anything (mapping test bench)', async () => {
     const count = (await hub.channels.messages!.search({ channel: 'inbound', limit: 1000 })).messages.length;
-    const result = await inject('POST', '/admin/channels/inbound/test', { message: oru('BENCH-1', 'PAT-B', ['1', 'QUALITY-REJECT']) });
+    const result = await inject('POST', '/admin/channels/inbound/test', {
+      message: oru('BENCH-1', 'PAT-B', ['1', 'QUALITY-REJECT']),
+    });
     expect(result.body).toMatchObject({ ackCode: 'AE', status: 'error' });
     expect((result.body.issues as { rule: string }[])[0]!.rule).toBe('test-quality-value');
     expect(String(result.body.acknowledgment)).toContain('MSA|AE|BENCH-1');
     expect((await hub.channels.messages!.search({ channel: 'inbound', limit: 1000 })).messages.length).toBe(count);
-    const draft = await inject('POST', '/admin/channels/test', { channel: CHANNEL.replace('in: [ADT, ORU]', 'in: [ORU]'), message: adt('BENCH-2', 'P') });
+    const draft = await inject('POST', '/admin/channels/test', {
+      channel: CHANNEL.replace('in: [ADT, ORU]', 'in: [ORU]'),
+      message: adt('BENCH-2', 'P'),
+    });
     expect(draft.body).toMatchObject({ status: 'filtered', ackCode: 'AA' });
-    const broken = await inject('POST', '/admin/channels/test', { channel: 'source: {type: mllp}\n', message: adt('BENCH-3', 'P') });
+    const broken = await inject('POST', '/admin/channels/test', {
+      channel: 'source: {type: mllp}\n',
+      message: adt('BENCH-3', 'P'),
+    });
     expect(broken.status).toBe(422);
     expect(broken.body.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'source', line: 1 })]));
   });
 
   it('counts what it received, on /metrics and in the channel view', async () => {
-    const view = (await inject('GET', '/admin/channels/inbound')).body as { stats: { total: Record<string, number> }; state: string };
+    const view = (await inject('GET', '/admin/channels/inbound')).body as {
+      stats: { total: Record<string, number> };
+      state: string;
+    };
     expect(view.state).toBe('started');
     expect(view.stats.total.received).toBeGreaterThan(10);
     expect(view.stats.total.duplicate).toBeGreaterThanOrEqual(1);

@@ -6,7 +6,13 @@ import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import { Hl7Error, Hl7ErrorCode } from '../../adapters/hl7v2/index.js';
-import { MllpErrorCode, MllpServer, type MllpFailure, type MllpFrameContext, type MllpReply } from '../../mllp/index.js';
+import {
+  MllpErrorCode,
+  MllpServer,
+  type MllpFailure,
+  type MllpFrameContext,
+  type MllpReply,
+} from '../../mllp/index.js';
 import type { MllpSourceConfig, TlsConfig } from '../../engine/channel-config.js';
 import type { InboundChannel, InboundOutcome, SourceConnector, SourceStatus } from '../../engine/connector.js';
 import {
@@ -30,7 +36,10 @@ export function tlsServerOptions(config: TlsConfig | undefined): tls.TlsOptions 
     try {
       return readFileSync(path);
     } catch (error) {
-      throw new Error(`Cannot read the TLS ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): check source.tls.${what} in the channel file.`, { cause: error });
+      throw new Error(
+        `Cannot read the TLS ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): check source.tls.${what} in the channel file.`,
+        { cause: error },
+      );
     }
   };
   if (!config.cert || !config.key) throw new Error('source.tls needs both cert and key (PEM file paths).');
@@ -72,8 +81,12 @@ export class MllpSource implements SourceConnector {
       onFailure: (failure, context) => this.failure(failure, context),
     });
     server.on('serverError', (error) => this.logger.error({ err: error, channel: channel.id }, 'MLLP listener error'));
-    server.on('handlerFailed', (_connection, error) => this.logger.warn({ err: error, channel: channel.id }, 'MLLP handler failure'));
-    server.on('connectionRefused', (peer, error) => this.logger.warn({ peer: peer.remoteAddress, code: error.code, channel: channel.id }, 'MLLP connection refused'));
+    server.on('handlerFailed', (_connection, error) =>
+      this.logger.warn({ err: error, channel: channel.id }, 'MLLP handler failure'),
+    );
+    server.on('connectionRefused', (peer, error) =>
+      this.logger.warn({ peer: peer.remoteAddress, code: error.code, channel: channel.id }, 'MLLP connection refused'),
+    );
     await server.listen();
     this.server = server;
   }
@@ -114,7 +127,10 @@ export class MllpSource implements SourceConnector {
     return { payload: ackFor(payload, outcome) };
   }
 
-  private async failure(failure: MllpFailure, context: Omit<MllpFrameContext, 'signal'>): Promise<MllpReply | undefined> {
+  private async failure(
+    failure: MllpFailure,
+    context: Omit<MllpFrameContext, 'signal'>,
+  ): Promise<MllpReply | undefined> {
     const connection = context.connection;
     const source = `mllp ${connection.remoteAddress}:${connection.remotePort}`;
     switch (failure.code) {
@@ -132,7 +148,13 @@ export class MllpSource implements SourceConnector {
         if (decoded.ok) {
           return {
             payload: applicationAck(decoded.message, 'error', [
-              { stage: Stage.Receive, severity: 'error', code: failure.code, message: error.detail, hl7Condition: '207' },
+              {
+                stage: Stage.Receive,
+                severity: 'error',
+                code: failure.code,
+                message: error.detail,
+                hl7Condition: '207',
+              },
             ]),
           };
         }
@@ -141,22 +163,39 @@ export class MllpSource implements SourceConnector {
       case MllpErrorCode.FrameTooLarge: {
         const limit = this.config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
         const error = tooLargeError(failure.framing.byteCount, limit);
-        await this.channel?.receiveFailure(failure.framing.head, { source }, {
-          stage: Stage.Receive,
-          severity: 'error',
-          code: error.code,
-          message: `${error.message} (only the first ${failure.framing.head.length} bytes are kept)`,
-          hl7Condition: error.conditionCode,
-        });
+        await this.channel?.receiveFailure(
+          failure.framing.head,
+          { source },
+          {
+            stage: Stage.Receive,
+            severity: 'error',
+            code: error.code,
+            message: `${error.message} (only the first ${failure.framing.head.length} bytes are kept)`,
+            hl7Condition: error.conditionCode,
+          },
+        );
         return { payload: rejectAck(failure.framing.head, error) };
       }
       case MllpErrorCode.EmptyFrame:
-        return { payload: rejectAck(Buffer.alloc(0), new Hl7Error(Hl7ErrorCode.Empty, 'the MLLP frame is empty (0x0B immediately followed by 0x1C); send one HL7 message per frame')) };
+        return {
+          payload: rejectAck(
+            Buffer.alloc(0),
+            new Hl7Error(
+              Hl7ErrorCode.Empty,
+              'the MLLP frame is empty (0x0B immediately followed by 0x1C); send one HL7 message per frame',
+            ),
+          ),
+        };
       case MllpErrorCode.MissingEndCarriageReturn:
         return {
           payload: rejectAck(
             failure.framing.head,
-            new Hl7Error(Hl7ErrorCode.BadInput, 'the MLLP frame did not end with 0x1C 0x0D (this listener is strict); end each frame with 0x1C 0x0D', {}, { conditionCode: '100' }),
+            new Hl7Error(
+              Hl7ErrorCode.BadInput,
+              'the MLLP frame did not end with 0x1C 0x0D (this listener is strict); end each frame with 0x1C 0x0D',
+              {},
+              { conditionCode: '100' },
+            ),
           ),
         };
       default:
@@ -170,7 +209,12 @@ export function ackFor(payload: Buffer, outcome: InboundOutcome): Buffer | undef
   if (!outcome.decoded) {
     const decoded = decodeHl7(payload);
     const error = decoded.ok
-      ? new Hl7Error(Hl7ErrorCode.BadInput, outcome.errors[0]?.message ?? 'the message could not be processed', {}, { conditionCode: '207' })
+      ? new Hl7Error(
+          Hl7ErrorCode.BadInput,
+          outcome.errors[0]?.message ?? 'the message could not be processed',
+          {},
+          { conditionCode: '207' },
+        )
       : decoded.error;
     return rejectAck(payload, error);
   }
