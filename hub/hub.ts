@@ -10,7 +10,6 @@ import { fhirRoutes, type FhirAccess, type Principal } from '../store/api/fhir-r
 import { AuditTrail, auditMigrations } from '../store/audit/audit-trail.js';
 import type { BlobStore } from '../store/blob/blob-store.js';
 import { FsBlobStore } from '../store/blob/fs-blob-store.js';
-import { S3BlobStore } from '../store/blob/s3-blob-store.js';
 import { CanonicalStore } from '../store/canonical-store.js';
 import { loadDefinitions } from '../store/fhir/definitions.js';
 import { fhirErrors } from '../store/fhir/outcome.js';
@@ -157,6 +156,8 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
     };
     let blobs: BlobStore;
     if (config.s3) {
+      // Loaded only when used: the AWS SDK is large, and on Node 20 it prints a deprecation warning at load.
+      const { S3BlobStore } = await import('../store/blob/s3-blob-store.js');
       const s3 = new S3BlobStore(config.s3);
       await s3.init();
       blobs = s3;
