@@ -363,6 +363,101 @@ describe('status codes the IG maps leave without a target (OBX-11, OBR-25)', () 
   });
 });
 
+describe('status and class fallbacks when the sent code has no target in the IG map (Encounter, Appointment, ServiceRequest)', () => {
+  // Once the R4 definitions are loaded, FHIRPath counts a primitive holding only the unmapped code's extension as
+  // present: a `status.empty()` fallback never fired. The conditions name the codes the IG maps map instead.
+  const ADT = 'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A08^ADT_A01|C1|P|2.5';
+  const encounter = (pv1: string) =>
+    resources<{ status?: string; class?: { system?: string; code?: string } }>(
+      map([ADT, 'EVN|A08|20240305100000', PID, pv1]).bundle,
+      'Encounter',
+    )[0]!;
+
+  it('PV1-2 the map does not know: Encounter in-progress, class v3-NullFlavor UNK (no ActCode system without a code), R4-valid', () => {
+    const e = encounter('PV1|1|X|||||||||||||||||NDA1');
+    expect(e.status).toBe('in-progress');
+    expect(e.class).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK' });
+    expect(() => validateForWrite(e)).not.toThrow();
+    expect(encounter('PV1|1|I|||||||||||||||||NDA1').class).toEqual({
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+      code: 'IMP',
+    });
+    expect(encounter('PV1|1|I|||||||||||||||||NDA1').status).toBe('in-progress');
+    expect(encounter('PV1|1|P|||||||||||||||||NDA1').status).toBe('planned');
+  });
+
+  it('SCH-25 the map does not know (Overbook): Appointment booked; a known one (Cancelled) kept', () => {
+    const appointment = (sch25: string) =>
+      resources<{ status?: string }>(
+        map([
+          'MSH|^~\\&|A|B|C|D|20240305100000+0100||SIU^S12^SIU_S12|C1|P|2.5',
+          `SCH|RDV1|RDV1F${'|'.repeat(23)}${sch25}`,
+          PID,
+        ]).bundle,
+        'Appointment',
+      )[0]!.status;
+    expect(appointment('Overbook')).toBe('booked');
+    expect(appointment('Cancelled')).toBe('cancelled');
+    expect(appointment('')).toBe('booked');
+  });
+
+  it('ORC-5 the OrderStatus map does not know (A): ServiceRequest unknown; a known ORC-5 (CM) kept', () => {
+    const status = (orc: string) =>
+      resources<{ status?: string }>(
+        map(['MSH|^~\\&|LIS||KENEY|HUB|20240305100000+0100||OML^O21^OML_O21|C7|P|2.5', PID, orc, OBR]).bundle,
+        'ServiceRequest',
+      )[0]!.status;
+    expect(status('ORC|NW|CMD1|||A')).toBe('unknown');
+    expect(status('ORC|NW|CMD1|||CM')).toBe('completed');
+  });
+});
+
+describe('OBX-7 reference range read as numbers', () => {
+  const range = (obx7: string) =>
+    resources<Observation>(
+      map([MSH, PID, OBR, `OBX|1|NM|2823-3^K^LN||4.2|mmol/l^mmol/l^L|${obx7}||||F|||20240305080000+0100`]).bundle,
+      'Observation',
+    )[0]!.referenceRange?.[0];
+
+  it('with spaces and decimal commas ( 3,5 - 5,1 ): low 3.5 and high 5.1 in the OBX-6 unit', () => {
+    expect(range(' 3,5 - 5,1 ')).toMatchObject({
+      low: { value: 3.5, code: 'mmol/L' },
+      high: { value: 5.1, code: 'mmol/L' },
+    });
+  });
+
+  it('anything else stays text only (s3,5-5,1s, <5, 3-, 1-2-3)', () => {
+    for (const text of ['s3,5-5,1s', '<5', '3-', '1-2-3']) {
+      const r = range(text);
+      expect(r?.low, text).toBeUndefined();
+      expect(r?.high, text).toBeUndefined();
+      expect(r?.text, text).toBe(text);
+    }
+  });
+});
+
+describe('coded Patient extensions (PID-17, -26, -28, -35, -39)', () => {
+  const patient = (pid39: string) =>
+    resources<Patient>(
+      map([MSH, `PID|1||IPP1^^^CHU&1.2.250.1.999.1.1&ISO^PI||TEST^ANNE||19800115|F${'|'.repeat(31)}${pid39}`]).bundle,
+      'Patient',
+    )[0]!;
+
+  it('a CWE with only its coding system OID (CWE-14, unmapped by the IG) gives no extension, and the Patient is R4-valid', () => {
+    const p = patient('^^^^^^^^^^^^^TEST1234');
+    expect(p.extension ?? []).toEqual([]);
+    expect(() => validateForWrite(p)).not.toThrow();
+  });
+
+  it('a CWE with a code keeps the citizenship extension', () => {
+    const p = patient('FRA^France^ISO3166');
+    expect(p.extension?.find((e) => e.url.endsWith('patient-citizenship'))).toMatchObject({
+      extension: [{ url: 'code', valueCodeableConcept: { coding: [{ code: 'FRA' }] } }],
+    });
+    expect(() => validateForWrite(p)).not.toThrow();
+  });
+});
+
 describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson', () => {
   it('one contact per NK1 with a name, address or telecom; an NK1 with none gives no contact (R4 pat-1); R4-valid', () => {
     const { bundle } = map([
