@@ -16,7 +16,8 @@ import {
   type Hl7Location,
   type Hl7Message,
 } from '../adapters/hl7v2/index.js';
-import { isFieldFilter, type FilterConfig } from './channel-config.js';
+import type { FilterConfig } from './channel-config.js';
+import { applyFieldFilters, type FilterVerdict } from './field-filter.js';
 import { Stage, type MessageHeaderFacts, type MessageIssue } from './message-store.js';
 
 export type DecodeResult =
@@ -138,57 +139,11 @@ export function dedupKey(
 
 // ---- filters ----
 
-export interface FilterVerdict {
-  pass: boolean;
-  /** The first filter that did not pass, described for the message store. */
-  reason?: string;
-}
+export type { FilterVerdict } from './field-filter.js';
 
+/** The channel's filters over HL7 paths (`MSH-9.1`, `PID-3.4`); a path that does not resolve is absent. */
 export function applyFilters(message: Hl7Message, filters: readonly FilterConfig[]): FilterVerdict {
-  for (const filter of filters) {
-    const verdict = test(message, filter);
-    if (!verdict.pass) return verdict;
-  }
-  return { pass: true };
-}
-
-function test(message: Hl7Message, filter: FilterConfig): FilterVerdict {
-  if (!isFieldFilter(filter)) {
-    const pass = filter.anyOf.some((f) => test(message, f).pass) !== (filter.not ?? false);
-    return pass ? { pass } : { pass, reason: `none of the anyOf filters passed${filter.not ? ' (negated)' : ''}` };
-  }
-  let value: string | undefined;
-  try {
-    value = message.get(filter.field) ?? undefined;
-  } catch {
-    value = undefined;
-  }
-  let pass: boolean;
-  let expected: string;
-  if (filter.equals !== undefined) {
-    pass = value === filter.equals;
-    expected = `equal "${filter.equals}"`;
-  } else if (filter.in !== undefined) {
-    pass = value !== undefined && filter.in.includes(value);
-    expected = `be one of ${filter.in.join(', ')}`;
-  } else if (filter.matches !== undefined) {
-    pass = value !== undefined && new RegExp(filter.matches, 'u').test(value);
-    expected = `match /${filter.matches}/`;
-  } else {
-    const wanted = filter.exists ?? true;
-    pass = (value !== undefined && value !== '') === wanted;
-    expected = wanted ? 'be present' : 'be absent';
-  }
-  if (filter.not) {
-    pass = !pass;
-    expected = `not ${expected}`;
-  }
-  return pass
-    ? { pass }
-    : {
-        pass,
-        reason: `${filter.field} is ${value === undefined ? 'absent' : `"${value.slice(0, 60)}"`}; it must ${expected}`,
-      };
+  return applyFieldFilters((field) => message.get(field) ?? undefined, filters);
 }
 
 // ---- acknowledgments ----

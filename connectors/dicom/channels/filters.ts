@@ -6,7 +6,8 @@
 import type { DataSet } from '../../../adapters/dicom/dataset.js';
 import { tagOf } from '../../../adapters/dicom/dictionary.js';
 import { closest } from '../../../engine/channel-loader.js';
-import { isFieldFilter, type FilterConfig } from '../../../engine/channel-config.js';
+import type { FilterConfig } from '../../../engine/channel-config.js';
+import { applyFieldFilters, type FilterVerdict } from '../../../engine/field-filter.js';
 import type { InstanceSource } from '../instance-store.js';
 
 export const SOURCE_FIELDS = ['CallingAETitle', 'CalledAETitle', 'RemoteAddress', 'Protocol', 'User'] as const;
@@ -39,10 +40,7 @@ export interface FilterInput {
   transferSyntaxUid: string;
 }
 
-export interface FilterVerdict {
-  pass: boolean;
-  reason?: string;
-}
+export type { FilterVerdict } from '../../../engine/field-filter.js';
 
 /** Undefined when the field can be filtered on; otherwise why not, with a suggestion. */
 export function checkFilterField(field: string): string | undefined {
@@ -77,48 +75,5 @@ export function fieldValue(input: FilterInput, field: string): string | undefine
 
 /** Every filter must pass (AND); `anyOf` is an OR; `not` negates. The first failure says why. */
 export function applyDicomFilters(input: FilterInput, filters: readonly FilterConfig[]): FilterVerdict {
-  for (const filter of filters) {
-    const verdict = test(input, filter);
-    if (!verdict.pass) return verdict;
-  }
-  return { pass: true };
-}
-
-function test(input: FilterInput, filter: FilterConfig): FilterVerdict {
-  if (!isFieldFilter(filter)) {
-    const pass = filter.anyOf.some((f) => test(input, f).pass) !== (filter.not ?? false);
-    return pass ? { pass } : { pass, reason: `none of the anyOf filters passed${filter.not ? ' (negated)' : ''}` };
-  }
-  let value: string | undefined;
-  try {
-    value = fieldValue(input, filter.field);
-  } catch {
-    value = undefined; // an attribute that does not decode counts as absent
-  }
-  let pass: boolean;
-  let expected: string;
-  if (filter.equals !== undefined) {
-    pass = value === filter.equals;
-    expected = `equal "${filter.equals}"`;
-  } else if (filter.in !== undefined) {
-    pass = value !== undefined && filter.in.includes(value);
-    expected = `be one of ${filter.in.join(', ')}`;
-  } else if (filter.matches !== undefined) {
-    pass = value !== undefined && new RegExp(filter.matches, 'u').test(value);
-    expected = `match /${filter.matches}/`;
-  } else {
-    const wanted = filter.exists ?? true;
-    pass = (value !== undefined && value !== '') === wanted;
-    expected = wanted ? 'be present' : 'be absent';
-  }
-  if (filter.not) {
-    pass = !pass;
-    expected = `not ${expected}`;
-  }
-  return pass
-    ? { pass }
-    : {
-        pass,
-        reason: `${filter.field} is ${value === undefined ? 'absent' : `"${value.slice(0, 60)}"`}; it must ${expected}`,
-      };
+  return applyFieldFilters((field) => fieldValue(input, field), filters); // an attribute that does not decode counts as absent
 }
