@@ -511,7 +511,7 @@ export class MessageStore {
               inserted.map((m) => m.header?.sender ?? null),
               inserted.map((m) => m.header?.messageType ?? null),
               inserted.map((m) => m.header?.controlId ?? null),
-              inserted.map((m) => (m.header?.patientIds ?? []).map((p) => p.replace(/\x1f/g, ' ')).join('\x1f')),
+              inserted.map((m) => (m.header?.patientIds ?? []).map((p) => p.replaceAll('\x1f', ' ')).join('\x1f')),
               inserted.map((m) => m.header?.searchText ?? ''),
               inserted.map((m) => m.rawSha256),
               inserted.map((m) => m.raw.length),
@@ -854,9 +854,7 @@ export class MessageStore {
   }
 
   /** What a destination needs to send a message: its bytes, control id, and where its change set is. */
-  async outbound(
-    id: string,
-  ): Promise<
+  async outbound(id: string): Promise<
     | {
         raw: Buffer;
         controlId: string | null;

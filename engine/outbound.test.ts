@@ -1,7 +1,7 @@
 // Outbound channels: a change applied to the store (here through the FHIR API) feeds a subscription source; the
 // resource (with what it references) is encoded to HL7 v2 and delivered by an MLLP destination whose ACK is checked.
 import type { Patient } from '@medplum/fhirtypes';
-import { Hl7Message } from '@medplum/core';
+import type { Hl7Message } from '@medplum/core';
 import { Hl7Server } from '@medplum/hl7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../mllp/test-support.js';
