@@ -21,6 +21,7 @@ import { EngineError, EngineErrorCode, isEngineError } from './errors.js';
 import { decodeHl7 } from './hl7v2-format.js';
 import type { MapperRegistry } from './mapper-registry.js';
 import { isMessageId } from './message-id.js';
+import { moduleMessageKind, replayRouteOf } from './module-channels.js';
 import { MESSAGE_STATUSES, type MessageQuery, type MessageStatus, type MessageStore } from './message-store.js';
 
 export interface EngineAccess {
@@ -124,12 +125,10 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
   return async (app: FastifyInstance, { hub }) => {
     app.setErrorHandler((error: unknown, request, reply) => {
       if (isEngineError(error)) {
-        return reply
-          .code(error.status)
-          .send({
-            ...adminError(error.status, error.code, error.message),
-            ...(error.issues.length ? { issues: error.issues } : {}),
-          });
+        return reply.code(error.status).send({
+          ...adminError(error.status, error.code, error.message),
+          ...(error.issues.length ? { issues: error.issues } : {}),
+        });
       }
       if (isFhirError(error)) {
         const issue = error.outcome.issue?.[0];
@@ -294,7 +293,7 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
       async (request) => {
         const principal = admin(request);
         const destination = request.body?.destination;
-        const result = await replayOne(access, request.params.id, destination);
+        const result = await replayOne(access, request.params.id, destination, principal.name);
         await audit(
           request,
           principal.id,
@@ -318,7 +317,7 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
           const results = [];
           for (const id of body.ids) {
             try {
-              results.push(await replayOne(access, id, destination));
+              results.push(await replayOne(access, id, destination, principal.name));
               await audit(request, principal.id, `message replayed${destination ? ` to ${destination}` : ''}`, 200, id);
             } catch (error) {
               if (!isEngineError(error)) throw error;
@@ -334,7 +333,7 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
         const query = messageQuery(body.query);
         if (!query.channel) throw invalid('A replay by query needs a channel (query.channel).');
         if (!query.from || !query.to) throw invalid('A replay by query needs a time range (query.from and query.to).');
-        access.engine().pipeline(query.channel);
+        if (!access.engine().moduleChannelsOf(query.channel)) access.engine().pipeline(query.channel);
         const job: ReplayJob = {
           id: randomUUID(),
           state: 'running',
@@ -384,6 +383,12 @@ export function engineAdminRoutes(access: EngineAccess): FastifyPluginAsync<{ hu
             'Say why the message is edited: {"message": "<edited HL7>", "reason": "wrong IPP in PID-3, ticket 1234"}.',
           );
         const original = await access.messages().get(request.params.id);
+        const kind = access.engine().moduleChannelsOf(original.channel) ?? moduleMessageKind(original.messageType);
+        if (kind && !access.engine().ids().includes(original.channel))
+          throw new EngineError(
+            EngineErrorCode.ChannelState,
+            `Message ${original.id} is a ${kind.kind} message (channel "${original.channel}"): it cannot be edited as text. Replay it as it is with POST /admin/messages/${original.id}/replay, or send the corrected instance again.`,
+          );
         const raw = editedBytes(request.body);
         const outcome = await access
           .engine()
@@ -453,7 +458,7 @@ function editedBytes(body: { message?: string; messageBase64?: string } | undefi
   }
 }
 
-async function replayOne(access: EngineAccess, id: string, destination: string | undefined) {
+async function replayOne(access: EngineAccess, id: string, destination: string | undefined, by: string) {
   if (!isMessageId(id)) throw new EngineError(EngineErrorCode.MessageNotFound, `${id} is not a message id.`);
   const messages = access.messages();
   const state = await messages.state(id);
@@ -462,6 +467,20 @@ async function replayOne(access: EngineAccess, id: string, destination: string |
       EngineErrorCode.MessageNotFound,
       `No message ${id} in the message store (wrong id, or pruned by retention).`,
     );
+  // A message of a channel another module runs (DICOM): that module replays it.
+  const owner = access.engine().moduleChannelsOf(state.channel);
+  if (owner) {
+    const outcome = await owner.replay(id, { ...(destination !== undefined ? { destination } : {}), by });
+    return { messageId: id, replayed: destination ?? 'all', handledBy: owner.kind, outcome };
+  }
+  if (!access.engine().ids().includes(state.channel)) {
+    const kind = moduleMessageKind((await messages.get(id)).messageType);
+    if (kind)
+      throw new EngineError(
+        EngineErrorCode.ChannelState,
+        `Message ${id} is a ${kind.kind} message (channel "${state.channel}") and the ${kind.module} module that replays it is not running in this hub: start it (hub/modules.ts), then replay with POST ${replayRouteOf(kind.replayRoute, id)} (or here again).`,
+      );
+  }
   const pipeline = access.engine().pipeline(state.channel);
   if (destination === undefined)
     return {
@@ -510,7 +529,7 @@ async function runJob(access: EngineAccess, job: ReplayJob): Promise<void> {
     for (const id of page.ids) {
       if (total++ >= MAX_JOB_MESSAGES) break;
       try {
-        await replayOne(access, id, job.destination ?? undefined);
+        await replayOne(access, id, job.destination ?? undefined, job.by);
         job.replayed++;
       } catch (error) {
         job.failed++;

@@ -27,6 +27,7 @@ import type { DestinationLocks } from './destination-locks.js';
 import { EngineError, EngineErrorCode, type ChannelConfigIssue } from './errors.js';
 import type { MapperRegistry } from './mapper-registry.js';
 import { MessageStatus, Stage, type MessageStore, type QueuedDelivery } from './message-store.js';
+import type { ModuleChannels } from './module-channels.js';
 import { ChannelPipeline } from './pipeline.js';
 import { SubscriptionSource } from './subscription-source.js';
 
@@ -517,6 +518,24 @@ export class ChannelEngine {
   }
 
   // ---- operations ----
+
+  private readonly moduleChannels = new Set<ModuleChannels>();
+
+  /**
+   * A hub module running channels of its own over the message store (DICOM) registers them here, so that the admin
+   * routes hand their messages to it (replay). Returns the function that unregisters them (at the module's stop).
+   */
+  registerModuleChannels(channels: ModuleChannels): () => void {
+    this.moduleChannels.add(channels);
+    return () => this.moduleChannels.delete(channels);
+  }
+
+  /** The module that runs this channel, when it is not one of the engine's own. */
+  moduleChannelsOf(channelId: string): ModuleChannels | undefined {
+    if (this.channels.has(channelId)) return undefined;
+    for (const channels of this.moduleChannels) if (channels.owns(channelId)) return channels;
+    return undefined;
+  }
 
   runtime(id: string): ChannelRuntime {
     const runtime = this.channels.get(id);

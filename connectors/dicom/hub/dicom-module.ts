@@ -21,7 +21,7 @@ import { dicomWebPlugin } from '../dicomweb/plugin.js';
 import type { RemoteAe } from '../dimse/scu.js';
 import { ChannelStats } from '../../../engine/channel-stats.js';
 import { PostgresDestinationLocks } from '../../../engine/destination-locks.js';
-import { formatIssue } from '../../../engine/errors.js';
+import { EngineError, EngineErrorCode, formatIssue } from '../../../engine/errors.js';
 import type { ChannelsModule } from '../../../engine/module.js';
 import { engineMigrations, MessageStore } from '../../../engine/message-store.js';
 import { PostgresClient } from '../../../store/sql/postgres-client.js';
@@ -223,6 +223,7 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
   let started = false;
   let dimseError: string | undefined;
   let router: DicomChannels | undefined;
+  let unregisterFromEngine: (() => void) | undefined;
   let loadedChannels: DicomChannelsLoad = { loaded: [], failed: [] };
   let settings: DicomSettings | undefined;
   const studyPatients = new StudyPatients();
@@ -569,6 +570,31 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       });
       await router.start();
       logger?.info({ channels: router.ids() }, 'DICOM channels running');
+      // The console replays from one place: the engine's /admin/messages routes hand DICOM messages to us.
+      unregisterFromEngine = options.channels?.engine?.registerModuleChannels({
+        kind: 'DICOM',
+        replayRoute: '/admin/dicom/messages/:id/replay',
+        owns: (channelId) => router?.ids().includes(channelId) ?? false,
+        replay: async (messageId, replayOptions) => {
+          if (!router)
+            throw new EngineError(EngineErrorCode.ChannelState, 'The DICOM module is stopping; retry in a moment.');
+          try {
+            const { error, ...rest } = await router.replay(messageId, replayOptions);
+            return { ...rest, ...(error ? { error: { code: error.code, message: error.message } } : {}) };
+          } catch (error) {
+            const status = (error as { statusCode?: number }).statusCode;
+            if (status === 404)
+              throw new EngineError(
+                /no destination/.test((error as Error).message)
+                  ? EngineErrorCode.DestinationNotFound
+                  : EngineErrorCode.MessageNotFound,
+                (error as Error).message,
+              );
+            if (status === 409) throw new EngineError(EngineErrorCode.ChannelState, (error as Error).message);
+            throw error;
+          }
+        },
+      });
       started = true;
       if (options.dimse !== false) await listen();
     },
@@ -577,6 +603,8 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       started = false;
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = undefined;
+      unregisterFromEngine?.();
+      unregisterFromEngine = undefined;
       await service?.stop();
       await router?.stop();
       router = undefined;
