@@ -24,7 +24,7 @@ import type { InboundOutcome, OutboundMessage, SourceConnector, SourceStatus } f
 import { defaultConnectors, type ConnectorFactory } from './connector-factory.js';
 import { DeliveryWorker, type DeliveryWorkerStatus } from './delivery-worker.js';
 import type { DestinationLocks } from './destination-locks.js';
-import { EngineError, EngineErrorCode, type ChannelConfigIssue } from './errors.js';
+import { EngineError, EngineErrorCode, messageError, MessageErrorCode, type ChannelConfigIssue } from './errors.js';
 import type { MapperRegistry } from './mapper-registry.js';
 import { MessageStatus, Stage, type MessageStore, type QueuedDelivery } from './message-store.js';
 import type { ModuleChannels } from './module-channels.js';
@@ -720,8 +720,7 @@ export class ChannelEngine {
     const rows = await this.options.messages.markError(changeSetId, {
       stage: Stage.Apply,
       severity: 'error',
-      code: 'CHANGE_SET_REJECTED',
-      message: `The store refused the change set: ${detail} Fix the mapping (or the message) and replay it.`,
+      ...messageError(MessageErrorCode.ChangeSetRejected, { detail }),
     });
     const first = rows[0];
     if (!first) return; // not a channel's change set (or already recorded as refused by its own commit)

@@ -77,3 +77,71 @@ export function channelConfigError(issues: ChannelConfigIssue[]): EngineError {
     issues,
   );
 }
+
+// ---- errors written on a message ----
+
+/**
+ * The errors the engine itself writes on a message (`MessageIssue.code`), each with the parameters stored beside it
+ * (`MessageIssue.params`), so that a console words them in its own language from the code; `MessageIssue.message`
+ * keeps the English text (built here from the same parameters) for logs, the API and rows written before codes had
+ * parameters. Errors that come from elsewhere (the HL7 parser, a mapping, a quality rule) keep their own codes and
+ * text. The codes are stable: a console keys its translations on them.
+ */
+export const MessageErrorCode = {
+  /** A destination failed `retry.maxAttempts` times (or refused for good): the delivery is in the dead letter. */
+  DeadLetter: 'DEAD_LETTER',
+  /** The raw message could not be persisted (database down): nothing kept, the sender must resend. */
+  MessageStoreUnavailable: 'MESSAGE_STORE_UNAVAILABLE',
+  /** The channel's mapping is not installed. */
+  MappingNotFound: 'MAPPING_NOT_FOUND',
+  /** The mapping threw (not an issue it reported). */
+  MappingFailed: 'MAPPING_FAILED',
+  /** The quality rules threw. */
+  QualityCheckFailed: 'QUALITY_CHECK_FAILED',
+  /** The change log is unavailable: the message is kept and processed again. */
+  StoreUnavailable: 'STORE_UNAVAILABLE',
+  /** The projector refused the change set. */
+  ChangeSetRejected: 'CHANGE_SET_REJECTED',
+  /** An outbound channel's encoder threw. */
+  EncoderFailed: 'ENCODER_FAILED',
+  /** An outbound channel's encoder produced no message. */
+  EncoderNoMessage: 'ENCODER_NO_MESSAGE',
+} as const;
+export type MessageErrorCode = (typeof MessageErrorCode)[keyof typeof MessageErrorCode];
+
+/** The parameters of each code (what a translation may use as `{name}`). */
+export interface MessageErrorParams {
+  DEAD_LETTER: { destination: string; attempts: number; lastError: string };
+  MESSAGE_STORE_UNAVAILABLE: Record<string, never>;
+  MAPPING_NOT_FOUND: { mapping: string };
+  MAPPING_FAILED: { mapping: string; detail: string };
+  QUALITY_CHECK_FAILED: { detail: string };
+  STORE_UNAVAILABLE: Record<string, never>;
+  CHANGE_SET_REJECTED: { detail: string };
+  ENCODER_FAILED: { detail: string; target: string; changeSet: string };
+  ENCODER_NO_MESSAGE: { target: string; changeSet: string };
+}
+
+const MESSAGE_ERROR_TEXT: { [C in MessageErrorCode]: (p: MessageErrorParams[C]) => string } = {
+  DEAD_LETTER: (p) => `Delivery to ${p.destination} failed ${p.attempts} time(s): ${p.lastError}`,
+  MESSAGE_STORE_UNAVAILABLE: () =>
+    'The hub could not store the message (database unavailable); nothing was kept: resend it later.',
+  MAPPING_NOT_FOUND: (p) =>
+    `The channel's mapping "${p.mapping}" is not installed; the message is kept: replay it once the mapping exists.`,
+  MAPPING_FAILED: (p) => `The mapping ${p.mapping} failed: ${p.detail}`,
+  QUALITY_CHECK_FAILED: (p) => `The quality rules failed to run: ${p.detail}`,
+  STORE_UNAVAILABLE: () =>
+    'The message is kept but could not be committed to the record yet (the change log is unavailable); it will be processed again. Resend it or wait.',
+  CHANGE_SET_REJECTED: (p) =>
+    `The store refused the change set: ${p.detail} Fix the mapping (or the message) and replay it.`,
+  ENCODER_FAILED: (p) => `${p.detail} (${p.target}, change set ${p.changeSet})`,
+  ENCODER_NO_MESSAGE: (p) => `The encoder produced no message. (${p.target}, change set ${p.changeSet})`,
+};
+
+/** `{code, params, message}` of a message error: the code and parameters for a console, the English text for the rest. */
+export function messageError<C extends MessageErrorCode>(
+  code: C,
+  params: MessageErrorParams[C],
+): { code: C; params: MessageErrorParams[C]; message: string } {
+  return { code, params, message: MESSAGE_ERROR_TEXT[code](params) };
+}

@@ -186,6 +186,9 @@ export function describeMessageStore(
       expect(dead.status).toBe('error');
       expect(dead.errorStage).toBe(Stage.Destination);
       expect(dead.errors[0]).toMatchObject({ code: 'DEAD_LETTER', destination: 'lis' });
+      // The code's parameters are stored with it, so that the console words the error in its own language.
+      expect(dead.errors[0]!.params).toEqual({ destination: 'lis', attempts: 2, lastError: 'connection refused' });
+      expect(dead.errors[0]!.message).toBe('Delivery to lis failed 2 time(s): connection refused');
       expect(
         (await store.search({ channel: 'route', status: [MessageStatus.Error] })).messages.map((m) => m.id),
       ).toEqual([ids[1]]);

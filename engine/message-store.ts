@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { BlobStore } from '../store/blob/blob-store.js';
 import { GroupCommitter } from '../store/log/group-commit.js';
 import type { Migration, SqlClient, SqlExecutor } from '../store/sql/sql-client.js';
-import { EngineError, EngineErrorCode } from './errors.js';
+import { EngineError, EngineErrorCode, messageError, MessageErrorCode } from './errors.js';
 import { isMessageId, messageTime, newMessageId } from './message-id.js';
 
 export const engineMigrations: Migration[] = [
@@ -137,6 +137,11 @@ export interface MessageIssue {
   /** HL7 location such as `OBX[3]-6.1`. */
   location?: string;
   rule?: string;
+  /**
+   * The parameters of `code` when it is one of the engine's own (errors.ts MessageErrorCode), so that a console
+   * words the error in its language; absent on other issues and on rows written before.
+   */
+  params?: Record<string, string | number>;
   expression?: string;
   destination?: string;
   /** HL7 table 0357 condition code written in ERR-3 (when known). */
@@ -599,8 +604,7 @@ export class MessageStore {
           const issue: MessageIssue = {
             stage: Stage.Apply,
             severity: 'error',
-            code: 'CHANGE_SET_REJECTED',
-            message: `The store refused the change set: ${row.detail ?? 'rejected'} Fix the mapping (or the message) and replay it.`,
+            ...messageError(MessageErrorCode.ChangeSetRejected, { detail: row.detail ?? 'rejected' }),
           };
           await tx.query(
             `UPDATE engine_messages SET status = 'error', error_stage = 'apply', errors = $3 WHERE received_at = $1 AND id = $2`,
@@ -1077,6 +1081,7 @@ async function rollUp(tx: SqlExecutor, messageId: string): Promise<void> {
        FROM (SELECT count(*) FILTER (WHERE x.status = 'pending') AS pending,
                     count(*) FILTER (WHERE x.status = 'dead') AS dead,
                     (json_agg(json_build_object('stage', 'destination', 'severity', 'error', 'code', 'DEAD_LETTER', 'destination', x.destination,
+                             'params', json_build_object('destination', x.destination, 'attempts', x.attempts, 'lastError', COALESCE(x.last_error, 'unknown error')),
                              'message', 'Delivery to ' || x.destination || ' failed ' || x.attempts || ' time(s): ' || COALESCE(x.last_error, 'unknown error')))
                       FILTER (WHERE x.status = 'dead'))::text AS errors
                FROM (SELECT DISTINCT ON (destination) destination, status, attempts, last_error FROM engine_deliveries

@@ -15,6 +15,7 @@ import type { CanonicalStore } from '../store/canonical-store.js';
 import { OriginKind, type ChangeOrigin } from '../store/change-set.js';
 import { hasStoreDestination, queuedDestinations, type ChannelConfig } from './channel-config.js';
 import type { InboundChannel, InboundOutcome, ReceiveHooks, ReceiveMeta } from './connector.js';
+import { messageError, MessageErrorCode } from './errors.js';
 import { applyFilters, decodeHl7, decodeIssue, dedupKey, type AckOutcome, type DecodeResult } from './hl7v2-format.js';
 import type { MapperRegistry } from './mapper-registry.js';
 import { changeSetIdFor } from './message-id.js';
@@ -146,8 +147,7 @@ export class ChannelPipeline implements InboundChannel {
           {
             stage: Stage.Receive,
             severity: 'error',
-            code: 'MESSAGE_STORE_UNAVAILABLE',
-            message: 'The hub could not store the message (database unavailable); nothing was kept: resend it later.',
+            ...messageError(MessageErrorCode.MessageStoreUnavailable, {}),
             hl7Condition: '207',
           },
         ],
@@ -271,8 +271,7 @@ export class ChannelPipeline implements InboundChannel {
           {
             stage: Stage.Map,
             severity: 'error',
-            code: 'MAPPING_NOT_FOUND',
-            message: `The channel's mapping "${config.mapping}" is not installed; the message is kept: replay it once the mapping exists.`,
+            ...messageError(MessageErrorCode.MappingNotFound, { mapping: config.mapping }),
             hl7Condition: '207',
           },
         ],
@@ -295,8 +294,9 @@ export class ChannelPipeline implements InboundChannel {
       issues.push({
         stage: Stage.Map,
         severity: 'error',
-        code: (error as { code?: string }).code ?? 'MAPPING_FAILED',
-        message: `The mapping ${config.mapping} failed: ${(error as Error).message}`,
+        ...messageError(MessageErrorCode.MappingFailed, { mapping: config.mapping, detail: (error as Error).message }),
+        // A mapper that throws a coded error keeps its code (its text is the English one above).
+        ...((error as { code?: string }).code ? { code: (error as { code: string }).code } : {}),
         hl7Condition: (error as { conditionCode?: string }).conditionCode ?? '207',
       });
       return { kind: 'failed', decoded: message, issues };
@@ -308,8 +308,7 @@ export class ChannelPipeline implements InboundChannel {
         issues.push({
           stage: Stage.Quality,
           severity: 'error',
-          code: 'QUALITY_CHECK_FAILED',
-          message: `The quality rules failed to run: ${(error as Error).message}`,
+          ...messageError(MessageErrorCode.QualityCheckFailed, { detail: (error as Error).message }),
           hl7Condition: '207',
         });
       }
@@ -429,9 +428,7 @@ export class ChannelPipeline implements InboundChannel {
             {
               stage: Stage.Store,
               severity: 'error',
-              code: 'STORE_UNAVAILABLE',
-              message:
-                'The message is kept but could not be committed to the record yet (the change log is unavailable); it will be processed again. Resend it or wait.',
+              ...messageError(MessageErrorCode.StoreUnavailable, {}),
               hl7Condition: '207',
             },
           ],

@@ -17,6 +17,7 @@ import { parseSearch } from '../store/search/search-query.js';
 import type { ChannelConfig, SubscriptionSourceConfig } from './channel-config.js';
 import type { InboundChannel, SourceConnector, SourceStatus } from './connector.js';
 import type { DestinationLocks } from './destination-locks.js';
+import { messageError, MessageErrorCode } from './errors.js';
 import type { MapperRegistry } from './mapper-registry.js';
 import { Stage, type MessageStore } from './message-store.js';
 
@@ -158,20 +159,26 @@ export class SubscriptionSource implements SourceConnector {
         });
       } catch (error) {
         result = {
-          issues: [{ severity: 'error' as const, code: 'ENCODER_FAILED', message: (error as Error).message }],
+          issues: [
+            { severity: 'error' as const, code: MessageErrorCode.EncoderFailed, message: (error as Error).message },
+          ],
         };
       }
       const errors = result.issues.filter((i) => i.severity === 'error');
       if (!result.message || errors.length > 0) {
-        const first = errors[0] ?? { code: 'ENCODER_NO_MESSAGE', message: 'The encoder produced no message.' };
+        const first = errors[0];
+        const changeSet = record.changeSet.id;
         await channel.receiveFailure(
           Buffer.from(JSON.stringify(resource)),
           { source: sourceName, dedupKey },
           {
             stage: Stage.Encode,
             severity: 'error',
-            code: first.code,
-            message: `${first.message} (${target}, change set ${record.changeSet.id})`,
+            ...(!first
+              ? messageError(MessageErrorCode.EncoderNoMessage, { target, changeSet })
+              : first.code === MessageErrorCode.EncoderFailed
+                ? messageError(MessageErrorCode.EncoderFailed, { detail: first.message, target, changeSet })
+                : { code: first.code, message: `${first.message} (${target}, change set ${changeSet})` }),
           },
         );
         continue;

@@ -284,6 +284,12 @@ describe.skipIf(!hasService('chromium'))('the UI in a browser, on the demo data 
       await page.goto(`${base()}/console/messages?status=error`);
       await page.getByRole('link', { name: /Ouvrir le message FWD\d+/ }).click();
       await page.getByRole('heading', { name: /^Message FWD\d+$/ }).waitFor();
+      // The dead letter in French, worded from the engine's error code and its parameters (the stored text is English).
+      await page
+        .getByText(/^La remise à ris a échoué \d+ fois : /)
+        .first()
+        .waitFor();
+      expect(await page.getByText(/^Delivery to ris failed/).count()).toBe(0);
       await screenshot(page, '14-failed-message');
       await page.getByLabel('Rejouer vers').selectOption('ris');
       await page.getByRole('button', { name: 'Rejouer', exact: true }).click();

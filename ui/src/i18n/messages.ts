@@ -516,6 +516,21 @@ const fr = {
   'issue.warning': 'avertissement',
   'issue.information': 'information',
 
+  'issueCode.DEAD_LETTER': 'La remise à {destination} a échoué {attempts} fois : {lastError}',
+  'issueCode.MESSAGE_STORE_UNAVAILABLE':
+    'Le hub n’a pas pu enregistrer le message (base de données indisponible) ; rien n’a été conservé : renvoyez-le plus tard.',
+  'issueCode.MAPPING_NOT_FOUND':
+    'Le mapping « {mapping} » du canal n’est pas installé ; le message est conservé : rejouez-le une fois le mapping en place.',
+  'issueCode.MAPPING_FAILED': 'Le mapping {mapping} a échoué : {detail}',
+  'issueCode.QUALITY_CHECK_FAILED': 'Les règles de qualité n’ont pas pu s’exécuter : {detail}',
+  'issueCode.STORE_UNAVAILABLE':
+    'Le message est conservé mais n’a pas encore pu être inscrit au dossier (journal des changements indisponible) ; il sera traité de nouveau. Renvoyez-le ou patientez.',
+  'issueCode.CHANGE_SET_REJECTED':
+    'Le dossier a refusé l’ensemble de changements : {detail} Corrigez le mapping (ou le message) puis rejouez-le.',
+  'issueCode.ENCODER_FAILED': '{detail} ({target}, ensemble de changements {changeSet})',
+  'issueCode.ENCODER_NO_MESSAGE':
+    'L’encodeur n’a produit aucun message ({target}, ensemble de changements {changeSet}).',
+
   'bench.title': 'Banc de test des mappings',
   'bench.nothingStored':
     'Rien n’est enregistré : le message passe par le canal choisi (décodage, filtres, mapping, règles qualité) et vous voyez ce qu’il produirait.',
@@ -1048,6 +1063,20 @@ const en: Record<MessageKey, string> = {
   'issue.error': 'error',
   'issue.warning': 'warning',
   'issue.information': 'information',
+
+  'issueCode.DEAD_LETTER': 'Delivery to {destination} failed {attempts} time(s): {lastError}',
+  'issueCode.MESSAGE_STORE_UNAVAILABLE':
+    'The hub could not store the message (database unavailable); nothing was kept: resend it later.',
+  'issueCode.MAPPING_NOT_FOUND':
+    'The channel’s mapping “{mapping}” is not installed; the message is kept: replay it once the mapping exists.',
+  'issueCode.MAPPING_FAILED': 'The mapping {mapping} failed: {detail}',
+  'issueCode.QUALITY_CHECK_FAILED': 'The quality rules failed to run: {detail}',
+  'issueCode.STORE_UNAVAILABLE':
+    'The message is kept but could not be committed to the record yet (the change log is unavailable); it will be processed again. Resend it or wait.',
+  'issueCode.CHANGE_SET_REJECTED':
+    'The store refused the change set: {detail} Fix the mapping (or the message) and replay it.',
+  'issueCode.ENCODER_FAILED': '{detail} ({target}, change set {changeSet})',
+  'issueCode.ENCODER_NO_MESSAGE': 'The encoder produced no message ({target}, change set {changeSet}).',
 
   'bench.title': 'Mapping test bench',
   'bench.nothingStored':

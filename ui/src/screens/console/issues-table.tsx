@@ -1,7 +1,8 @@
 import type { MessageIssue } from '../../api/engine-types.js';
 import { useI18n } from '../../i18n/i18n.js';
+import { issueText, type CodedIssue } from './issue-text.js';
 
-export function IssuesTable({ issues }: { issues: MessageIssue[] }) {
+export function IssuesTable({ issues }: { issues: (MessageIssue & CodedIssue)[] }) {
   const { t } = useI18n();
   return (
     <table className="table table-compact issues">
@@ -23,7 +24,7 @@ export function IssuesTable({ issues }: { issues: MessageIssue[] }) {
             <td>{issue.stage}</td>
             <td className="mono">{issue.location ?? '—'}</td>
             <th scope="row" className="issue-text">
-              {issue.message}
+              {issueText(t, issue)}
               <div className="muted small mono">
                 {issue.code}
                 {issue.rule ? ` · ${issue.rule}` : ''}

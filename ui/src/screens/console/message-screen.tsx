@@ -13,6 +13,7 @@ import { PageHeading } from '../../components/page.js';
 import { ErrorState, Loading } from '../../components/states.js';
 import { useI18n, type Translate } from '../../i18n/i18n.js';
 import { ConsoleNav } from './console-nav.js';
+import { issueText } from './issue-text.js';
 import { IssuesTable } from './issues-table.js';
 
 const VIEWS = ['raw', 'decoded', 'fhir', 'responses'] as const;
@@ -170,7 +171,7 @@ export function MessageScreen({ messageId }: { messageId: string }) {
                 status: replay.result.outcome?.status ?? '?',
                 ack: replay.result.outcome?.ack ?? '?',
               })}
-          {replay.result.outcome?.errors[0] && ` — ${replay.result.outcome.errors[0].message}`}
+          {replay.result.outcome?.errors[0] && ` — ${issueText(t, replay.result.outcome.errors[0])}`}
         </p>
       )}
       {replay.error && (
