@@ -458,6 +458,48 @@ describe('coded Patient extensions (PID-17, -26, -28, -35, -39)', () => {
   });
 });
 
+describe('assigning organizations, facilities and devices the IG maps to resources (CX-4/-6, MSH-22, XON-8, OBX-18)', () => {
+  it('CX-6 → an Organization referenced from the identifier; CX-4 with a non-URI HD-3 (CLIA) → an assigner Organization too', () => {
+    const { bundle } = map([
+      MSH,
+      'PID|1||IPP1^^^LABO&05D1234567&CLIA^PI^CHU&1.2.250.1.999.1&ISO||TEST^ANNE||19800115|F',
+    ]);
+    const patient = resources<Patient>(bundle, 'Patient')[0]!;
+    const identifier = patient.identifier![0]!;
+    expect(identifier.value).toBe('IPP1');
+    const organizations = resources<{ id?: string; identifier?: { value?: string }[] }>(bundle, 'Organization');
+    const fullUrlOf = (value: string) =>
+      bundle.entry!.find((e) =>
+        organizations.some((o) => o === e.resource && o.identifier?.some((i) => i.value === value)),
+      )?.fullUrl;
+    expect(identifier.assigner?.reference).toBe(fullUrlOf('05D1234567'));
+    expect(
+      identifier.extension?.find((e) => e.url.endsWith('identifier-assigning-facility'))?.valueReference?.reference,
+    ).toBe(fullUrlOf('1.2.250.1.999.1'));
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+
+  it('MSH-22 → MessageHeader.responsible, its XON-8 a Location (site); OBX-18 → Observation.device; all R4-valid', () => {
+    const { bundle } = map([
+      `${MSH}||||^^^^^^^CHU Site Nord&1.2.250.1.999.9&ISO`,
+      PID,
+      OBR,
+      'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F|||20240305080000+0100||||AUTOMATE-7^LAB',
+    ]);
+    const header = resources<MessageHeader>(bundle, 'MessageHeader')[0]!;
+    const responsible = bundle.entry!.find((e) => e.fullUrl === header.responsible?.reference)?.resource;
+    expect(responsible?.resourceType).toBe('Organization');
+    expect(resources<{ name?: string; physicalType?: unknown }>(bundle, 'Location')[0]).toMatchObject({
+      name: 'CHU Site Nord',
+      physicalType: { coding: [{ code: 'si' }] },
+    });
+    const observation = resources<Observation>(bundle, 'Observation')[0]!;
+    const device = bundle.entry!.find((e) => e.fullUrl === observation.device?.reference)?.resource;
+    expect(device).toMatchObject({ resourceType: 'Device', identifier: [{ value: 'AUTOMATE-7' }] });
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+});
+
 describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson', () => {
   it('one contact per NK1 with a name, address or telecom; an NK1 with none gives no contact (R4 pat-1); R4-valid', () => {
     const { bundle } = map([
