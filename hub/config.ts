@@ -1,5 +1,6 @@
 // The hub's configuration, read once from the environment into a typed object (no hidden global reads
 // elsewhere). Invalid values stop the start-up with a message that names the variable and the fix.
+import type { S3BlobStoreOptions } from '../store/blob/s3-blob-store.js';
 import { resolve } from 'node:path';
 import { kafkaChangeLogOptionsFromEnv, type KafkaChangeLogOptions } from '../store/log/kafka-log-config.js';
 
@@ -35,14 +36,7 @@ export interface HubConfig {
   /** Audit rows flushed to disk before each response (`sync`), or committed in memory (`async`, PostgreSQL only). */
   auditDurability: 'sync' | 'async';
   /** Blobs in an S3-compatible store (KENEY_S3_BUCKET…); on the filesystem under dataDir/blobs when absent. */
-  s3?: {
-    bucket: string;
-    endpoint?: string;
-    region?: string;
-    accessKeyId?: string;
-    secretAccessKey?: string;
-    prefix?: string;
-  };
+  s3?: Omit<S3BlobStoreOptions, 'forcePathStyle'>;
 }
 
 export class ConfigError extends Error {

@@ -3,14 +3,10 @@
 # credentials keney / keney-secret-key. Idempotent; waits until it answers. Stop with stop.sh.
 # Environment: KENEY_S3PROXY_PORT (9000), KENEY_S3PROXY_WORK (<repo>/.work/s3proxy).
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-work="${KENEY_S3PROXY_WORK:-$root/.work/s3proxy}"
-port="${KENEY_S3PROXY_PORT:-9000}"
-instance="$work/server-$port"
-pid_file="$instance/s3proxy.pid"
+# shellcheck source=common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 "$here/fetch.sh" >/dev/null
-if [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+if s3proxy_alive; then
   echo "start.sh: S3Proxy already running on 127.0.0.1:$port (pid $(cat "$pid_file"))."
   exit 0
 fi
