@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bundle, MessageHeader, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, MessageHeader, Observation, Patient } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseHl7Message } from '../adapters/hl7v2/index.js';
 import { parseTemplateText, TemplateError } from './engine/load.js';
@@ -523,5 +523,48 @@ describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson',
     ]);
     expect(() => validateForWrite(patient)).not.toThrow();
     expect(resources(bundle, 'RelatedPerson').length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('PV1-53/-54 → EpisodeOfCare (IG PV1[Encounter], episodeOfCare rows)', () => {
+  const ADT = 'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A01^ADT_A01|C1|P|2.5';
+  const PV1 = 'PV1|1|I|||||||||||||||||NDA1^^^CHU&1.2.250.1.999.1.2&ISO^VN';
+  it('PV1-54 → identifier, PV1-53 → the resource-instance-description extension; the stay points to it; R4-valid', () => {
+    const { bundle } = map([
+      ADT,
+      'EVN|A01|20240305100000',
+      PID,
+      `${PV1}||||||||||||||||||||||||||||||||||Suivi diabète|EP42^^^CHU&1.2.250.1.999.1.3&ISO`,
+    ]);
+    const [episode, ...others] = resources<EpisodeOfCare>(bundle, 'EpisodeOfCare');
+    expect(others).toEqual([]);
+    expect(episode).toMatchObject({
+      status: 'active',
+      identifier: [{ value: 'EP42', system: 'urn:oid:1.2.250.1.999.1.3' }],
+      extension: [
+        {
+          url: 'http://hl7.org/fhir/StructureDefinition/resource-instance-description',
+          valueString: 'Suivi diabète',
+        },
+      ],
+    });
+    const fullUrlOf = (r: unknown) => bundle.entry!.find((e) => e.resource === r)?.fullUrl;
+    expect(episode!.patient.reference).toBe(fullUrlOf(resources<Patient>(bundle, 'Patient')[0]));
+    const stay = resources<Encounter>(bundle, 'Encounter')[0]!;
+    expect(stay.episodeOfCare).toEqual([{ reference: fullUrlOf(episode) }]);
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+
+  it('a discharged stay (PV1-45) gives a finished episode; no PV1-53/-54 gives none (IG: no row fires)', () => {
+    const discharged = map([
+      ADT.replace('A01^ADT_A01', 'A03^ADT_A03'),
+      'EVN|A03|20240305100000',
+      PID,
+      `${PV1}|||||||||||||||||||||||||20240301080000|20240305090000||||||||Suivi`,
+    ]);
+    expect(resources<EpisodeOfCare>(discharged.bundle, 'EpisodeOfCare')).toMatchObject([{ status: 'finished' }]);
+    const plain = map([ADT, 'EVN|A01|20240305100000', PID, PV1]);
+    expect(resources<EpisodeOfCare>(plain.bundle, 'EpisodeOfCare')).toEqual([]);
+    expect(resources<Encounter>(plain.bundle, 'Encounter')[0]!.episodeOfCare).toBeUndefined();
   });
 });
