@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bundle, Encounter, EpisodeOfCare, MessageHeader, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Device, Encounter, EpisodeOfCare, MessageHeader, Observation, Patient } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseHl7Message } from '../adapters/hl7v2/index.js';
 import { parseTemplateText, TemplateError } from './engine/load.js';
@@ -566,5 +566,47 @@ describe('PV1-53/-54 → EpisodeOfCare (IG PV1[Encounter], episodeOfCare rows)',
     const plain = map([ADT, 'EVN|A01|20240305100000', PID, PV1]);
     expect(resources<EpisodeOfCare>(plain.bundle, 'EpisodeOfCare')).toEqual([]);
     expect(resources<Encounter>(plain.bundle, 'Encounter')[0]!.episodeOfCare).toBeUndefined();
+  });
+});
+
+describe('PRT after an OBX → Device (IG ORU_R01 OBSERVATION.PRT, PRT[Device], IF PRT-10 VALUED)', () => {
+  it('PRT-10/-16 → udiCarrier, PRT-17…22 → dates, lot, serial, distinct id, type; Observation.device points to it; R4-valid', () => {
+    const { bundle } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F|||20240305080000+0100',
+      'PRT|1|AD||EQUIP^Equipment^HL70912||||||UDI-0001^FAB^1.2.3^ISO||||||DI-2|20230101|20260101|LOT7|SN42|DON1|ANALYSEUR^Analyseur^L',
+      'OBX|2|NM|2951-2^Na^LN||140|mmol/L|||||F|||20240305080000+0100',
+    ]);
+    const devices = resources<Device>(bundle, 'Device');
+    expect(devices).toHaveLength(1);
+    expect(devices).toMatchObject([
+      {
+        resourceType: 'Device',
+        udiCarrier: [{ deviceIdentifier: 'UDI-0001' }, { deviceIdentifier: 'DI-2' }],
+        manufactureDate: '2023-01-01',
+        expirationDate: '2026-01-01',
+        lotNumber: 'LOT7',
+        serialNumber: 'SN42',
+        distinctIdentifier: 'DON1',
+        type: { coding: [{ code: 'ANALYSEUR', display: 'Analyseur' }] },
+      },
+    ]);
+    const [withPrt, withoutPrt] = resources<Observation>(bundle, 'Observation');
+    expect(withPrt!.device?.reference).toBe(bundle.entry!.find((e) => e.resource === devices[0])?.fullUrl);
+    expect(withoutPrt!.device).toBeUndefined();
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+
+  it('a PRT without PRT-10 (a person taking part) makes no Device', () => {
+    const { bundle } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F',
+      'PRT|1|AD||RO^Responsible observer^HL70443|DUPONT^JEAN',
+    ]);
+    expect(resources<Device>(bundle, 'Device')).toEqual([]);
   });
 });
