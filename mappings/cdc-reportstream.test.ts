@@ -12,7 +12,7 @@ import { compareBundles } from './testing/semantic-facts.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'shared', 'corpus', 'hl7v2', 'cdc-prime-reportstream');
 /** The rates reached when this test was last tuned; the suite fails if a change makes them worse. Target: 90 %. */
-const FLOOR = { strict: 0.6, bundle: 0.671 };
+const FLOOR = { strict: 0.608, bundle: 0.679 };
 
 describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (semantic comparison)', () => {
   let registry: KeneyMapperRegistry;

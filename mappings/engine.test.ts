@@ -4,7 +4,16 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bundle, Device, Encounter, EpisodeOfCare, MessageHeader, Observation, Patient } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  Device,
+  Encounter,
+  EpisodeOfCare,
+  MessageHeader,
+  Observation,
+  Patient,
+  Specimen,
+} from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseHl7Message } from '../adapters/hl7v2/index.js';
 import { parseTemplateText, TemplateError } from './engine/load.js';
@@ -608,5 +617,32 @@ describe('PRT after an OBX → Device (IG ORU_R01 OBSERVATION.PRT, PRT[Device], 
       'PRT|1|AD||RO^Responsible observer^HL70443|DUPONT^JEAN',
     ]);
     expect(resources<Device>(bundle, 'Device')).toEqual([]);
+  });
+});
+
+describe('SPM-3 parent specimens and SPM-32 shipment id (IG SPM[Specimen])', () => {
+  it('each SPM-3 repetition → a parent Specimen with its PGN/FGN identifiers; SPM-32 → identifier of type SHIP; R4-valid', () => {
+    const { bundle } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F|||20240305080000+0100',
+      `SPM|1|TUBE1&LAB^TUBE1F&LAB|MERE1&LAB^MERE1F&LAB~MERE2&LAB|||||||||||||||||||||||||||||COLIS9^TRANSPORTEUR`,
+    ]);
+    const specimens = resources<Specimen>(bundle, 'Specimen');
+    const child = specimens.find((s) => s.identifier?.some((i) => i.value === 'TUBE1'))!;
+    expect(child.identifier).toContainEqual({
+      value: 'COLIS9',
+      system: 'urn:keney:v2-namespace:TRANSPORTEUR',
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'SHIP' }] },
+    });
+    const parents = child.parent!.map(
+      (p) => bundle.entry!.find((e) => e.fullUrl === p.reference)?.resource as Specimen,
+    );
+    expect(parents.map((p) => p.identifier!.map((i) => `${i.type?.coding?.[0]?.code}:${i.value}`))).toEqual([
+      ['PGN:MERE1', 'FGN:MERE1F'],
+      ['PGN:MERE2'],
+    ]);
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
   });
 });
