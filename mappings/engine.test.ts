@@ -646,3 +646,28 @@ describe('SPM-3 parent specimens and SPM-32 shipment id (IG SPM[Specimen])', () 
     for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
   });
 });
+
+describe('NTE-5/-6 on an Observation note (IG NTE[Observation])', () => {
+  it("each NTE's notes get that NTE's author (a Practitioner) and time; R4-valid", () => {
+    const { bundle } = map([
+      MSH,
+      PID,
+      OBR,
+      'OBX|1|NM|2823-3^K^LN||4.1|mmol/L|||||F|||20240305080000+0100',
+      'NTE|1|L|Hémolyse~Recontrôlé||810001^TESTMARTIN^LUC^^^^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^^^^RPPS|20240305090000+0100',
+      'NTE|2|L|Vu|||',
+      'NTE|3|L|Validé||810002^TESTDURAND^ISA^^^^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^^^^RPPS|20240305100000+0100',
+    ]);
+    const observation = resources<Observation>(bundle, 'Observation')[0]!;
+    const author = (ref?: string) =>
+      (bundle.entry!.find((e) => e.fullUrl === ref)?.resource as { name?: { family?: string }[] } | undefined)
+        ?.name?.[0]?.family;
+    expect(observation.note!.map((n) => [n.text, author(n.authorReference?.reference), n.time])).toEqual([
+      ['Hémolyse', 'TESTMARTIN', '2024-03-05T09:00:00+01:00'],
+      ['Recontrôlé', 'TESTMARTIN', '2024-03-05T09:00:00+01:00'],
+      ['Vu', undefined, undefined],
+      ['Validé', 'TESTDURAND', '2024-03-05T10:00:00+01:00'],
+    ]);
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+});
