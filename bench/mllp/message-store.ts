@@ -6,11 +6,10 @@
 //
 // PostgreSQL: a scratch database on KENEY_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 // The fill is done in SQL (generate_series) in chunks, through the real schema (engine-0001) and its indexes.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { scratchDatabase } from '../common/scratch-database.js';
 import { argument } from '../mllp-echo/echo-server.js';
 import { FsBlobStore } from '../../store/blob/fs-blob-store.js';
 import { migrate } from '../../store/sql/migrate.js';
@@ -32,21 +31,11 @@ let dropDatabase = async () => undefined as unknown;
 if (db === 'pglite') {
   sql = await PgliteClient.open(join(work, 'pglite'));
 } else {
-  const adminUrl = process.env.KENEY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `keney_bench_store_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  sql = new PostgresClient(url.toString(), { max: 4 });
+  const db = await scratchDatabase('keney_bench_store');
+  sql = new PostgresClient(db.url, { max: 4 });
   dropDatabase = async () => {
     await sql.close();
-    const again = new pg.Client({ connectionString: adminUrl });
-    await again.connect();
-    await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await again.end();
+    await db.drop();
   };
 }
 
@@ -80,7 +69,9 @@ try {
                  FROM generate_series($1::int, $2::int - 1) AS i) g`,
       [from, to, start.toISOString(), total, DAYS],
     );
-    process.stdout.write(`\rfilled ${to.toLocaleString('en')} / ${total.toLocaleString('en')} messages (${((Date.now() - filled) / 1000).toFixed(0)} s)`);
+    process.stdout.write(
+      `\rfilled ${to.toLocaleString('en')} / ${total.toLocaleString('en')} messages (${((Date.now() - filled) / 1000).toFixed(0)} s)`,
+    );
   }
   process.stdout.write('\n');
   if (db === 'postgres') await sql.exec('ANALYZE engine_messages');
@@ -98,12 +89,18 @@ try {
     ['channel + status error', { channel: 'channel-2', status: ['error'] }],
     ['time range (1 hour)', { from: mid, to: new Date(mid.getTime() + 3_600_000) }],
     ['type ORU (prefix)', { messageType: 'ORU' }],
-    ['type + channel + 1 day', { messageType: 'ADT^A01', channel: 'channel-0', from: mid, to: new Date(mid.getTime() + 86_400_000) }],
+    [
+      'type + channel + 1 day',
+      { messageType: 'ADT^A01', channel: 'channel-0', from: mid, to: new Date(mid.getTime() + 86_400_000) },
+    ],
     ['control id (MSH-10)', { controlId: `MSG${Math.floor(total / 3)}` }],
     ['patient identifier', { patient: 'CH-TEST|IPP4242' }],
     ['free text: name', { text: 'durand-421' }],
     ['free text: two words', { text: 'moreau-17 jean' }],
-    ['content (raw bytes), 1 channel, 1 day', { content: `PATIENT^${needle}\r`, channel: 'channel-3', from: mid, to: new Date(mid.getTime() + 86_400_000) }],
+    [
+      'content (raw bytes), 1 channel, 1 day',
+      { content: `PATIENT^${needle}\r`, channel: 'channel-3', from: mid, to: new Date(mid.getTime() + 86_400_000) },
+    ],
   ];
   const results: { name: string; rows: number; firstMs: number; deepMs: number }[] = [];
   const time = async (fn: () => Promise<unknown>) => {
@@ -133,10 +130,15 @@ try {
   const pruned = await store.prune(new Date(start.getTime() + 86_400_000));
   const pruneMs = performance.now() - pruneStarted;
 
-  console.log(`\n${db}: ${total.toLocaleString('en')} messages over ${DAYS} days, filled in ${fillSeconds.toFixed(0)} s; median of ${repeat} runs, 50 per page\n`);
+  console.log(
+    `\n${db}: ${total.toLocaleString('en')} messages over ${DAYS} days, filled in ${fillSeconds.toFixed(0)} s; median of ${repeat} runs, 50 per page\n`,
+  );
   console.log('| search | rows | first page ms | page 21 (cursor) ms |');
   console.log('| --- | --- | --- | --- |');
-  for (const r of results) console.log(`| ${r.name} | ${r.rows} | ${r.firstMs.toFixed(1)} | ${Number.isNaN(r.deepMs) ? '—' : r.deepMs.toFixed(1)} |`);
+  for (const r of results)
+    console.log(
+      `| ${r.name} | ${r.rows} | ${r.firstMs.toFixed(1)} | ${Number.isNaN(r.deepMs) ? '—' : r.deepMs.toFixed(1)} |`,
+    );
   console.log(`| one message (get by id, with deliveries) | 1 | ${getMs.toFixed(1)} | |`);
   const totalBytes = before.reduce((n, d) => n + d.bytes, 0);
   console.log(

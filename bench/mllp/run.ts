@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { scratchDatabase } from '../common/scratch-database.js';
 import { startEchoServer, argument } from '../mllp-echo/echo-server.js';
 import { formatResult, runLoad, type LoadResult } from '../mllp-echo/load.js';
 import { freePort, startHubProcess, type HubProcess } from '../../test/hub-process.js';
@@ -25,7 +25,10 @@ const RUN = randomBytes(3).toString('hex');
 /** A distinct lab result per message: its own control id, patient (one per connection), order numbers. */
 function labResult(index: number, connection: number): string {
   const id = `B${RUN}-${connection}-${index < 0 ? `w${-index}` : index}`;
-  return ORU.replace('LAB-0001', id).replace('IPP-1001', `IPP-B${RUN}-${connection}`).replace('PL-0001', `PL-${id}`).replace('FL-0001', `FL-${id}`);
+  return ORU.replace('LAB-0001', id)
+    .replace('IPP-1001', `IPP-B${RUN}-${connection}`)
+    .replace('PL-0001', `PL-${id}`)
+    .replace('FL-0001', `FL-${id}`);
 }
 
 const isAa = (reply: Buffer) => /\rMSA\|AA\|/.test(reply.toString('latin1'));
@@ -37,18 +40,11 @@ interface ProfileSetup {
 
 async function setup(profile: string, dataDir: string): Promise<ProfileSetup> {
   if (profile === 'embedded') return { env: {}, cleanup: async () => undefined };
-  const adminUrl = process.env.KENEY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `keney_bench_${RUN}_${profile}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
+  const db = await scratchDatabase(`keney_bench_${profile}`);
   void dataDir;
   return {
     env: {
-      KENEY_DATABASE_URL: url.toString(),
+      KENEY_DATABASE_URL: db.url,
       ...(profile === 'cluster'
         ? {
             KENEY_KAFKA_BROKERS: process.env.KENEY_BENCH_KAFKA_BROKERS ?? '127.0.0.1:9092',
@@ -57,12 +53,7 @@ async function setup(profile: string, dataDir: string): Promise<ProfileSetup> {
           }
         : {}),
     },
-    cleanup: async () => {
-      const again = new pg.Client({ connectionString: adminUrl });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
-    },
+    cleanup: () => db.drop(),
   };
 }
 
@@ -91,7 +82,14 @@ for (const profile of profiles) {
   let hub: HubProcess | undefined;
   try {
     hub = await startHubProcess(
-      { KENEY_DATA_DIR: dataDir, KENEY_ADMIN_TOKEN: token, KENEY_MLLP_PORT: String(mllpPort), KENEY_MLLP_HOST: '127.0.0.1', KENEY_LOG_LEVEL: 'error', ...profileSetup.env },
+      {
+        KENEY_DATA_DIR: dataDir,
+        KENEY_ADMIN_TOKEN: token,
+        KENEY_MLLP_PORT: String(mllpPort),
+        KENEY_MLLP_HOST: '127.0.0.1',
+        KENEY_LOG_LEVEL: 'error',
+        ...profileSetup.env,
+      },
       300_000,
     );
     const echo = await startEchoServer({ host: '127.0.0.1', port: 0 });
@@ -100,16 +98,31 @@ for (const profile of profiles) {
         for (const plan of plans) {
           const key = `${profile}/${plan.connections}`;
           report[key] ??= { echo: [], hub: [], appliedSeconds: [] };
-          const echoResult = await runLoad({ port: echo.port, connections: plan.connections, messages: plan.messages, warmupPerConnection: warmup, message: labResult });
+          const echoResult = await runLoad({
+            port: echo.port,
+            connections: plan.connections,
+            messages: plan.messages,
+            warmupPerConnection: warmup,
+            message: labResult,
+          });
           console.log(formatResult(`round ${round} ${profile.padEnd(8)} echo`, echoResult));
           report[key].echo.push(echoResult);
-          const hubResult = await runLoad({ port: mllpPort, connections: plan.connections, messages: plan.messages, warmupPerConnection: warmup, message: labResult, acceptReply: isAa });
+          const hubResult = await runLoad({
+            port: mllpPort,
+            connections: plan.connections,
+            messages: plan.messages,
+            warmupPerConnection: warmup,
+            message: labResult,
+            acceptReply: isAa,
+          });
           console.log(formatResult(`round ${round} ${profile.padEnd(8)} hub `, hubResult));
           report[key].hub.push(hubResult);
           // How long until the projection has applied everything acknowledged (the record is queryable).
           const started = Date.now();
           for (;;) {
-            const status = (await (await fetch(`${hub.url}/admin/store/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { partitions: { lag: number }[] };
+            const status = (await (
+              await fetch(`${hub.url}/admin/store/status`, { headers: { authorization: `Bearer ${token}` } })
+            ).json()) as { partitions: { lag: number }[] };
             if (status.partitions.every((p) => p.lag === 0)) break;
             await new Promise((r) => setTimeout(r, 100));
           }
@@ -129,7 +142,9 @@ for (const profile of profiles) {
   }
 }
 
-console.log('\n| profile | connections | echo msg/s | hub msg/s | ratio | echo ACK p50 / p99 ms | hub ACK p50 / p99 ms | hub errors | projection caught up after |');
+console.log(
+  '\n| profile | connections | echo msg/s | hub msg/s | ratio | echo ACK p50 / p99 ms | hub ACK p50 / p99 ms | hub errors | projection caught up after |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [key, r] of Object.entries(report)) {
   if (r.hub.length === 0) continue;

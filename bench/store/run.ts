@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Bundle } from '@medplum/fhirtypes';
 import pg from 'pg';
+import { scratchDatabase } from '../common/scratch-database.js';
 import { loadDefinitions } from '../../store/fhir/definitions.js';
 import { SqlChangeLog } from '../../store/log/sql-log.js';
 import { storeMigrations } from '../../store/migrations.js';
@@ -34,28 +35,8 @@ const { values: args } = parseArgs({
     'skip-ingest': { type: 'boolean', default: false },
   },
 });
-const ADMIN_URL = process.env.KENEY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const KAFKA = process.env.KENEY_BENCH_KAFKA_BROKERS ?? '127.0.0.1:9092';
 import { IPP, SURNAMES, RESOURCES_PER_BUNDLE, bundleFor, rng } from './data.js';
-
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `keney_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const again = new pg.Client({ connectionString: ADMIN_URL });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
-    },
-  };
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -68,7 +49,7 @@ async function ingest(profile: string, bundles: number): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [() => rm(dataDir, { recursive: true, force: true })];
   if (profile === 'embedded') await prepareEmbeddedDataDir(dataDir);
   else {
-    const db = await freshDatabase();
+    const db = await scratchDatabase('keney_bench');
     cleanups.push(db.drop);
     env.KENEY_DATABASE_URL = db.url;
     if (profile === 'cluster')
@@ -105,7 +86,7 @@ async function ingest(profile: string, bundles: number): Promise<void> {
     const ours = (bundles * RESOURCES_PER_BUNDLE) / seconds;
 
     // Yardstick: the same rows (the resources as stored, with ids and meta) through psql \copy into `resources`.
-    const yard = await freshDatabase();
+    const yard = await scratchDatabase('keney_bench');
     cleanups.push(yard.drop);
     const sql = new PostgresClient(yard.url, { max: 2 });
     await migrate(sql, storeMigrations);
@@ -149,7 +130,7 @@ async function ingest(profile: string, bundles: number): Promise<void> {
 
 async function search(patients: number, samples: number): Promise<void> {
   loadDefinitions();
-  const db = await freshDatabase();
+  const db = await scratchDatabase('keney_bench');
   const dataDir = await mkdtemp(join(tmpdir(), 'keney-bench-search-'));
   try {
     // Load through the store itself (log + projector), without HTTP, to reach the size quickly.

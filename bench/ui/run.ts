@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import pg from 'pg';
+import { scratchDatabase } from '../common/scratch-database.js';
 import { loadConfig } from '../../hub/config.js';
 import { createHub, type Hub } from '../../hub/hub.js';
 import { createLogger } from '../../hub/logger.js';
@@ -295,21 +295,9 @@ async function main(): Promise<void> {
   };
   let dropDatabase: (() => Promise<void>) | undefined;
   if (PROFILE === 'server') {
-    const admin = process.env.KENEY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    const name = `keney_bench_ui_${randomBytes(4).toString('hex')}`;
-    const client = new pg.Client({ connectionString: admin });
-    await client.connect();
-    await client.query(`CREATE DATABASE ${name}`);
-    await client.end();
-    const url = new URL(admin);
-    url.pathname = `/${name}`;
-    env.KENEY_DATABASE_URL = url.toString();
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
+    const db = await scratchDatabase('keney_bench_ui');
+    env.KENEY_DATABASE_URL = db.url;
+    dropDatabase = () => db.drop();
   }
   let hub: Hub | undefined;
   try {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { scratchDatabase } from '../common/scratch-database.js';
 import {
   AvailabilityStatus,
   buildAdhocQueryRequest,
@@ -48,28 +49,8 @@ const PATIENTS = Number(args.patients);
 const CONCURRENCY = Number(args.concurrency);
 const SAMPLES = Number(args.samples);
 const ROUNDS = Number(args.rounds);
-const ADMIN_URL = process.env.KENEY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REPOSITORY = '1.2.250.1.999.77.1';
 const INS_OID = '1.2.250.1.213.1.4.10';
-
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `keney_bench_xds_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const again = new pg.Client({ connectionString: ADMIN_URL });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
-    },
-  };
-}
 
 /** A test INS (13 digits + the NIR key), synthetic: never a real person. */
 function testIns(n: number): string {
@@ -210,7 +191,7 @@ async function hubFindDocuments(url: string, auth: string, pid: string): Promise
 }
 
 async function startHub(cleanups: (() => Promise<void>)[]): Promise<{ url: string; token: string }> {
-  const hubDb = await freshDatabase();
+  const hubDb = await scratchDatabase('keney_bench_xds');
   cleanups.push(hubDb.drop);
   const dataDir = await mkdtemp(join(tmpdir(), 'keney-bench-xds-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
@@ -237,7 +218,7 @@ async function main(): Promise<void> {
     const auth = `Bearer ${hub.token}`;
 
     // The peer, on another fresh database of the same server.
-    const peerDb = await freshDatabase();
+    const peerDb = await scratchDatabase('keney_bench_xds');
     cleanups.push(peerDb.drop);
     const peer = new pg.Pool({ connectionString: peerDb.url, max: CONCURRENCY });
     peer.on('error', () => undefined); // an idle client ended by DROP DATABASE … WITH (FORCE) at the end
