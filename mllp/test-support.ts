@@ -84,14 +84,8 @@ export class TestServers {
   }
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A port nothing listens on, outside the ephemeral range (test/ports.ts says why). */
+export { freePort } from '../test/ports.js';
 
 /** A promise with its resolve exposed (a gate a test opens). */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
