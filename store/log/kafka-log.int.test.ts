@@ -35,12 +35,15 @@ async function expectLogError(promise: Promise<unknown>, code: KafkaLogErrorCode
 }
 
 /** Every record of every partition, from offset 0. */
+/** Every record, up to the end offsets the log reports: an empty page before the end is an error, not the end. */
 async function readEverything(log: KafkaChangeLog): Promise<LogRecord[]> {
   const all: LogRecord[] = [];
+  const ends = await log.endOffsets();
   for (let partition = 0; partition < log.partitions; partition++) {
-    for (let offset = 0; ;) {
-      const page = await log.read(partition, offset, { maxRecords: 500 });
-      if (page.length === 0) break;
+    for (let offset = 0; offset < ends[partition]!;) {
+      const page = await log.read(partition, offset, { maxRecords: 500, waitMs: 2_000 });
+      if (page.length === 0)
+        throw new Error(`partition ${partition}: nothing at offset ${offset}, end ${ends[partition]}`);
       all.push(...page);
       offset = page[page.length - 1]!.offset + 1;
     }

@@ -96,9 +96,23 @@ export class Projector extends EventEmitter<ProjectorEvents> {
     const ends = await this.log.endOffsets();
     for (const partition of partitions) {
       let next = await this.nextOffset(partition);
-      while (next < (ends[partition] ?? 0)) {
-        const records = await this.log.read(partition, next, { maxRecords: this.batchSize });
-        if (records.length === 0) break;
+      for (let empty = 0; next < (ends[partition] ?? 0);) {
+        const records = await this.log.read(partition, next, {
+          maxRecords: this.batchSize,
+          waitMs: empty > 0 ? 200 : 0,
+        });
+        if (records.length === 0) {
+          // The log said it holds records up to `end`: nothing at `next` is not "caught up". Stopping here would leave
+          // a rebuild short without a word, so look again briefly, then say so.
+          if (++empty > 25) {
+            throw new Error(
+              `The log gave no record at offset ${next} of partition ${partition}, though it reported records up to ` +
+                `offset ${(ends[partition] ?? 0) - 1}. Check the log's health (broker logs) and run the command again.`,
+            );
+          }
+          continue;
+        }
+        empty = 0;
         await this.applyWithRetry(partition, records);
         next = records.at(-1)!.offset + 1;
       }
