@@ -10,9 +10,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openTestPostgres, prepareEmbeddedDataDir } from '../test/databases.js';
-import { freePort, startHubProcess, type HubProcess } from '../test/hub-process.js';
-import { hasService, testServiceConfig } from '../test/services.js';
+import { freePort, hubProcessProfiles, startHubProcess, type HubProcess } from '../test/hub-process.js';
 
 const ORU = readFileSync(new URL('../fixtures/channels/oru-r01-glucose.hl7', import.meta.url), 'latin1');
 const SENDERS = 8;
@@ -24,33 +22,7 @@ function result(controlId: string, patient: string): string {
     .replace('FL-0001', `FL-${controlId}`);
 }
 
-const profiles = [
-  {
-    name: 'embedded',
-    available: () => true,
-    env: async (dataDir: string) => {
-      await prepareEmbeddedDataDir(dataDir);
-      return { env: {} as Record<string, string>, cleanup: async () => undefined };
-    },
-  },
-  {
-    name: 'cluster',
-    available: () => hasService('postgres') && hasService('kafka'),
-    env: async () => {
-      const db = await openTestPostgres();
-      await db.client.close();
-      return {
-        env: {
-          KENEY_DATABASE_URL: db.url,
-          KENEY_KAFKA_BROKERS: testServiceConfig.kafkaBrokers,
-          KENEY_KAFKA_TOPIC: `keney.test.engine-crash.${randomBytes(6).toString('hex')}`,
-          KENEY_LOG_PARTITIONS: '4',
-        } as Record<string, string>,
-        cleanup: db.drop,
-      };
-    },
-  },
-];
+const profiles = hubProcessProfiles('keney.test.engine-crash');
 
 for (const profile of profiles) {
   describe.skipIf(!profile.available())(`acceptance: kill -9 under an MLLP stream (${profile.name})`, () => {

@@ -7,46 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openTestPostgres, prepareEmbeddedDataDir } from '../test/databases.js';
-import { startHubProcess, type HubProcess } from '../test/hub-process.js';
-import { hasService, testServiceConfig } from '../test/services.js';
+import { hubProcessProfiles, startHubProcess, type HubProcess } from '../test/hub-process.js';
 
 const SYSTEM = 'urn:oid:1.2.250.1.999.7.7';
 const WRITERS = 8;
 
-interface Profile {
-  name: string;
-  available: () => boolean;
-  env: (dataDir: string) => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>;
-}
-
-const profiles: Profile[] = [
-  {
-    name: 'embedded',
-    available: () => true,
-    env: async (dataDir) => {
-      await prepareEmbeddedDataDir(dataDir);
-      return { env: {}, cleanup: async () => undefined };
-    },
-  },
-  {
-    name: 'cluster',
-    available: () => hasService('postgres') && hasService('kafka'),
-    env: async () => {
-      const db = await openTestPostgres();
-      await db.client.close();
-      return {
-        env: {
-          KENEY_DATABASE_URL: db.url,
-          KENEY_KAFKA_BROKERS: testServiceConfig.kafkaBrokers,
-          KENEY_KAFKA_TOPIC: `keney.test.crash.${randomBytes(6).toString('hex')}`,
-          KENEY_LOG_PARTITIONS: '4',
-        },
-        cleanup: db.drop,
-      };
-    },
-  },
-];
+const profiles = hubProcessProfiles('keney.test.crash');
 
 for (const profile of profiles) {
   describe.skipIf(!profile.available())(`kill -9 during writes (${profile.name})`, () => {

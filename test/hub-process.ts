@@ -1,12 +1,55 @@
 // Runs the real hub as a child process (`node bin/keney.js serve`), as a user or a supervisor would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { openTestPostgres, prepareEmbeddedDataDir } from './databases.js';
+import { freePort } from './ports.js';
+import { hasService, testServiceConfig } from './services.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..');
 
-import { freePort } from './ports.js';
-
 export { freePort };
+
+/** How a test runs the hub process on one profile: what to prepare, which variables to pass, what to clean up. */
+export interface HubProcessProfile {
+  name: string;
+  available: () => boolean;
+  env: (dataDir: string) => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>;
+}
+
+/**
+ * The embedded profile (a prepared data directory) and the cluster profile (a new PostgreSQL database and a new
+ * Kafka topic `<topicPrefix>.<random>`), for tests that kill and restart the hub process.
+ */
+export function hubProcessProfiles(topicPrefix: string): HubProcessProfile[] {
+  return [
+    {
+      name: 'embedded',
+      available: () => true,
+      env: async (dataDir) => {
+        await prepareEmbeddedDataDir(dataDir);
+        return { env: {}, cleanup: async () => undefined };
+      },
+    },
+    {
+      name: 'cluster',
+      available: () => hasService('postgres') && hasService('kafka'),
+      env: async () => {
+        const db = await openTestPostgres();
+        await db.client.close();
+        return {
+          env: {
+            KENEY_DATABASE_URL: db.url,
+            KENEY_KAFKA_BROKERS: testServiceConfig.kafkaBrokers,
+            KENEY_KAFKA_TOPIC: `${topicPrefix}.${randomBytes(6).toString('hex')}`,
+            KENEY_LOG_PARTITIONS: '4',
+          },
+          cleanup: db.drop,
+        };
+      },
+    },
+  ];
+}
 
 export interface HubProcess {
   child: ChildProcess;
