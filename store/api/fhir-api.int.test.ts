@@ -203,6 +203,21 @@ for (const { profile, available } of HUB_PROFILES) {
       expect(badType.status).toBe(400);
       expect(JSON.stringify(badType.body)).toContain('Observation.valueQuantity.value');
       expect((await call('POST', 'Observation', { resourceType: 'Patient' })).status).toBe(400);
+      // R4 invariants: org-1 (which the underlying validator skips) and org-2, with the rule in the answer.
+      const nameless = await call<OperationOutcome>('POST', 'Organization', {
+        resourceType: 'Organization',
+        address: [{ country: 'FR' }],
+      });
+      expect(nameless.status).toBe(400);
+      expect(JSON.stringify(nameless.body)).toContain('org-1');
+      expect((await call('POST', 'Organization', { resourceType: 'Organization', name: 'CHU' })).status).toBe(201);
+      const homeAddress = await call<OperationOutcome>('POST', 'Organization', {
+        resourceType: 'Organization',
+        name: 'CHU',
+        address: [{ use: 'home', city: 'Lyon' }],
+      });
+      expect(homeAddress.status).toBe(400);
+      expect(JSON.stringify(homeAddress.body)).toContain('org-2');
       expect((await call('GET', 'Unicorn')).status).toBe(404);
       expect((await call('POST', 'Patient', '{"resourceType": "Patient",')).status).toBe(400);
       const wrongMedia = await t.hub.app.inject({
