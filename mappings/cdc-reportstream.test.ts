@@ -14,8 +14,8 @@ import { R4_REFUSALS, withoutR4Refusals } from './testing/r4-refusals.js';
 import { compareBundles } from './testing/semantic-facts.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'shared', 'corpus', 'hl7v2', 'cdc-prime-reportstream');
-/** The rates reached when this test was last tuned; the suite fails if a change makes them worse. Target: 90 %. */
-const FLOOR = { strict: 0.325, bundle: 0.35, r4Valid: 0.713 };
+/** Pairs passing when this test was last tuned (out of 268); the suite fails if a change passes fewer. Target: 90 %. */
+const FLOOR = { strict: 87, bundle: 94, r4Valid: 192 };
 
 describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (semantic comparison)', () => {
   let registry: KeneyMapperRegistry;
@@ -76,9 +76,9 @@ describe.skipIf(!existsSync(join(DIR, 'PAIRS.tsv')))('CDC ReportStream pairs (se
         `Taken out of the expected Bundles as R4 refuses it (times):\n${refused}\n` +
         `Failure classes, same-type comparison (pairs affected):\n${top}\n`,
     );
-    expect(rate).toBeGreaterThanOrEqual(FLOOR.strict);
-    expect(rateAnywhere).toBeGreaterThanOrEqual(FLOOR.bundle);
-    expect(rateR4Valid).toBeGreaterThanOrEqual(FLOOR.r4Valid);
+    expect(passed).toBeGreaterThanOrEqual(FLOOR.strict);
+    expect(passedAnywhere).toBeGreaterThanOrEqual(FLOOR.bundle);
+    expect(passedR4Valid).toBeGreaterThanOrEqual(FLOOR.r4Valid);
     // Each refusal rule is checked on the reference itself: one that stops matching anything is stale.
     expect([...refusals.keys()].sort()).toEqual(R4_REFUSALS.map((r) => r.id).sort());
   });
