@@ -1,0 +1,149 @@
+// Which rows of the HL7 V2-to-FHIR IG (../shared/corpus/hl7v2/hl7-v2-to-fhir-ig/mapping-spec-csv) our templates
+// follow: for every IG segment or datatype map that has a template of the same name (`PV1[Encounter]`,
+// `XON[Organization]`), the IG rows with a FHIR target whose v2 field (or component) no rule of the template reads.
+// A row read by a rule is counted as followed (the rule may still differ: the deviations are in TEMPLATES.md).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parseCsv } from '../../terminology-maps/csv.js';
+
+export const IG_DIR = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'shared',
+  'corpus',
+  'hl7v2',
+  'hl7-v2-to-fhir-ig',
+  'mapping-spec-csv',
+);
+const TEMPLATES = join(import.meta.dirname, '..', 'hl7v2');
+
+export interface IgRow {
+  /** `PV1-37`, `XON.8` */
+  element: string;
+  name: string;
+  target: string;
+  condition: string;
+}
+
+export interface IgMapCoverage {
+  map: string;
+  rows: number;
+  followed: number;
+  notFollowed: IgRow[];
+}
+
+/** Template name → the field or component numbers its rules read (`37`, `13` for `NK1-13`), with `with` rules. */
+function templateReads(): Map<string, Set<string>> {
+  const reads = new Map<string, Set<string>>();
+  const visit = (map: string, segment: string, rules: unknown[]): void => {
+    for (const rule of rules as { from?: unknown; with?: unknown[] }[]) {
+      if (rule.from !== undefined) {
+        const from = String(rule.from);
+        // `NK1-13.1` read from a datatype map over a whole segment counts for that segment's map too.
+        const absolute = /^([A-Z][A-Z0-9]{2})-(\d+)/.exec(from);
+        const targets = absolute ? [`${absolute[1]}@`, ...(absolute[1] === segment ? [map] : [])] : [map];
+        const number = absolute ? absolute[2]! : from.split('.')[0]!;
+        for (const target of targets) {
+          if (!reads.has(target)) reads.set(target, new Set());
+          reads.get(target)!.add(number);
+        }
+      }
+      if (Array.isArray(rule.with)) visit(map, segment, rule.with);
+    }
+  };
+  for (const folder of ['segments', 'datatypes']) {
+    for (const file of readdirSync(join(TEMPLATES, folder)).filter((f) => f.endsWith('.yaml'))) {
+      const doc = parse(readFileSync(join(TEMPLATES, folder, file), 'utf8')) as Record<
+        string,
+        Record<string, { rules?: unknown[] }>
+      >;
+      for (const [name, map] of Object.entries(doc[folder] ?? {})) {
+        if (!reads.has(name)) reads.set(name, new Set());
+        visit(name, name.slice(0, name.indexOf('[')), map.rules ?? []);
+      }
+    }
+  }
+  // A datatype map over a whole segment (NK1[PatientContact]) follows rows of that segment's IG map (NK1[Patient]).
+  for (const [name, fields] of reads) {
+    if (!name.endsWith('@')) continue;
+    const segment = name.slice(0, -1);
+    for (const [other, set] of reads) if (other.startsWith(`${segment}[`)) for (const f of fields) set.add(f);
+  }
+  return reads;
+}
+
+function igRows(file: string): { map: string; rows: IgRow[] } | undefined {
+  const table = parseCsv(readFileSync(file, 'utf8'));
+  const header = table.findIndex((r) => r.some((c) => /^FHIR Attribute/.test(c.trim())));
+  if (header < 0) return undefined;
+  const col = (re: RegExp) => table[header]!.findIndex((c) => re.test(c.trim()));
+  const id = col(/^Identifier$/);
+  const name = col(/^Name$/);
+  const target = col(/^FHIR Attribute/);
+  const conditionCols = [col(/^Computable ANTLR$/), col(/^Narrative$/)].filter((i) => i >= 0);
+  if (id < 0 || target < 0) return undefined;
+  const rows: IgRow[] = [];
+  for (const r of table.slice(header + 1)) {
+    const element = (r[id] ?? '').trim();
+    const to = (r[target] ?? '').trim();
+    if (!/^[A-Z][A-Z0-9]{1,2}[.-]\d+/.test(element) || !to) continue;
+    rows.push({
+      element,
+      name: (r[name] ?? '').trim(),
+      target: to,
+      condition: conditionCols.map((i) => (r[i] ?? '').trim()).find(Boolean) ?? '',
+    });
+  }
+  const base = /__(.+?)_-_/.exec(file)?.[1];
+  const code = rows[0]?.element.split(/[.-]/)[0];
+  if (!base || !code || !base.startsWith(code)) return undefined;
+  return { map: `${code}[${base.slice(code.length)}]`, rows };
+}
+
+/** Coverage of every IG map that has a template of the same name, and the IG maps that have none. */
+export function igCoverage(): { maps: IgMapCoverage[]; withoutTemplate: string[] } {
+  const reads = templateReads();
+  const maps: IgMapCoverage[] = [];
+  const withoutTemplate: string[] = [];
+  for (const folder of ['segments', 'datatypes']) {
+    const dir = join(IG_DIR, folder);
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.csv'))) {
+      const ig = igRows(join(dir, file));
+      if (!ig || ig.rows.length === 0) continue;
+      const fields = reads.get(ig.map);
+      if (!fields) {
+        withoutTemplate.push(ig.map);
+        continue;
+      }
+      const notFollowed = ig.rows.filter((r) => !fields.has(r.element.split(/[.-]/)[1]!));
+      maps.push({ map: ig.map, rows: ig.rows.length, followed: ig.rows.length - notFollowed.length, notFollowed });
+    }
+  }
+  return { maps: maps.sort((a, b) => a.map.localeCompare(b.map)), withoutTemplate: withoutTemplate.sort() };
+}
+
+// npx tsx mappings/testing/ig-coverage.ts [MAP]   — every map, or one (`PV1[Encounter]`) with its rows not followed
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  const only = process.argv[2];
+  const { maps, withoutTemplate } = igCoverage();
+  const out: string[] = [];
+  let rows = 0;
+  let followed = 0;
+  for (const m of maps) {
+    rows += m.rows;
+    followed += m.followed;
+    if (only && m.map !== only) continue;
+    out.push(`${m.map.padEnd(40)} ${m.followed}/${m.rows} IG rows read`);
+    for (const r of only ? m.notFollowed : [])
+      out.push(`    ${r.element} ${r.name} → ${r.target}${r.condition ? `  (${r.condition.slice(0, 80)})` : ''}`);
+  }
+  if (!only) {
+    out.push(`\n${followed}/${rows} rows of the ${maps.length} IG maps that have a template are read by it`);
+    out.push(`IG maps without a template (${withoutTemplate.length}): ${withoutTemplate.join(', ')}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
