@@ -4,7 +4,6 @@
 // kept in the database. The directory is watched: a changed file is applied without dropping the listener
 // when its address is unchanged; a file that becomes invalid leaves the last good version running and says why.
 // At start, messages whose processing a crash interrupted are processed again.
-import { watch, type FSWatcher } from 'node:fs';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { CanonicalStore } from '../store/canonical-store.js';
@@ -23,6 +22,7 @@ import { ChannelStats, StatName, type ChannelCounts } from './channel-stats.js';
 import type { InboundOutcome, OutboundMessage, SourceConnector, SourceStatus } from './connector.js';
 import { defaultConnectors, type ConnectorFactory } from './connector-factory.js';
 import { DeliveryWorker, type DeliveryWorkerStatus } from './delivery-worker.js';
+import { DirectoryReloader } from './directory-reloader.js';
 import type { DestinationLocks } from './destination-locks.js';
 import { EngineError, EngineErrorCode, messageError, MessageErrorCode, type ChannelConfigIssue } from './errors.js';
 import type { MapperRegistry } from './mapper-registry.js';
@@ -75,6 +75,14 @@ export interface ChannelEngineOptions {
   deliveryPollMs?: number;
 }
 
+/** What a reload changed: channel ids. */
+export interface ReloadResult {
+  added: string[];
+  updated: string[];
+  removed: string[];
+  invalid: string[];
+}
+
 export interface ChannelView {
   id: string;
   name: string;
@@ -124,10 +132,8 @@ export class ChannelEngine {
   private readonly connectors: ConnectorFactory;
   readonly stats: ChannelStats;
   readonly alerts: AlertCenter;
-  private watcher: FSWatcher | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly directory: DirectoryReloader<ReloadResult>;
   private housekeeping: NodeJS.Timeout | undefined;
-  private reloading: Promise<void> = Promise.resolve();
   private queueDepth = new Map<string, { pending: number; dead: number }>();
   private stopped = false;
   private recovering: Promise<void> = Promise.resolve();
@@ -136,6 +142,14 @@ export class ChannelEngine {
     this.connectors = options.connectors ?? defaultConnectors;
     this.stats = options.stats ?? new ChannelStats();
     this.alerts = options.alerts ?? new AlertCenter(options.logger, options.instanceId);
+    this.directory = new DirectoryReloader({
+      directory: options.channelsDir,
+      suffix: CHANNEL_FILE_SUFFIX,
+      reload: () => this.doReload(),
+      logger: options.logger,
+      label: 'the channels directory',
+      manualReload: 'POST /admin/channels/reload',
+    });
   }
 
   private get logger(): Logger {
@@ -172,7 +186,7 @@ export class ChannelEngine {
     // Finish what a crash interrupted before taking new messages.
     await this.recoverUnfinished();
     for (const runtime of this.channels.values()) if (runtime.loaded) await this.applyDesired(runtime);
-    if (this.options.watch !== false) this.watchDirectory();
+    if (this.options.watch !== false) this.directory.watch();
     this.housekeeping = setInterval(() => void this.houseKeep(), this.options.housekeepingIntervalMs ?? 5000);
     this.housekeeping.unref();
     void this.houseKeep();
@@ -180,10 +194,8 @@ export class ChannelEngine {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watcher?.close();
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
     if (this.housekeeping) clearInterval(this.housekeeping);
-    await this.reloading;
+    await this.directory.close();
     await this.recovering;
     await Promise.all([...this.channels.values()].map((runtime) => this.stopSource(runtime)));
     await Promise.all([...this.channels.values()].map((runtime) => runtime.pipeline?.settle()));
@@ -398,38 +410,12 @@ export class ChannelEngine {
 
   // ---- reload ----
 
-  private watchDirectory(): void {
-    try {
-      this.watcher = watch(this.options.channelsDir, (_event, name) => {
-        if (name && !String(name).endsWith(CHANNEL_FILE_SUFFIX)) return;
-        if (this.reloadTimer) clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(
-          () => void this.reload().catch((error: Error) => this.logger.error({ err: error }, 'channel reload failed')),
-          300,
-        );
-      });
-      this.watcher.on('error', (error) =>
-        this.logger.warn({ err: error }, 'watching the channels directory failed; use POST /admin/channels/reload'),
-      );
-    } catch (error) {
-      this.logger.warn(
-        { err: error, dir: this.options.channelsDir },
-        'cannot watch the channels directory; use POST /admin/channels/reload',
-      );
-    }
+  /** Re-reads the directory and applies every change (after a reload in progress); resolves with what changed. */
+  reload(): Promise<ReloadResult> {
+    return this.directory.reload();
   }
 
-  /** Re-reads the directory and applies every change; resolves with what changed. */
-  reload(): Promise<{ added: string[]; updated: string[]; removed: string[]; invalid: string[] }> {
-    const run = this.reloading.then(() => this.doReload());
-    this.reloading = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  }
-
-  private async doReload(): Promise<{ added: string[]; updated: string[]; removed: string[]; invalid: string[] }> {
+  private async doReload(): Promise<ReloadResult> {
     const result = { added: [] as string[], updated: [] as string[], removed: [] as string[], invalid: [] as string[] };
     if (this.stopped) return result;
     const { loaded, failed } = await loadChannelDirectory(this.options.channelsDir, this.parseOptions());
