@@ -523,8 +523,14 @@ describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson',
     expect(patient.contact).toEqual([
       {
         name: { family: 'TESTDUPRÉ', given: ['PAUL'] },
+        // The IG's Relationship ConceptMap translates table 0063 into v3 RoleCode, the original coding kept after it.
         relationship: [
-          { coding: [{ code: 'SPO', display: 'Spouse', system: 'http://terminology.hl7.org/CodeSystem/v2-0063' }] },
+          {
+            coding: [
+              { code: 'SPS', display: 'spouse', system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode' },
+              { code: 'SPO', display: 'Spouse', system: 'http://terminology.hl7.org/CodeSystem/v2-0063' },
+            ],
+          },
         ],
         period: { start: '2020-01-01' },
       },

@@ -767,10 +767,11 @@ export class MappingRun {
         ? [element]
         : [];
     // Only codes the map is about: a coding already in the map's target system (LOINC for a local → LOINC map)
-    // or in another system entirely is left as it is, unflagged.
+    // or in another system entirely is left as it is, unflagged. A system that is both a source and a target (table
+    // 0177: R → v3 Confidentiality R, VIP → 0177 VIP) is translated.
     const sources = t.mapSources(rule.vocabulary!);
     const targets = t.mapTargets(rule.vocabulary!);
-    if (all.some((c) => typeof c.system === 'string' && targets.has(c.system))) return;
+    if (all.some((c) => typeof c.system === 'string' && targets.has(c.system) && !sources.has(c.system))) return;
     const codings = all.filter(
       (c) =>
         typeof c.system !== 'string' ||
