@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
   Bundle,
+  Coverage,
   Device,
   Encounter,
   EpisodeOfCare,
   MessageHeader,
   Observation,
   Patient,
+  RelatedPerson,
   Specimen,
 } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -538,6 +540,67 @@ describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson',
     ]);
     expect(() => validateForWrite(patient)).not.toThrow();
     expect(resources(bundle, 'RelatedPerson').length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('IN1 → Coverage (IG IN1[Coverage]), French AMO and AMC', () => {
+  // Synthetic: the child is covered by the mother's AMO (insured = mother, IN1-17 MTH) and has a mutual (AMC) of
+  // her own (SEL); a third IN1 names no fund and gives no Coverage (R4: payor 1..*).
+  const ADT = [
+    'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A01^ADT_A01|C1|P|2.5',
+    'EVN|A01|20240305100000',
+    'PID|1||IPP9^^^CHU&1.2.250.1.999.1.1&ISO^PI||TESTENFANT^LÉA||20150310|F',
+    'PV1|1|I|||||||||||||||||NDA9^^^CHU&1.2.250.1.999.1.2&ISO^VN',
+    'IN1|1|AMO^Assurance maladie obligatoire|011751234^^^AMO&1.2.250.1.213.1.4.1&ISO|CPAM DE TEST^^^^^^^^^011751234|1 RUE DU TEST^^PARIS^^75001^FRA|||||||20240101|20241231||AMO|TESTMÈRE^JULIE|MTH^Mother^HL70063|19850202|1 RUE DU TEST^^PARIS^^75001^FRA',
+    'IN1|2|AMC^Complémentaire|99887766|MUTUELLE TEST||||||||20240101|||AMC||SEL^Self^HL70063',
+    'IN1|3|AMC',
+  ];
+
+  it('one Coverage per IN1 that names a fund: payor, period, beneficiary; the subscriber is the insured of its own IN1', () => {
+    const { bundle, issues } = map(ADT);
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    const coverages = resources<Coverage>(bundle, 'Coverage');
+    expect(coverages).toHaveLength(2);
+    const fullUrlOf = (r: unknown) => bundle.entry!.find((e) => e.resource === r)?.fullUrl;
+    const byUrl = (url?: string) => bundle.entry!.find((e) => e.fullUrl === url)?.resource;
+    const patient = resources<Patient>(bundle, 'Patient')[0]!;
+    const [amo, amc] = coverages as [Coverage, Coverage];
+    expect(amo).toMatchObject({
+      status: 'active',
+      identifier: [{ value: 'AMO' }],
+      period: { start: '2024-01-01', end: '2024-12-31' },
+    });
+    expect(amo.beneficiary.reference).toBe(fullUrlOf(patient));
+    expect(byUrl(amo.payor[0]!.reference)).toMatchObject({
+      resourceType: 'Organization',
+      name: 'CPAM DE TEST',
+      address: [{ city: 'PARIS', postalCode: '75001' }],
+    });
+    const mother = byUrl(amo.subscriber?.reference) as RelatedPerson;
+    expect(mother).toMatchObject({
+      resourceType: 'RelatedPerson',
+      name: [{ family: 'TESTMÈRE', given: ['JULIE'] }],
+      birthDate: '1985-02-02',
+    });
+    expect(mother.patient.reference).toBe(fullUrlOf(patient));
+    // SEL: the patient is the subscriber — never the mother named by the other IN1.
+    expect(amc.subscriber?.reference).toBe(fullUrlOf(patient));
+    expect(byUrl(amc.payor[0]!.reference)).toMatchObject({ name: 'MUTUELLE TEST' });
+    expect(
+      resources(bundle, 'RelatedPerson').filter((r) => (r as RelatedPerson).name?.[0]?.family === 'TESTMÈRE'),
+    ).toHaveLength(1);
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+
+  it('a fund known by its code only (IN1-3) is the payor, with that code as its identifier', () => {
+    const { bundle } = map([...ADT.slice(0, 4), 'IN1|1|AMO|011751234^^^AMO&1.2.250.1.213.1.4.1&ISO']);
+    const [coverage] = resources<Coverage>(bundle, 'Coverage');
+    const payor = bundle.entry!.find((e) => e.fullUrl === coverage!.payor[0]!.reference)?.resource;
+    expect(payor).toMatchObject({
+      resourceType: 'Organization',
+      identifier: [{ value: '011751234', system: 'urn:oid:1.2.250.1.213.1.4.1' }],
+    });
+    expect(() => validateForWrite(payor)).not.toThrow();
   });
 });
 
