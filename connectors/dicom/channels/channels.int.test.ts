@@ -10,32 +10,14 @@ import type { Bundle, ImagingStudy } from '@medplum/fhirtypes';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPart10 } from '../../../adapters/dicom/part10.js';
-import { staticRegistry } from '../../../engine/mapper-registry.js';
-import { channelsModule } from '../../../engine/module.js';
 import { eventually } from '../../../engine/test-support.js';
-import { HUB_PROFILES, openTestHub, type TestHub } from '../../../test/hub-harness.js';
+import { HUB_PROFILES, type TestHub } from '../../../test/hub-harness.js';
 import { hasService } from '../../../test/services.js';
 import { dicomWebPlugin } from '../dicomweb/plugin.js';
-import { dicomModule, type DicomModule } from '../hub/dicom-module.js';
+import type { DicomModule } from '../hub/dicom-module.js';
 import { syntheticStudy } from '../record/test-support.js';
 import { freePort, openTestDicom, runTool, type TestDicom } from '../test-support.js';
-
-interface MessageSummary {
-  id: string;
-  status: string;
-  controlId: string;
-  channel: string;
-}
-interface MessageDetail extends MessageSummary {
-  warnings: { code: string; message: string }[];
-  deliveries: {
-    destination: string;
-    status: string;
-    attempts: number;
-    lastError: string | null;
-    response: string | null;
-  }[];
-}
+import { adminApi, openDicomHub, storescu as storescuTo } from '../hub/test-support.js';
 
 /** dcmtk's storescp, bit-preserving (+B), writing what it receives to `dir`. */
 async function startStorescp(aeTitle: string, port: number, dir: string): Promise<ChildProcess> {
@@ -122,21 +104,11 @@ destinations:
         join(dir, 'broken.channel.yaml'),
         'destinations:\n  - type: dicom\n    name: x\n    aeTitel: X\n    host: h\n    port: 104\n',
       );
-      const channels = channelsModule({
-        channelsDir: join(work, 'no-hl7-channels'),
-        mappers: staticRegistry([]),
-        env: {},
-        watch: false,
-      });
-      dicom = dicomModule({
-        port: 0,
-        host: '127.0.0.1',
-        channels,
+      ({ t, dicom } = await openDicomHub(profile, work, {
         channelsDir: dir,
         env: { PACS_PORT: String(pacsPort), LATE_PORT: String(latePort), WEB_PACS: peerUrl },
         deliveryPollMs: 200,
-      });
-      t = await openTestHub(profile, { modules: [channels, dicom] });
+      }));
     }, 120_000);
 
     afterAll(async () => {
@@ -147,29 +119,11 @@ destinations:
       if (work) await rm(work, { recursive: true, force: true });
     });
 
-    const admin = async <T>(url: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<T> => {
-      const response = await t.hub.app.inject({
-        method,
-        url,
-        headers: t.auth,
-        ...(body !== undefined ? { payload: body as object } : {}),
-      });
-      expect(response.statusCode, response.body).toBeLessThan(300);
-      return JSON.parse(response.body) as T;
-    };
-    const messagesOf = async (channel: string, controlId: string) =>
-      (await admin<{ messages: MessageSummary[] }>(`/admin/messages?channel=${channel}&controlId=${controlId}`))
-        .messages;
-    const detail = (id: string) => admin<MessageDetail>(`/admin/messages/${id}`);
-    const storescu = async (callingAe: string, files: Buffer[]) => {
-      const paths: string[] = [];
-      for (const [i, file] of files.entries()) {
-        const path = join(work, `${callingAe}-${Date.now()}-${i}.dcm`);
-        await writeFile(path, file);
-        paths.push(path);
-      }
-      return runTool('storescu', ['-aet', callingAe, '-aec', 'KENEY', '127.0.0.1', String(dicom.dimsePort), ...paths]);
-    };
+    const api = () => adminApi(t);
+    const admin = <T>(url: string, method: 'GET' | 'POST' = 'GET', body?: unknown) => api().call<T>(url, method, body);
+    const messagesOf = (channel: string, controlId: string) => api().messagesOf(channel, controlId);
+    const detail = (id: string) => api().detail(id);
+    const storescu = (callingAe: string, files: Buffer[]) => storescuTo(work, dicom.dimsePort!, callingAe, files);
     /** The data set bytes storescp wrote for an instance (it names files after the SOP Instance UID). */
     const received = async (dir: string, sopInstanceUid: string): Promise<Buffer | undefined> => {
       const name = (await readdir(dir)).find((f) => f.endsWith(sopInstanceUid));

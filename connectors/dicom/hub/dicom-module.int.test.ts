@@ -18,15 +18,14 @@ import type {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPart10 } from '../../../adapters/dicom/part10.js';
 import { Tag } from '../../../adapters/dicom/tags.js';
-import { HUB_PROFILES, openTestHub, type TestHub } from '../../../test/hub-harness.js';
+import { HUB_PROFILES, type TestHub } from '../../../test/hub-harness.js';
 import { hasService } from '../../../test/services.js';
 import { parseMultipart, parseMediaType } from '../dicomweb/multipart.js';
 import { INS_TEST_OID, insElements, pdfInstance, SAMPLE_PDF, syntheticStudy, testNir } from '../record/test-support.js';
 import { runTool } from '../test-support.js';
-import { channelsModule } from '../../../engine/module.js';
-import { staticRegistry } from '../../../engine/mapper-registry.js';
 import { LINEAGE } from '../../../store/fhir/lineage.js';
-import { dicomModule, type DicomModule } from './dicom-module.js';
+import type { DicomModule } from './dicom-module.js';
+import { adminApi, openDicomHub } from './test-support.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'dicom');
 
@@ -39,15 +38,7 @@ for (const { profile, available } of HUB_PROFILES) {
 
     beforeAll(async () => {
       work = await mkdtemp(join(tmpdir(), 'keney-dicom-hub-'));
-      // As in production: the channel engine (no HL7 channel here) and the DICOM module sharing its statistics.
-      const channels = channelsModule({
-        channelsDir: join(work, 'no-channels'),
-        mappers: staticRegistry([]),
-        env: {},
-        watch: false,
-      });
-      module = dicomModule({ port: 0, host: '127.0.0.1', channels, channelsDir: join(work, 'no-dicom-channels') });
-      t = await openTestHub(profile, { modules: [channels, module] });
+      ({ t, dicom: module } = await openDicomHub(profile, work, { channelsDir: join(work, 'no-dicom-channels') }));
       port = module.dimsePort!;
     }, 120_000);
     afterAll(async () => {
@@ -72,16 +63,8 @@ for (const { profile, available } of HUB_PROFILES) {
       expect(status, JSON.stringify(body)).toBe(200);
       return (body.entry ?? []).map((e) => e.resource as T);
     };
-    const admin = async <T>(url: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<T> => {
-      const response = await t.hub.app.inject({
-        method,
-        url,
-        headers: t.auth,
-        ...(body !== undefined ? { payload: body as object } : {}),
-      });
-      expect(response.statusCode, response.body).toBeLessThan(300);
-      return JSON.parse(response.body) as T;
-    };
+    const admin = <T>(url: string, method: 'GET' | 'POST' = 'GET', body?: unknown) =>
+      adminApi(t).call<T>(url, method, body);
     const storescu = async (files: Buffer[] | string[], ...args: string[]) => {
       const paths: string[] = [];
       for (const [i, file] of files.entries()) {
