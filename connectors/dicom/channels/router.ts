@@ -27,7 +27,7 @@ import { uuidV5 } from '../../../store/uuid.js';
 import { InstanceProcessingError, type DicomService, type InstanceStoredEvent } from '../dicom-service.js';
 import type { InstanceSource } from '../instance-store.js';
 import { RecordErrorCode, type StudyRecorder } from '../record/study-recorder.js';
-import type { DicomChannelConfig, LoadedDicomChannel } from './config.js';
+import { channelDigest, type DicomChannelConfig, type LoadedDicomChannel } from './config.js';
 import { CStoreDestination, StowDestination, type DicomDestination } from './destinations.js';
 import { applyDicomFilters } from './filters.js';
 
@@ -117,8 +117,15 @@ export function headerFacts(event: Pick<InstanceStoredEvent, 'metadata' | 'sourc
 }
 
 export class DicomChannels {
-  private readonly running = new Map<string, RunningChannel>();
+  /** The channels that route, replaced as a whole by `apply()`: a route sees one set, the old or the new. */
+  private running = new Map<string, RunningChannel>();
+  /** Every channel id that ran in this process: the queues of those removed since stay visible. */
+  private readonly known = new Set<string>();
+  /** Routes under way (a reload waits for them before closing the workers it retires). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private started = false;
   private depths = new Map<string, { pending: number; dead: number }>();
+  private allDepths: { channel: string; destination: string; pending: number; dead: number }[] = [];
 
   constructor(
     channels: readonly LoadedDicomChannel[],
@@ -129,6 +136,7 @@ export class DicomChannels {
       for (const destination of queuedOf(loaded.config))
         workers.set(destination.name, this.newWorker(loaded.config.id, destination));
       this.running.set(loaded.config.id, { loaded, workers });
+      this.known.add(loaded.config.id);
     }
   }
 
@@ -136,12 +144,74 @@ export class DicomChannels {
     return [...this.running.keys()];
   }
 
-  private newWorker(channel: string, destination: DicomDestination): DeliveryWorker {
-    const connector =
+  /** The channels running now, as loaded. */
+  loaded(): LoadedDicomChannel[] {
+    return [...this.running.values()].map((c) => c.loaded);
+  }
+
+  /** A channel that ran in this process and was removed since (its messages and queues are kept). */
+  isRetired(id: string): boolean {
+    return this.known.has(id) && !this.running.has(id);
+  }
+
+  /**
+   * Runs `next` instead of the current channels: new ones start, changed ones get their new settings, removed
+   * ones stop. The set is swapped at once — an instance is routed by the old set or by the new, never by a mix
+   * and never by neither; the workers retired are closed once the routes begun before the swap are done. What
+   * their queues hold stays in the message store (pending, dead) and is listed by `retiredQueues()`.
+   */
+  async apply(next: readonly LoadedDicomChannel[]): Promise<{ added: string[]; updated: string[]; removed: string[] }> {
+    const result = { added: [] as string[], updated: [] as string[], removed: [] as string[] };
+    const channels = new Map<string, RunningChannel>();
+    const retired: DeliveryWorker[] = [];
+    for (const loaded of next) {
+      const id = loaded.config.id;
+      const current = this.running.get(id);
+      if (current && current.loaded.file === loaded.file && sameConfig(current.loaded.config, loaded.config)) {
+        channels.set(id, current);
+        continue;
+      }
+      const workers = new Map<string, DeliveryWorker>();
+      for (const destination of queuedOf(loaded.config)) {
+        const worker = current?.workers.get(destination.name);
+        if (!worker) {
+          const fresh = this.newWorker(id, destination);
+          if (this.started) fresh.start();
+          workers.set(destination.name, fresh);
+          continue;
+        }
+        if (JSON.stringify(worker.config) !== JSON.stringify(destination))
+          worker.replace(destination as unknown as QueuedDestinationConfig, this.connectorOf(destination));
+        workers.set(destination.name, worker);
+      }
+      for (const [name, worker] of current?.workers ?? []) if (!workers.has(name)) retired.push(worker);
+      channels.set(id, { loaded, workers });
+      this.known.add(id);
+      (current ? result.updated : result.added).push(id);
+    }
+    for (const [id, current] of this.running) {
+      if (channels.has(id)) continue;
+      retired.push(...current.workers.values());
+      result.removed.push(id);
+    }
+    const before = [...this.inFlight];
+    this.running = channels;
+    await Promise.allSettled(before);
+    await Promise.all(retired.map((worker) => worker.close()));
+    return result;
+  }
+
+  private connectorOf(destination: DicomDestination): DestinationConnector {
+    return (
       this.deps.connector?.(destination) ??
       (destination.type === 'dicom'
         ? new CStoreDestination(destination, this.deps.aeTitle)
-        : new StowDestination(destination));
+        : new StowDestination(destination))
+    );
+  }
+
+  private newWorker(channel: string, destination: DicomDestination): DeliveryWorker {
+    const connector = this.connectorOf(destination);
     // The engine's worker reads name, type and retry of its destination settings.
     return new DeliveryWorker(channel, destination as unknown as QueuedDestinationConfig, connector, {
       messages: this.deps.messages,
@@ -176,6 +246,7 @@ export class DicomChannels {
 
   /** Starts the destination workers, then processes what a crash left unfinished. */
   async start(): Promise<void> {
+    this.started = true;
     for (const channel of this.running.values()) for (const worker of channel.workers.values()) worker.start();
     await this.recover().catch((error: Error) =>
       this.deps.logger.warn({ err: error }, 'recovering unfinished DICOM messages failed'),
@@ -194,8 +265,18 @@ export class DicomChannels {
    * (as an InstanceProcessingError: the sender's status) once all are done.
    */
   async route(event: InstanceStoredEvent): Promise<ChannelResult[]> {
+    const routing = this.routeThrough([...this.running.values()], event);
+    this.inFlight.add(routing);
+    try {
+      return await routing;
+    } finally {
+      this.inFlight.delete(routing);
+    }
+  }
+
+  private async routeThrough(channels: RunningChannel[], event: InstanceStoredEvent): Promise<ChannelResult[]> {
     const results: ChannelResult[] = [];
-    for (const channel of this.running.values()) {
+    for (const channel of channels) {
       if (!channel.loaded.config.enabled) continue;
       results.push(await this.receive(channel, event));
     }
@@ -361,6 +442,14 @@ export class DicomChannels {
         statusCode: 404,
       });
     const channel = this.running.get(state.channel);
+    if (!channel && this.isRetired(state.channel)) {
+      throw Object.assign(
+        new Error(
+          `Message ${messageId} belongs to DICOM channel "${state.channel}", whose file was removed: put the file back in the DICOM channels directory to replay it.`,
+        ),
+        { statusCode: 409 },
+      );
+    }
     if (!channel) {
       throw Object.assign(
         new Error(
@@ -430,10 +519,24 @@ export class DicomChannels {
 
   async refreshQueueDepths(): Promise<void> {
     const next = new Map<string, { pending: number; dead: number }>();
-    for (const d of await this.deps.messages.queueDepths()) {
+    const all = await this.deps.messages.queueDepths();
+    for (const d of all) {
       if (this.running.has(d.channel)) next.set(`${d.channel}/${d.destination}`, { pending: d.pending, dead: d.dead });
     }
     this.depths = next;
+    this.allDepths = all;
+  }
+
+  /**
+   * Queues no running channel drains any more — a removed channel's, or a destination taken out of a file — that
+   * still hold pending or dead deliveries (as of the last `refreshQueueDepths()`): their messages are kept.
+   */
+  retiredQueues(): { channel: string; destination: string; pending: number; dead: number }[] {
+    return this.allDepths.filter((d) => {
+      if (!this.known.has(d.channel)) return false;
+      const channel = this.running.get(d.channel);
+      return !channel || !queuedOf(channel.loaded.config).some((q) => q.name === d.destination);
+    });
   }
 
   view(): DicomChannelView[] {
@@ -452,6 +555,10 @@ export class DicomChannels {
       stats: this.deps.stats.of(loaded.config.id),
     }));
   }
+}
+
+function sameConfig(a: DicomChannelConfig, b: DicomChannelConfig): boolean {
+  return channelDigest(a) === channelDigest(b);
 }
 
 function queuedOf(config: DicomChannelConfig): DicomDestination[] {

@@ -21,16 +21,11 @@ import { dicomWebPlugin } from '../dicomweb/plugin.js';
 import type { RemoteAe } from '../dimse/scu.js';
 import { ChannelStats } from '../../../engine/channel-stats.js';
 import { PostgresDestinationLocks } from '../../../engine/destination-locks.js';
-import { EngineError, EngineErrorCode, formatIssue } from '../../../engine/errors.js';
+import { EngineError, EngineErrorCode } from '../../../engine/errors.js';
 import type { ChannelsModule } from '../../../engine/module.js';
 import { engineMigrations, MessageStore } from '../../../engine/message-store.js';
 import { PostgresClient } from '../../../store/sql/postgres-client.js';
-import {
-  DEFAULT_DICOM_CHANNEL,
-  loadDicomChannels,
-  refuseTakenIds,
-  type DicomChannelsLoad,
-} from '../channels/config.js';
+import { DicomChannelDirectory } from '../channels/directory.js';
 import { DicomChannels } from '../channels/router.js';
 import { dicomMigrations } from '../index/migrations.js';
 import { dicomWebEndpoint } from '../record/endpoint.js';
@@ -73,6 +68,8 @@ export interface DicomModuleOptions extends Partial<DicomSettings> {
   env?: Readonly<Record<string, string | undefined>>;
   /** Delivery workers look for work queued by another instance this often (default 1 s). */
   deliveryPollMs?: number;
+  /** Watch the DICOM channels directory and apply its changes (default true). */
+  watch?: boolean;
 }
 
 export interface DicomModule extends HubModule {
@@ -81,6 +78,8 @@ export interface DicomModule extends HubModule {
   readonly recorder: StudyRecorder | undefined;
   /** The DICOM channels (after start). */
   readonly channels: DicomChannels | undefined;
+  /** Their files (after start): reload, the last reload, the invalid files. */
+  readonly channelFiles: DicomChannelDirectory | undefined;
   /** The DIMSE port actually listened on (after start). */
   readonly dimsePort: number | undefined;
 }
@@ -224,7 +223,7 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
   let dimseError: string | undefined;
   let router: DicomChannels | undefined;
   let unregisterFromEngine: (() => void) | undefined;
-  let loadedChannels: DicomChannelsLoad = { loaded: [], failed: [] };
+  let channelFiles: DicomChannelDirectory | undefined;
   let settings: DicomSettings | undefined;
   const studyPatients = new StudyPatients();
   let instances: Counter<'protocol' | 'outcome'> | undefined;
@@ -317,6 +316,9 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     },
     get channels() {
       return router;
+    },
+    get channelFiles() {
+      return channelFiles;
     },
     get dimsePort() {
       return service?.dimsePort;
@@ -412,14 +414,38 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
           },
           dicomweb: DICOMWEB_PATH,
           archive: await service!.index.counts(),
-          channelsDir: settings!.channelsDir,
-          channels: router?.view() ?? [],
-          invalidChannels: loadedChannels.failed.map((f) => ({
-            file: f.file,
-            error: f.error.message,
-            issues: f.error.issues,
-          })),
+          ...channelListing(),
         };
+      });
+      // The DICOM channels alone: what runs (with the error of a file changed into something invalid), the files
+      // that run nothing, the queues of removed channels, and the last reload.
+      app.get('/admin/dicom/channels', async (request) => {
+        hub.requireRole(hub.principalOf(request), Role.Admin, Role.Write, Role.Read);
+        await router?.refreshQueueDepths();
+        return channelListing();
+      });
+      // Re-read the directory now (it is also watched): for file systems that do not report changes.
+      app.post('/admin/dicom/channels/reload', async (request, reply) => {
+        const principal = hub.principalOf(request);
+        hub.requireRole(principal, Role.Admin);
+        if (!channelFiles)
+          return reply.code(503).send({
+            error: {
+              code: 'DICOM_NOT_STARTED',
+              message: 'The DICOM module is starting or stopping; retry in a moment.',
+            },
+          });
+        const result = await channelFiles.reload();
+        await hub.audit.record({
+          actor: principal.id,
+          action: AuditAction.Operation,
+          query: `DICOM channels reloaded: ${JSON.stringify({ added: result.added, updated: result.updated, removed: result.removed, invalid: result.invalid })}`,
+          outcome: 200,
+          sourceIp: request.ip,
+          requestId: String(request.id),
+        });
+        await router?.refreshQueueDepths();
+        return { ...result, ...channelListing() };
       });
       // Replay a DICOM message: the whole channel again, or one destination (`store` = the record only).
       app.post<{ Params: { id: string }; Body: { destination?: string } | undefined }>(
@@ -538,20 +564,13 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       await hub.store.append(changeSet);
 
       // The DICOM channels: the files of channels/dicom/, or the built-in one (everything into the record).
-      loadedChannels = refuseTakenIds(
-        await loadDicomChannels(settings!.channelsDir, options.env ?? process.env),
-        options.channels?.engine?.ids() ?? [],
-      );
-      for (const failure of loadedChannels.failed) {
-        logger?.error(
-          { file: failure.file },
-          `${failure.error.issues.map(formatIssue).join('\n') || failure.error.message}\nThis DICOM channel is not running until the file is fixed (restart the hub to reload).`,
-        );
-      }
-      const channelsToRun =
-        loadedChannels.loaded.length > 0 || loadedChannels.failed.length > 0
-          ? loadedChannels.loaded
-          : [{ config: DEFAULT_DICOM_CHANNEL }];
+      channelFiles = new DicomChannelDirectory({
+        directory: settings!.channelsDir,
+        env: options.env ?? process.env,
+        takenIds: () => options.channels?.engine?.ids() ?? [],
+        logger: logger!,
+      });
+      const channelsToRun = await channelFiles.initial();
       // Raw messages always in the blob store: the same bytes as the archived file, kept once.
       const messages = new MessageStore(hub.sql, hub.blobs, { inlineRawLimit: 0 });
       await messages.ensurePartitions();
@@ -569,12 +588,13 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
         ...(options.deliveryPollMs ? { deliveryPollMs: options.deliveryPollMs } : {}),
       });
       await router.start();
+      channelFiles.attach(router, options.watch !== false);
       logger?.info({ channels: router.ids() }, 'DICOM channels running');
       // The console replays from one place: the engine's /admin/messages routes hand DICOM messages to us.
       unregisterFromEngine = options.channels?.engine?.registerModuleChannels({
         kind: 'DICOM',
         replayRoute: '/admin/dicom/messages/:id/replay',
-        owns: (channelId) => router?.ids().includes(channelId) ?? false,
+        owns: (channelId) => (router?.ids().includes(channelId) || router?.isRetired(channelId)) ?? false,
         replay: async (messageId, replayOptions) => {
           if (!router)
             throw new EngineError(EngineErrorCode.ChannelState, 'The DICOM module is stopping; retry in a moment.');
@@ -605,6 +625,7 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
       retryTimer = undefined;
       unregisterFromEngine?.();
       unregisterFromEngine = undefined;
+      await channelFiles?.close();
       await service?.stop();
       await router?.stop();
       router = undefined;
@@ -614,6 +635,19 @@ export function dicomModule(options: DicomModuleOptions = {}): DicomModule {
     async ready() {
       return started ? { ok: true } : { ok: false, reason: 'starting' };
     },
+  };
+
+  /** The DICOM channels as an administrator reads them (`refreshQueueDepths()` first for fresh counts). */
+  const channelListing = () => {
+    const views = router?.view() ?? [];
+    return {
+      channelsDir: settings!.channelsDir,
+      watching: channelFiles?.watching ?? false,
+      channels: channelFiles?.channels(views) ?? views,
+      invalidChannels: channelFiles?.invalid(views.map((v) => v.file)) ?? [],
+      retiredQueues: router?.retiredQueues() ?? [],
+      lastReload: channelFiles?.lastReload() ?? null,
+    };
   };
 
   /** Channel statistics of our own when the engine's are not shared (registered on /metrics once). */
