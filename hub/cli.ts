@@ -172,11 +172,23 @@ async function offline(fn: (hub: Hub) => Promise<number>): Promise<number> {
 }
 
 async function serve(): Promise<number> {
+  // Milliseconds since the process started: the time Node took to load the code (from dist/server or, through tsx,
+  // from the TypeScript sources).
+  const codeLoaded = Math.round(performance.now());
   const config = loadConfig();
   const hub = await createHub(config, { modules: await defaultModules(config) });
   const url = await hub.start();
   const { logger } = hub.context;
-  logger.info({ url, profile: config.profile, dataDir: config.dataDir, version: HUB_VERSION }, 'Keney Hub is running');
+  logger.info(
+    {
+      url,
+      profile: config.profile,
+      dataDir: config.dataDir,
+      version: HUB_VERSION,
+      startup: { code: codeLoaded, ...hub.startup, total: Math.round(performance.now()) },
+    },
+    'Keney Hub is running',
+  );
   if (hub.firstAdminToken) {
     // Printed once, on stdout, never through the logger.
     process.stdout.write(

@@ -40,6 +40,11 @@ export interface Hub {
   context: HubContext;
   /** The admin token generated on the very first start (undefined afterwards): show it once. */
   firstAdminToken: string | undefined;
+  /**
+   * Milliseconds spent in each phase of building and starting this hub, in order (`definitions`, `database`,
+   * `migrations`, …, `modules.<name>.start`, `listen`): where a slow start goes, logged by `keney serve`.
+   */
+  startup: Record<string, number>;
   /** Starts the projector and the modules, then listens; resolves with the URL. */
   start(): Promise<string>;
   /** Graceful stop: no new requests, in-flight work finished, everything closed. */
@@ -90,14 +95,24 @@ const ACCESS_ROLES: Record<FhirAccess, string[]> = {
 export async function createHub(config: HubConfig, options: CreateHubOptions = {}): Promise<Hub> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const modules = options.modules ?? [];
+  const startup: Record<string, number> = {};
+  let phaseStarted = performance.now();
+  const phase = (name: string): void => {
+    const now = performance.now();
+    startup[name] = Math.round(now - phaseStarted);
+    phaseStarted = now;
+  };
   await mkdir(config.dataDir, { recursive: true });
   const releaseLock =
     config.profile === Profile.Embedded && !options.sql ? await lockDataDir(config.dataDir) : async () => undefined;
+  phase('data dir');
   let sql: SqlClient | undefined;
   let closeBlobs = (): void => undefined;
   try {
     loadDefinitions();
+    phase('definitions');
     sql = options.sql ?? (await openDatabase(config));
+    phase('database');
     await migrate(sql, [
       ...storeMigrations,
       ...auditMigrations,
@@ -106,9 +121,11 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
       ...clusterMigrations,
       ...modules.flatMap((m) => m.migrations ?? []),
     ]);
+    phase('migrations');
     await checkLogSettings(sql, config);
     const log = await openLog(config, sql, logger);
     await log.init();
+    phase('log');
     const metrics = createMetrics();
     const postgres = config.profile === Profile.Cluster && sql instanceof PostgresClient ? sql : undefined;
     const projector = new Projector(sql, log, {
@@ -139,6 +156,7 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
     if (config.adminToken) await tokens.ensure('KENEY_ADMIN_TOKEN', config.adminToken, [Role.Admin]);
     else if (!options.offline && (await tokens.count()) === 0)
       firstAdminToken = (await tokens.create('first admin', [Role.Admin])).token;
+    phase('tokens');
 
     const principalOf = (request: FastifyRequest): TokenPrincipal => {
       if (!request.principal)
@@ -238,14 +256,21 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
         requireRole(principal as TokenPrincipal, ...ACCESS_ROLES[access]),
     });
     await app.register(adminRoutes, { prefix: '/admin', hub: context });
-    for (const module of modules) await module.register?.(app, context);
+    phase('routes');
+    for (const module of modules) {
+      if (!module.register) continue;
+      await module.register(app, context);
+      phase(`modules.${module.name}.register`);
+    }
 
     let ownership: PartitionOwnership | undefined;
     const hub: Hub = {
       app,
       context,
       firstAdminToken,
+      startup,
       async start() {
+        phaseStarted = performance.now();
         if (postgres) {
           ownership = new PartitionOwnership(
             postgres,
@@ -262,8 +287,15 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
         } else {
           projector.assign([...Array(log.partitions).keys()]);
         }
-        for (const module of modules) await module.start?.(context);
-        return app.listen({ host: config.httpHost, port: config.httpPort });
+        phase('projector');
+        for (const module of modules) {
+          if (!module.start) continue;
+          await module.start(context);
+          phase(`modules.${module.name}.start`);
+        }
+        const url = await app.listen({ host: config.httpHost, port: config.httpPort });
+        phase('listen');
+        return url;
       },
       async stop() {
         // HTTP first (in-flight writes still need the projector to answer), then modules, then the store.
