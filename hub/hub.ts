@@ -24,6 +24,7 @@ import type { SqlClient } from '../store/sql/sql-client.js';
 import { adminRoutes } from './admin-routes.js';
 import { Profile, type HubConfig } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { prepareEmbeddedDatabase } from './embedded-database.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { HubContext, HubModule } from './module.js';
@@ -66,10 +67,12 @@ declare module 'fastify' {
   }
 }
 
-async function openDatabase(config: HubConfig): Promise<SqlClient> {
+async function openDatabase(config: HubConfig, logger: Logger): Promise<SqlClient> {
   if (config.databaseUrl)
     return new PostgresClient(config.databaseUrl, { max: 16, applicationName: `keney-hub ${config.instanceId}` });
-  return PgliteClient.open(join(config.dataDir, 'pglite'));
+  const dir = join(config.dataDir, 'pglite');
+  await prepareEmbeddedDatabase(dir, logger);
+  return PgliteClient.open(dir);
 }
 
 async function openLog(config: HubConfig, sql: SqlClient, logger: Logger): Promise<ChangeLog> {
@@ -111,7 +114,7 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
   try {
     loadDefinitions();
     phase('definitions');
-    sql = options.sql ?? (await openDatabase(config));
+    sql = options.sql ?? (await openDatabase(config, logger));
     phase('database');
     await migrate(sql, [
       ...storeMigrations,
