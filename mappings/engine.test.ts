@@ -543,6 +543,41 @@ describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson',
   });
 });
 
+describe('RelatedPersons belong to one patient (TEMPLATES.md deviation 13)', () => {
+  const adt = (ipp: string, extra: string[]) =>
+    map([
+      'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A01^ADT_A01|C1|P|2.5',
+      'EVN|A01|20240305100000',
+      `PID|1||${ipp}^^^CHU&1.2.250.1.999.1.1&ISO^PI||TESTJUMEAU^${ipp}||20240301|F|||||||||||||IPP500^^^CHU&1.2.250.1.999.1.1&ISO^PI`,
+      ...extra,
+    ]);
+  const relatedPersons = (b: Bundle) => (b.entry ?? []).filter((e) => e.resource?.resourceType === 'RelatedPerson');
+
+  it('twins: the same mother (PID-21) and the same contact (NK1 with an identifier with a system) give one RelatedPerson per twin', () => {
+    const nk1 =
+      'NK1|1|TESTMÈRE^JULIE|MTH^Mother^HL70063|||||||||||||||||||||||||||||||IPP500^^^CHU&1.2.250.1.999.1.1&ISO^PI';
+    const [a, b] = [adt('IPP601', [nk1]), adt('IPP602', [nk1])];
+    for (const { bundle } of [a, b]) {
+      const mother = relatedPersons(bundle).find(
+        (e) => (e.resource as RelatedPerson).relationship?.[0]?.coding?.[0]?.code === 'MTH',
+      );
+      expect(mother?.resource).toMatchObject({
+        identifier: [{ value: 'IPP500', system: 'urn:oid:1.2.250.1.999.1.1' }],
+      });
+      // Written at an id of its own (PUT RelatedPerson/<id>), never conditionally on the mother's identifier.
+      for (const e of relatedPersons(bundle)) expect(e.request?.url).toMatch(/^RelatedPerson\/[0-9a-f-]{36}$/);
+    }
+    const urls = (r: typeof a) =>
+      relatedPersons(r.bundle)
+        .map((e) => e.request!.url)
+        .sort();
+    expect(urls(a)).toHaveLength(2);
+    expect(urls(a).filter((u) => urls(b).includes(u))).toEqual([]);
+    // The same message again converges on the same ids (a replay updates, it does not duplicate).
+    expect(urls(adt('IPP601', [nk1]))).toEqual(urls(a));
+  });
+});
+
 describe('IN1 → Coverage (IG IN1[Coverage]), French AMO and AMC', () => {
   // Synthetic: the child is covered by the mother's AMO (insured = mother, IN1-17 MTH) and has a mutual (AMC) of
   // her own (SEL); a third IN1 names no fund and gives no Coverage (R4: payor 1..*).
