@@ -543,6 +543,43 @@ describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson',
   });
 });
 
+describe('MDM document status (IG TXA-19)', () => {
+  const mdm = (event: string, txa19: string) =>
+    map([
+      `MSH|^~\\&|DPI|CHU|HUB|CHU|20240305120000+0100||MDM^${event}^MDM_T01|MSG9|P|2.6`,
+      `EVN|${event}|20240305120000+0100`,
+      PID,
+      'PV1|1|I',
+      `TXA|1|11490-0^Lettre de sortie^LN|TX|20240305||20240305120000+0100|||||DR^LETTRE|DOC1^DPI^1.2.250.1.999.5^ISO|||||LA||${txa19}||||||Lettre de sortie`,
+      // A PDF of 8 bytes ("%PDF-1.4"): DocumentReference.content is 1..1.
+      'OBX|1|ED|11490-0^Lettre de sortie^LN||^application^pdf^Base64^JVBERi0xLjQ=||||||F',
+    ]);
+  const statusOf = (event: string, txa19: string) => {
+    const doc = resources<{ status: string; description?: string }>(mdm(event, txa19).bundle, 'DocumentReference')[0]!;
+    return doc.status;
+  };
+
+  it('AV is current, CA entered-in-error, OB superseded, and an MDM^T11 (cancel) is entered-in-error whatever TXA-19 says', () => {
+    expect(statusOf('T02', 'AV')).toBe('current');
+    expect(statusOf('T02', '')).toBe('current');
+    expect(statusOf('T04', 'CA')).toBe('entered-in-error');
+    expect(statusOf('T04', 'OB')).toBe('superseded');
+    expect(statusOf('T11', 'AV')).toBe('entered-in-error');
+    const { bundle } = mdm('T04', 'CA');
+    const doc = resources<Record<string, unknown>>(bundle, 'DocumentReference')[0]!;
+    expect(doc._status).toEqual({
+      extension: [
+        {
+          url: 'http://hl7.org/fhir/StructureDefinition/alternate-codes',
+          valueCodeableConcept: { coding: [{ code: 'CA', system: 'http://terminology.hl7.org/CodeSystem/v2-0273' }] },
+        },
+      ],
+    });
+    expect(doc.description).toBe('Lettre de sortie');
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+});
+
 describe('RelatedPersons belong to one patient (TEMPLATES.md deviation 13)', () => {
   const adt = (ipp: string, extra: string[]) =>
     map([
