@@ -122,7 +122,16 @@ export class DicomChannelDirectory {
   private async reloadNow(trigger: ReloadCause): Promise<DicomChannelsReload> {
     const at = new Date().toISOString();
     const router = this.router;
-    if (!router) return { at, trigger, added: [], updated: [], removed: [], invalid: [], error: 'not running' };
+    if (!router)
+      return {
+        at,
+        trigger,
+        added: [],
+        updated: [],
+        removed: [],
+        invalid: [],
+        error: 'The DICOM channels are not running (the module is starting or stopping).',
+      };
     let load: DicomChannelsLoad;
     try {
       load = await this.read();

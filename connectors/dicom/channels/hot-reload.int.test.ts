@@ -243,6 +243,24 @@ destinations:
       expect(await api().messagesOf('ct', mr!.sopInstanceUid)).toEqual([]);
     });
 
+    it('keeps the built-in channel while the only file is invalid, and starts the file once it is fixed', async () => {
+      const file = join(dir(), 'bad.channel.yaml');
+      await writeFile(file, 'source: { type: dicom }\ndestinations:\n  - type: stor\n');
+      const invalid = await listingWhere((l) => l.invalidChannels.length === 1, 'the invalid file listed');
+      expect(channelIds(invalid)).toEqual(['dicom']);
+      expect(invalid.invalidChannels[0]).toMatchObject({ file, issues: [expect.objectContaining({ line: 3 })] });
+      const [ct] = syntheticStudy(1, 1, { patientId: 'IPP-RELOAD-8', issuer: 'CH-TEST' });
+      expect((await send('CT_SALLE_1', [ct!.file])).code).toBe(0);
+      expect((await onlyMessage('dicom', ct!.sopInstanceUid)).status).toBe('sent');
+
+      await writeFile(file, ctChannel('fixed', 'CT'));
+      const fixed = await listingWhere((l) => channelIds(l).join() === 'bad', 'the fixed file running');
+      expect(fixed.invalidChannels).toEqual([]);
+      expect(fixed.lastReload).toMatchObject({ added: ['bad'], removed: ['dicom'] });
+      await rm(file);
+      await listingWhere((l) => channelIds(l).join() === 'dicom', 'the built-in channel back');
+    });
+
     it('reloads on demand through the admin API, audited', async () => {
       const response = await t.hub.app.inject({
         method: 'POST',
@@ -258,6 +276,10 @@ destinations:
         channels: [{ id: 'dicom' }],
         lastReload: { trigger: 'manual' },
       });
+      await eventually(async () => {
+        const audit = await api().call<{ events: { query: string | null }[] }>('/admin/audit?limit=50');
+        return audit.events.some((e) => e.query?.startsWith('DICOM channels reloaded:'));
+      }, 'the reload in the audit trail');
     });
   });
 }
