@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
   Bundle,
+  Condition,
   Coverage,
   Device,
   Encounter,
@@ -13,6 +14,7 @@ import type {
   MessageHeader,
   Observation,
   Patient,
+  Procedure,
   RelatedPerson,
   Specimen,
 } from '@medplum/fhirtypes';
@@ -540,6 +542,58 @@ describe('NK1 → Patient.contact (IG NK1[Patient]), next to the RelatedPerson',
     ]);
     expect(() => validateForWrite(patient)).not.toThrow();
     expect(resources(bundle, 'RelatedPerson').length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('DG1 → Condition and PR1 → Procedure (IG DG1[Condition], PR1[Procedure]): the DIM view', () => {
+  const adt = (extra: string[]) =>
+    map([
+      'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A08^ADT_A01|C1|P|2.5',
+      'EVN|A08|20240305100000',
+      PID,
+      'PV1|1|I|||||||||||||||||NDA1^^^CHU&1.2.250.1.999.1.2&ISO^AN',
+      ...extra,
+    ]);
+
+  it('a local diagnosis code is translated to CIM-10 and the original kept; the act keeps its CCAM code; both point to the stay', () => {
+    const { bundle, issues } = adt([
+      'DG1|1||HTA^Hypertension^L||20240305|F',
+      'DG1|2||E11^Diabète de type 2^CIM10||20240301|A',
+      'PR1|1||DEQP003^Électrocardiographie sur au moins 12 dérivations^CCAM||20240305103000+0100|||10001234567^TESTCHIR^PAUL^^^^^^RPPS',
+    ]);
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    const [hta, diabetes] = resources<Condition>(bundle, 'Condition');
+    expect(hta!.code!.coding![0]).toMatchObject({ code: 'I10' });
+    expect(hta!.code!.coding![0]!.system).toMatch(/cim-10/);
+    expect(hta!.code!.coding![1]).toMatchObject({ code: 'HTA' });
+    expect(diabetes!.code!.coding![0]).toMatchObject({ code: 'E11' });
+    expect(diabetes!.category![0]!.coding![0]!.code).toBe('encounter-diagnosis');
+    expect(diabetes!.onsetDateTime).toBe('2024-03-01');
+    const stay = resources<Encounter>(bundle, 'Encounter')[0]!;
+    const fullUrlOf = (r: unknown) => bundle.entry!.find((e) => e.resource === r)?.fullUrl;
+    const patient = resources<Patient>(bundle, 'Patient')[0]!;
+    for (const c of [hta!, diabetes!]) {
+      expect(c.subject.reference).toBe(fullUrlOf(patient));
+      expect(c.encounter?.reference).toBe(fullUrlOf(stay));
+    }
+    const [ecg] = resources<Procedure>(bundle, 'Procedure');
+    expect(ecg).toMatchObject({ status: 'completed', performedDateTime: '2024-03-05T10:30:00+01:00' });
+    expect(ecg!.code!.coding![0]).toMatchObject({ code: 'DEQP003' });
+    expect(ecg!.encounter?.reference).toBe(fullUrlOf(stay));
+    expect(ecg!.performer?.[0]?.function?.coding?.[0]?.code).toBe('88189002');
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
+  });
+
+  it('DG1-21 D marks the diagnosis entered-in-error; a DG1 without a code gives nothing and refuses nothing', () => {
+    const { bundle, issues } = adt([
+      'DG1|1||I10^Hypertension essentielle^CIM10||20240305|F|||||||||||||||D',
+      'DG1|2||||20240305|F',
+    ]);
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    const conditions = resources<Condition>(bundle, 'Condition');
+    expect(conditions).toHaveLength(1);
+    expect(conditions[0]!.verificationStatus?.coding?.[0]?.code).toBe('entered-in-error');
+    expect(() => validateForWrite(conditions[0])).not.toThrow();
   });
 });
 
