@@ -14,6 +14,7 @@ import type {
   MessageHeader,
   Observation,
   Patient,
+  PractitionerRole,
   Procedure,
   RelatedPerson,
   Specimen,
@@ -594,6 +595,32 @@ describe('DG1 → Condition and PR1 → Procedure (IG DG1[Condition], PR1[Proced
     expect(conditions).toHaveLength(1);
     expect(conditions[0]!.verificationStatus?.coding?.[0]?.code).toBe('entered-in-error');
     expect(() => validateForWrite(conditions[0])).not.toThrow();
+  });
+});
+
+describe("ROL → the patient's primary care provider (IG ROL[Patient-GeneralPractitioner], PAM-FR médecin traitant)", () => {
+  it('ROL-3 FHCP (PAM-FR) or PP (IG) after PID: a PractitionerRole the Patient points to; a deleted role (ROL-2 DE) is not', () => {
+    const { bundle, issues } = map([
+      'MSH|^~\\&|A|B|C|D|20240305100000+0100||ADT^A08^ADT_A01|C1|P|2.5^FRA^2.11',
+      'EVN|A08|20240305100000',
+      PID,
+      'ROL|1|AD|FHCP^Médecin traitant^HL70443|10001234567^TESTGP^ANNE^^^^^^RPPS&1.2.250.1.71.4.2.1&ISO^^^^RPPS|20200101',
+      'ROL|2|DE|FHCP^Médecin traitant^HL70443|10009999999^TESTANCIEN^LOUIS^^^^^^RPPS&1.2.250.1.71.4.2.1&ISO^^^^RPPS',
+      'PV1|1|I|||||||||||||||||NDA1^^^CHU&1.2.250.1.999.1.2&ISO^AN',
+    ]);
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    const patient = resources<Patient>(bundle, 'Patient')[0]!;
+    const byUrl = (url?: string) => bundle.entry!.find((e) => e.fullUrl === url)?.resource;
+    const roles = (patient.generalPractitioner ?? []).map((r) => byUrl(r.reference) as PractitionerRole);
+    expect(roles).toHaveLength(1);
+    expect(roles[0]).toMatchObject({ resourceType: 'PractitionerRole', period: { start: '2020-01-01' } });
+    expect(roles[0]!.code![0]!.coding!.map((c) => c.code)).toContain('FHCP');
+    expect(byUrl(roles[0]!.practitioner?.reference)).toMatchObject({
+      resourceType: 'Practitioner',
+      identifier: [{ value: '10001234567', system: 'urn:oid:1.2.250.1.71.4.2.1' }],
+      name: [{ family: 'TESTGP', given: ['ANNE'] }],
+    });
+    for (const entry of bundle.entry ?? []) expect(() => validateForWrite(entry.resource)).not.toThrow();
   });
 });
 
