@@ -126,6 +126,53 @@ export function igCoverage(): { maps: IgMapCoverage[]; withoutTemplate: string[]
   return { maps: maps.sort((a, b) => a.map.localeCompare(b.map)), withoutTemplate: withoutTemplate.sort() };
 }
 
+export interface IgMessageCoverage {
+  /** `ADT_A01` */
+  message: string;
+  /** Our message map file that handles it. */
+  file: string;
+  /** Segment maps the IG's message map uses that no instance (or `also`) of ours uses: `DG1[Encounter]`… */
+  notUsed: string[];
+}
+
+/**
+ * For each IG message map (ADT_A01, ORU_R01…), the segment maps it names that our message map never instantiates.
+ * Provenance and Bundle maps are left out: lineage is the store's (Provenance per change set), not a template's.
+ */
+export function igMessageCoverage(): IgMessageCoverage[] {
+  const ours: { file: string; events: string[]; maps: Set<string> }[] = [];
+  const dir = join(TEMPLATES, 'messages');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    const doc = parse(readFileSync(join(dir, file), 'utf8')) as {
+      message: { events: string[]; instances: { map: string; also?: { map: string }[] }[] };
+    };
+    const maps = new Set<string>();
+    for (const i of doc.message.instances) {
+      maps.add(i.map);
+      for (const a of i.also ?? []) maps.add(a.map);
+    }
+    ours.push({ file, events: doc.message.events, maps });
+  }
+  const out: IgMessageCoverage[] = [];
+  const igDir = join(IG_DIR, 'messages');
+  if (!existsSync(igDir)) return out;
+  for (const file of readdirSync(igDir).filter((f) => f.endsWith('.csv'))) {
+    const message = /__([A-Z0-9]{3}_[A-Z0-9]{3})_-_/.exec(file)?.[1];
+    if (!message) continue;
+    const event = message.replace('_', '^');
+    const map = ours.find((o) => o.events.some((e) => e === event || e === `${event.slice(0, 3)}^*`));
+    if (!map) continue;
+    const named = new Set<string>();
+    for (const row of parseCsv(readFileSync(join(igDir, file), 'utf8')))
+      for (const cell of row) for (const m of cell.matchAll(/\b([A-Z][A-Z0-9]{2}\[[A-Za-z-]+\])/g)) named.add(m[1]!);
+    const notUsed = [...named]
+      .filter((m) => !m.includes('Provenance') && m !== 'MSH[Bundle]' && !map.maps.has(m))
+      .sort();
+    out.push({ message, file: map.file, notUsed });
+  }
+  return out.sort((a, b) => a.message.localeCompare(b.message));
+}
+
 // npx tsx mappings/testing/ig-coverage.ts [MAP]   — every map, or one (`PV1[Encounter]`) with its rows not followed
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const only = process.argv[2];
@@ -144,6 +191,8 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
   if (!only) {
     out.push(`\n${followed}/${rows} rows of the ${maps.length} IG maps that have a template are read by it`);
     out.push(`IG maps without a template (${withoutTemplate.length}): ${withoutTemplate.join(', ')}`);
+    out.push('\nSegment maps of the IG message maps that our message maps do not use:');
+    for (const m of igMessageCoverage()) out.push(`  ${m.message} (${m.file}): ${m.notUsed.join(', ') || '—'}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
 }
