@@ -82,10 +82,11 @@ export function practitionerToXcn(practitioner: Pick<Practitioner, 'identifier' 
   );
 }
 
-/** XON (organization) → Organization (contained). */
-export function xonToOrganization(xon: string, id: string): Organization {
+/** XON (organization) → Organization (contained); none when the XON names neither a name nor an id (R4 org-1). */
+export function xonToOrganization(xon: string, id: string): Organization | undefined {
   const p = split(xon, '^');
   const ident = identifier(at(p, 10) || at(p, 3), at(p, 6));
+  if (!ident && !at(p, 1)) return undefined;
   return {
     resourceType: 'Organization',
     id,

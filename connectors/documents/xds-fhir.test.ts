@@ -29,7 +29,7 @@ import {
   uniqueIdOf,
 } from './xds-fhir.js';
 import { codeOf, codingFor, KeneyExt } from './vocabulary.js';
-import { dateTimeToDtm, dtmToDateTime } from './hl7-fhir.js';
+import { dateTimeToDtm, dtmToDateTime, xonToOrganization } from './hl7-fhir.js';
 
 const CORPUS = new URL('../../../shared/corpus/xds/', import.meta.url);
 const NOW = '2024-03-01T12:00:00.000Z';
@@ -287,5 +287,12 @@ describe('values', () => {
     expect(dateTimeToDtm('2024-01-02')).toBe('20240102');
     expect(dateTimeToDtm('2024-01-02T10:00:00+02:00')).toBe('20240102080000');
     expect(dtmToDateTime('20241302')).toBeUndefined();
+  });
+
+  it('an author institution XON gives an Organization only when it names one (R4 org-1: a name or an identifier)', () => {
+    const named = xonToOrganization('CHU TEST^^^^^^^^^1.2.250.1.999.1', 'org');
+    expect(named).toMatchObject({ resourceType: 'Organization', name: 'CHU TEST' });
+    expect(() => validateForWrite(named)).not.toThrow();
+    expect(xonToOrganization('^^^^^^^^^', 'org')).toBeUndefined();
   });
 });
