@@ -112,9 +112,18 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
   let sql: SqlClient | undefined;
   let closeBlobs = (): void => undefined;
   try {
-    loadDefinitions();
+    // The database opens while the definitions are indexed: PGlite compiles its WebAssembly on V8's background
+    // threads and reads its files asynchronously, the indexing is synchronous JavaScript on this one.
+    const opening = options.sql ? Promise.resolve(options.sql) : openDatabase(config, logger);
+    opening.catch(() => undefined); // awaited below; not unhandled if the definitions throw first
+    try {
+      loadDefinitions();
+    } catch (error) {
+      await opening.then((db) => (options.sql ? undefined : db.close())).catch(() => undefined);
+      throw error;
+    }
     phase('definitions');
-    sql = options.sql ?? (await openDatabase(config, logger));
+    sql = await opening;
     phase('database');
     await migrate(sql, [
       ...storeMigrations,
