@@ -28,13 +28,13 @@ if (process.env.KENEY_FROM_SOURCES === '1') {
     } catch (error) {
       // A build that cannot load (a file missing or damaged in dist/server): the sources are the reference, so run
       // them, and say how to repair the build. Any other error is the hub's own, the same from the sources: shown.
-      const damaged =
-        error instanceof SyntaxError ||
-        (typeof error?.code === 'string' && error.code.startsWith('ERR_') && String(error.message).includes(BUILD_DIR));
-      if (!damaged) throw error;
-      await fromSources(
-        `the compiled hub in dist/server does not load (${error.code ?? error.name}: ${String(error.message).split('\n')[0]}); \`npm run build:hub\` rebuilds it`,
-      );
+      // A module that does not parse fails in Node's module loader (a JSON.parse error at run time does not).
+      const unparsable = error instanceof SyntaxError && String(error.stack).includes('node:internal/modules/');
+      const unresolved =
+        typeof error?.code === 'string' && error.code.startsWith('ERR_') && String(error.message).includes(BUILD_DIR);
+      if (!unparsable && !unresolved) throw error;
+      const detail = `${error.code ?? error.name}: ${String(error.message).split('\n')[0]}`;
+      await fromSources(`the compiled hub in dist/server does not load (${detail}); \`npm run build:hub\` rebuilds it`);
     }
   }
 }
