@@ -75,7 +75,7 @@ export function listSources(root = ROOT) {
   return found.sort();
 }
 
-/** What the output also depends on besides the sources: the transpile options and this builder. */
+/** What the output also depends on besides the sources (this builder is one of them, in hub/): the transpile options. */
 const INPUTS = ['tsconfig.json'];
 
 function stamp(root, path) {
