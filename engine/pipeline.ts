@@ -545,6 +545,7 @@ function fromMappingIssue(issue: MappingIssue, stage: Stage): MessageIssue {
     ...(issue.location ? { location: issue.location } : {}),
     ...(issue.rule ? { rule: issue.rule } : {}),
     ...(issue.expression ? { expression: issue.expression } : {}),
+    ...(issue.params ? { params: issue.params } : {}),
   };
 }
 

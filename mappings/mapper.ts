@@ -19,6 +19,11 @@ export interface MappingIssue {
   rule?: string;
   /** FHIRPath to the produced element concerned, e.g. `Observation.valueQuantity`. */
   expression?: string;
+  /**
+   * The values `message` is worded from, for the codes a console words in its own language (REQUIRED_MISSING,
+   * UNMAPPED_CODE, UNMAPPED_UNIT, BAD_VALUE): `location`, `target`, `code`, `map`, `unit`, `value`, `reason`.
+   */
+  params?: Record<string, string>;
 }
 
 /** What the engine knows about the message being mapped. */

@@ -633,6 +633,7 @@ export class MappingRun {
             message: `${location} is required to map ${rule.to ?? rule.targetType} but is empty; the sender must value it.`,
             location,
             rule: rule.where,
+            params: { location, target: String(rule.to ?? rule.targetType) },
           });
         }
         return;
@@ -694,9 +695,16 @@ export class MappingRun {
       this.issues.push({
         severity: 'warning',
         code: 'BAD_VALUE',
-        message: `${node.location}: ${error.message}; it was not mapped to ${rule.to ?? rule.targetType} (${rule.targetType}). Correct the value at the sender.`,
+        message: `${node.location}: the value "${text.slice(0, 40)}" does not fit ${rule.to ?? rule.targetType} (${rule.targetType}) and was not mapped; correct it at the sender. Detail: ${error.message}.`,
         location: node.location,
         rule: rule.where,
+        params: {
+          location: node.location,
+          value: text.slice(0, 40),
+          target: String(rule.to ?? rule.targetType),
+          type: String(rule.targetType),
+          reason: error.message,
+        },
       });
       return;
     }
@@ -721,6 +729,7 @@ export class MappingRun {
       message: `${node.location}: the code "${code.slice(0, 40)}" is not in the ConceptMap ${rule.vocabulary}; it was kept as it is in an extension. Add it to terminology-maps/ if it has an equivalent.`,
       location: node.location,
       rule: rule.where,
+      params: { location: node.location, code: code.slice(0, 40), map: String(rule.vocabulary) },
     });
     if (rule.path) writePrimitiveExtension(target, rule.path, { url: ORIGINAL_CODE_EXTENSION, valueString: code });
     return undefined;
@@ -758,6 +767,7 @@ export class MappingRun {
         message: `${node.location}: the unit "${unitText.slice(0, 40)}" is not UCUM and no row of terminology-maps/maps/units-to-ucum.json maps it; it was kept as text. Add the spelling to that ConceptMap.`,
         location: node.location,
         rule: rule.where,
+        params: { location: node.location, unit: unitText.slice(0, 40) },
       });
       return;
     }
@@ -807,6 +817,7 @@ export class MappingRun {
         message: `${node.location}: the code "${first.code.slice(0, 40)}"${first.system ? ` (${String(first.system).slice(0, 80)})` : ''} is not in the ConceptMap ${rule.vocabulary}; it was kept as sent. Add it to terminology-maps/ if it has an equivalent.`,
         location: node.location,
         rule: rule.where,
+        params: { location: node.location, code: first.code.slice(0, 40), map: String(rule.vocabulary) },
       });
     }
   }

@@ -530,6 +530,14 @@ const fr = {
   'issueCode.ENCODER_FAILED': '{detail} ({target}, ensemble de changements {changeSet})',
   'issueCode.ENCODER_NO_MESSAGE':
     'L’encodeur n’a produit aucun message ({target}, ensemble de changements {changeSet}).',
+  'issueCode.REQUIRED_MISSING':
+    '{location} est obligatoire pour renseigner {target}, mais est vide : l’émetteur doit le valoriser.',
+  'issueCode.UNMAPPED_CODE':
+    '{location} : le code « {code} » n’est pas dans la table de correspondance {map} ; il a été gardé tel quel. Ajoutez-le dans terminology-maps/ s’il a un équivalent.',
+  'issueCode.UNMAPPED_UNIT':
+    '{location} : l’unité « {unit} » n’est pas UCUM et aucune ligne de terminology-maps/maps/units-to-ucum.json ne la reprend ; elle a été gardée en texte. Ajoutez cette graphie à la table.',
+  'issueCode.BAD_VALUE':
+    '{location} : la valeur « {value} » ne convient pas à {target} ({type}) et n’a pas été reprise ; corrigez-la chez l’émetteur. Détail : {reason}.',
 
   'bench.title': 'Banc de test des mappings',
   'bench.nothingStored':
@@ -1077,6 +1085,13 @@ const en: Record<MessageKey, string> = {
     'The store refused the change set: {detail} Fix the mapping (or the message) and replay it.',
   'issueCode.ENCODER_FAILED': '{detail} ({target}, change set {changeSet})',
   'issueCode.ENCODER_NO_MESSAGE': 'The encoder produced no message ({target}, change set {changeSet}).',
+  'issueCode.REQUIRED_MISSING': '{location} is required to map {target} but is empty; the sender must value it.',
+  'issueCode.UNMAPPED_CODE':
+    '{location}: the code "{code}" is not in the ConceptMap {map}; it was kept as sent. Add it to terminology-maps/ if it has an equivalent.',
+  'issueCode.UNMAPPED_UNIT':
+    '{location}: the unit "{unit}" is not UCUM and no row of terminology-maps/maps/units-to-ucum.json maps it; it was kept as text. Add the spelling to that ConceptMap.',
+  'issueCode.BAD_VALUE':
+    '{location}: the value "{value}" does not fit {target} ({type}) and was not mapped; correct it at the sender. Detail: {reason}.',
 
   'bench.title': 'Mapping test bench',
   'bench.nothingStored':
