@@ -56,6 +56,15 @@ function Diagnoses() {
   const { state } = useRecord();
   const stayLabel = useStayLabel();
   const section = state.sections.conditions;
+  // HL7's condition categories in the interface's language (a Condition mapped from DG1 carries only the coding).
+  const categoryLabel = (category: Condition['category'] extends (infer C)[] | undefined ? C | undefined : never) => {
+    const coding = category?.coding?.find(
+      (c) => c.system === 'http://terminology.hl7.org/CodeSystem/condition-category',
+    );
+    if (coding?.code === 'encounter-diagnosis' || coding?.code === 'problem-list-item')
+      return t(`dim.category.${coding.code}`);
+    return conceptLabel(category);
+  };
   const conditions = sectionItems<Condition>(section);
   return (
     <section className="card" aria-labelledby="dim-diagnoses">
@@ -86,7 +95,7 @@ function Diagnoses() {
                   <tr key={c.id}>
                     <td className="mono">{cim ? `${cim.code}` : (c.code?.coding?.[0]?.code ?? '—')}</td>
                     <th scope="row">{cim?.display ?? conceptLabel(c.code) ?? '—'}</th>
-                    <td>{c.category?.find((cat) => cat.text)?.text ?? conceptLabel(c.category?.[0]) ?? '—'}</td>
+                    <td>{c.category?.find((cat) => cat.text)?.text ?? categoryLabel(c.category?.[0]) ?? '—'}</td>
                     <td>{stayLabel(c.encounter?.reference)}</td>
                     <td className="nowrap">{fmt.date(c.recordedDate ?? c.onsetDateTime)}</td>
                     <td>
