@@ -3,9 +3,10 @@
 // `XON[Organization]`), the IG rows with a FHIR target whose v2 field (or component) no rule of the template reads.
 // A row read by a rule is counted as followed (the rule may still differ: the deviations are in TEMPLATES.md).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'yaml';
+import { basename, join } from 'node:path';
 import { parseCsv } from '../../terminology-maps/csv.js';
+import { loadTemplates, type LoadedTemplates } from '../engine/load.js';
+import { MAPPINGS_DIR } from '../engine/registry.js';
 
 export const IG_DIR = join(
   import.meta.dirname,
@@ -18,7 +19,9 @@ export const IG_DIR = join(
   'hl7-v2-to-fhir-ig',
   'mapping-spec-csv',
 );
-const TEMPLATES = join(import.meta.dirname, '..', 'hl7v2');
+
+/** The shipped templates, read (and schema-checked) by the engine's own loader. */
+const shippedTemplates = (): LoadedTemplates => loadTemplates([join(MAPPINGS_DIR, 'hl7v2')]);
 
 export interface IgRow {
   /** `PV1-37`, `XON.8` */
@@ -36,7 +39,7 @@ export interface IgMapCoverage {
 }
 
 /** Template name → the field or component numbers its rules read (`37`, `13` for `NK1-13`), with `with` rules. */
-function templateReads(): Map<string, Set<string>> {
+function templateReads(templates: LoadedTemplates): Map<string, Set<string>> {
   const reads = new Map<string, Set<string>>();
   const visit = (map: string, segment: string, rules: unknown[]): void => {
     for (const rule of rules as { from?: unknown; with?: unknown[] }[]) {
@@ -54,17 +57,9 @@ function templateReads(): Map<string, Set<string>> {
       if (Array.isArray(rule.with)) visit(map, segment, rule.with);
     }
   };
-  for (const folder of ['segments', 'datatypes']) {
-    for (const file of readdirSync(join(TEMPLATES, folder)).filter((f) => f.endsWith('.yaml'))) {
-      const doc = parse(readFileSync(join(TEMPLATES, folder, file), 'utf8')) as Record<
-        string,
-        Record<string, { rules?: unknown[] }>
-      >;
-      for (const [name, map] of Object.entries(doc[folder] ?? {})) {
-        if (!reads.has(name)) reads.set(name, new Set());
-        visit(name, name.slice(0, name.indexOf('[')), map.rules ?? []);
-      }
-    }
+  for (const map of [...templates.segments.values(), ...templates.datatypes.values()]) {
+    if (!reads.has(map.name)) reads.set(map.name, new Set());
+    visit(map.name, map.name.slice(0, map.name.indexOf('[')), map.rules);
   }
   // A datatype map over a whole segment (NK1[PatientContact]) follows rows of that segment's IG map (NK1[Patient]).
   for (const [name, fields] of reads) {
@@ -104,8 +99,11 @@ function igRows(file: string): { map: string; rows: IgRow[] } | undefined {
 }
 
 /** Coverage of every IG map that has a template of the same name, and the IG maps that have none. */
-export function igCoverage(): { maps: IgMapCoverage[]; withoutTemplate: string[] } {
-  const reads = templateReads();
+export function igCoverage(templates: LoadedTemplates = shippedTemplates()): {
+  maps: IgMapCoverage[];
+  withoutTemplate: string[];
+} {
+  const reads = templateReads(templates);
   const maps: IgMapCoverage[] = [];
   const withoutTemplate: string[] = [];
   for (const folder of ['segments', 'datatypes']) {
@@ -139,20 +137,12 @@ export interface IgMessageCoverage {
  * For each IG message map (ADT_A01, ORU_R01…), the segment maps it names that our message map never instantiates.
  * Provenance and Bundle maps are left out: lineage is the store's (Provenance per change set), not a template's.
  */
-export function igMessageCoverage(): IgMessageCoverage[] {
-  const ours: { file: string; events: string[]; maps: Set<string> }[] = [];
-  const dir = join(TEMPLATES, 'messages');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
-    const doc = parse(readFileSync(join(dir, file), 'utf8')) as {
-      message: { events: string[]; instances: { map: string; also?: { map: string }[] }[] };
-    };
-    const maps = new Set<string>();
-    for (const i of doc.message.instances) {
-      maps.add(i.map);
-      for (const a of i.also ?? []) maps.add(a.map);
-    }
-    ours.push({ file, events: doc.message.events, maps });
-  }
+export function igMessageCoverage(templates: LoadedTemplates = shippedTemplates()): IgMessageCoverage[] {
+  const ours = templates.messages.map((m) => ({
+    file: basename(m.file),
+    events: m.events,
+    maps: new Set(m.instances.flatMap((i) => [i.map, ...(i.also ?? []).map((a) => a.map)])),
+  }));
   const out: IgMessageCoverage[] = [];
   const igDir = join(IG_DIR, 'messages');
   if (!existsSync(igDir)) return out;
@@ -176,7 +166,8 @@ export function igMessageCoverage(): IgMessageCoverage[] {
 // npx tsx mappings/testing/ig-coverage.ts [MAP]   — every map, or one (`PV1[Encounter]`) with its rows not followed
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const only = process.argv[2];
-  const { maps, withoutTemplate } = igCoverage();
+  const templates = shippedTemplates();
+  const { maps, withoutTemplate } = igCoverage(templates);
   const out: string[] = [];
   let rows = 0;
   let followed = 0;
@@ -192,7 +183,8 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
     out.push(`\n${followed}/${rows} rows of the ${maps.length} IG maps that have a template are read by it`);
     out.push(`IG maps without a template (${withoutTemplate.length}): ${withoutTemplate.join(', ')}`);
     out.push('\nSegment maps of the IG message maps that our message maps do not use:');
-    for (const m of igMessageCoverage()) out.push(`  ${m.message} (${m.file}): ${m.notUsed.join(', ') || '—'}`);
+    for (const m of igMessageCoverage(templates))
+      out.push(`  ${m.message} (${m.file}): ${m.notUsed.join(', ') || '—'}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
 }
