@@ -4,16 +4,11 @@
 //   PREFIX: only facts starting with it (e.g. "Organization|", "resource:"); N: how many (60); --pairs: every pair
 //   missing that exact fact; --plain: against the whole expected Bundles (default: the part R4 accepts, as the test's
 //   third rate — see r4-refusals.ts).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Bundle } from '@medplum/fhirtypes';
-import { parseHl7Batch } from '../../adapters/hl7v2/index.js';
 import { createMapperRegistry } from '../index.js';
+import { CDC_COMPARE, mapCdcPairs, readCdcPairRows } from './cdc-pairs.js';
 import { withoutR4Refusals } from './r4-refusals.js';
 import { compareBundles } from './semantic-facts.js';
-
-const DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'corpus', 'hl7v2', 'cdc-prime-reportstream');
 const { values, positionals } = parseArgs({
   options: { pairs: { type: 'string' }, plain: { type: 'boolean', default: false } },
   allowPositionals: true,
@@ -47,26 +42,12 @@ const IG_CHOICES: { fact: RegExp; why: string }[] = [
 ];
 let blockedByIg = 0;
 const mapper = createMapperRegistry({ timeZone: 'UTC' }).get('hl7v2/default')!;
-const rows = readFileSync(join(DIR, 'PAIRS.tsv'), 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((l) => l.split('\t') as [string, string]);
+const rows = readCdcPairRows();
 const missing = new Map<string, string[]>();
 const soleClass = new Map<string, number>();
 let passed = 0;
-for (const [input, expected] of rows) {
-  const message = parseHl7Batch(readFileSync(join(DIR, input))).messages[0]!;
-  const { bundle } = mapper.map(message, {
-    channelId: 'cdc',
-    messageId: input,
-    rawSha256: '0',
-    receivedAt: '2024-01-01T00:00:00Z',
-  }) as { bundle: Bundle };
-  const reference = JSON.parse(readFileSync(join(DIR, expected), 'utf8')) as Bundle;
-  const c = compareBundles(values.plain ? reference : withoutR4Refusals(reference).bundle, bundle, {
-    ignoreExtensionPrefixes: ['https://reportstream.cdc.gov/'],
-  });
+for (const { input, expected, actual } of mapCdcPairs(mapper, rows)) {
+  const c = compareBundles(values.plain ? expected : withoutR4Refusals(expected).bundle, actual, CDC_COMPARE);
   if (c.pass) passed++;
   const facts = [...c.missingTypes.map((t) => `resource:${t}`), ...c.missingFacts];
   if (facts.some((f) => IG_CHOICES.some((choice) => choice.fact.test(f)))) blockedByIg++;
