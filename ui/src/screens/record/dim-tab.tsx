@@ -1,7 +1,7 @@
 // The DIM view (département d'information médicale): stays with their movements and units, diagnoses (CIM-10) and
 // acts (CCAM) with their codes and stays, and the identity history — every version of the patient's identity,
 // what changed, which message changed it, and the records merged into or linked to this one.
-import type { Bundle, ChargeItem, Condition, Encounter, Patient, Procedure } from '@medplum/fhirtypes';
+import type { Bundle, ChargeItem, CodeableConcept, Condition, Encounter, Patient, Procedure } from '@medplum/fhirtypes';
 import { Link } from '../../app/router.js';
 import { useSession } from '../../app/session.js';
 import { useAsync } from '../../app/use-async.js';
@@ -57,12 +57,9 @@ function Diagnoses() {
   const stayLabel = useStayLabel();
   const section = state.sections.conditions;
   // HL7's condition categories in the interface's language (a Condition mapped from DG1 carries only the coding).
-  const categoryLabel = (category: Condition['category'] extends (infer C)[] | undefined ? C | undefined : never) => {
-    const coding = category?.coding?.find(
-      (c) => c.system === 'http://terminology.hl7.org/CodeSystem/condition-category',
-    );
-    if (coding?.code === 'encounter-diagnosis' || coding?.code === 'problem-list-item')
-      return t(`dim.category.${coding.code}`);
+  const categoryLabel = (category: CodeableConcept | undefined) => {
+    const code = codingOf(category, 'http://terminology.hl7.org/CodeSystem/condition-category')?.code;
+    if (code === 'encounter-diagnosis' || code === 'problem-list-item') return t(`dim.category.${code}`);
     return conceptLabel(category);
   };
   const conditions = sectionItems<Condition>(section);
