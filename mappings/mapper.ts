@@ -21,7 +21,7 @@ export interface MappingIssue {
   expression?: string;
   /**
    * The values `message` is worded from, for the codes a console words in its own language (REQUIRED_MISSING,
-   * UNMAPPED_CODE, UNMAPPED_UNIT, BAD_VALUE): `location`, `target`, `code`, `map`, `unit`, `value`, `reason`.
+   * UNMAPPED_CODE, UNMAPPED_UNIT, BAD_VALUE): `location`, `target`, `type`, `code`, `map`, `unit`, `value`, `reason`.
    */
   params?: Record<string, string>;
 }
